@@ -1,0 +1,179 @@
+"""The proxy: checks the token for the prefix, forwards to the owning service, streams the answer back.
+
+A plain WSGI callable rather than a Flask view: every request pays for this hop, so it does only
+what it must (one route lookup, a cached token check, one pooled upstream call).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+
+from gateway.routes import PREFIX_ROLES, RouteTable, prefix_of
+from shared import metrics
+from shared.auth import TokenVerifier, check_role
+from shared.errors import PROBLEM_BASE, ProblemError
+from shared.logs import request_id_var
+
+log = logging.getLogger(__name__)
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Hop-by-hop headers (RFC 9110 7.6.1) and those the gateway sets itself.
+_DROP_REQUEST = {"HTTP_CONNECTION", "HTTP_KEEP_ALIVE", "HTTP_PROXY_AUTHORIZATION", "HTTP_TE", "HTTP_TRAILER",
+                 "HTTP_TRANSFER_ENCODING", "HTTP_UPGRADE", "HTTP_HOST", "HTTP_X_REQUEST_ID",
+                 "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST"}
+_DROP_RESPONSE = {"connection", "keep-alive", "proxy-authenticate", "trailer", "transfer-encoding", "upgrade",
+                  "server", "date"}
+
+
+def _problem(start_response, status: int, title: str, detail: str, request_id: str, slug: str,
+             headers: list[tuple[str, str]] | None = None):
+    body = json.dumps({"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail,
+                       "request_id": request_id}).encode()
+    reason = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+              413: "Content Too Large", 502: "Bad Gateway", 503: "Service Unavailable",
+              504: "Gateway Timeout"}.get(status, "Error")
+    start_response(f"{status} {reason}", [("Content-Type", "application/problem+json"),
+                                          ("Content-Length", str(len(body))), ("X-Request-ID", request_id)]
+                   + (headers or []))
+    return [body]
+
+
+class Proxy:
+    def __init__(self, *, upstreams: dict[str, str], verifier: TokenVerifier, fallback, connect_timeout: float,
+                 read_timeout: float, pool_size: int, max_body: int, routes: RouteTable | None = None):
+        self.upstreams = upstreams
+        self.verifier = verifier
+        self.fallback = fallback  # the Flask app: probes, metrics, OpenAPI
+        self.routes = routes or RouteTable()
+        self.max_body = max_body
+        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        self.pools = {name: urllib3.connection_from_url(url, maxsize=pool_size, block=False, retries=False,
+                                                        timeout=self.timeout)
+                      for name, url in upstreams.items()}
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/api/"):
+            return self.fallback(environ, start_response)
+        started = time.perf_counter()
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request_id_var.set(request_id)
+        status_holder = []
+
+        def recording_start(status, headers, exc_info=None):
+            status_holder.append(status[:3])
+            return start_response(status, headers, exc_info)
+
+        route_label = "unmatched"
+        try:
+            result, route_label = self._handle(environ, recording_start, path, request_id)
+            return result
+        finally:
+            status = status_holder[0] if status_holder else "500"
+            elapsed = time.perf_counter() - started
+            metrics.HTTP_REQUESTS.labels("gateway", environ.get("REQUEST_METHOD", ""), route_label, status).inc()
+            metrics.HTTP_LATENCY.labels("gateway", environ.get("REQUEST_METHOD", ""), route_label).observe(elapsed)
+
+    def _handle(self, environ, start_response, path: str, request_id: str):
+        prefix = prefix_of(path)
+        if prefix is None:
+            return _problem(start_response, 404, "Not found", "No such API path.", request_id, "not-found"), "unmatched"
+        roles = PREFIX_ROLES[prefix]
+        if roles is not None:
+            try:
+                header = environ.get("HTTP_AUTHORIZATION", "")
+                scheme, _, token = header.partition(" ")
+                if scheme.lower() != "bearer" or not token.strip():
+                    return _problem(start_response, 401, "Authentication required",
+                                    "Sign in first: this needs a bearer access token.", request_id, "unauthorized",
+                                    [("WWW-Authenticate", "Bearer")]), prefix
+                check_role(self.verifier.principal(token.strip()), roles)
+            except ProblemError as exc:
+                extra = [("WWW-Authenticate", "Bearer")] if exc.status == 401 else []
+                return _problem(start_response, exc.status, exc.title, exc.detail, request_id, exc.slug, extra), prefix
+        route = self.routes.match(path)
+        if route is None:
+            return _problem(start_response, 404, "Not found", "No such API path.", request_id, "not-found"), prefix
+        return self._forward(environ, start_response, route.upstream, path, request_id), route.template
+
+    def _forward(self, environ, start_response, upstream: str, path: str, request_id: str):
+        headers = {"X-Request-ID": request_id}
+        for key, value in environ.items():
+            if key.startswith("HTTP_") and key not in _DROP_REQUEST:
+                headers[key[5:].replace("_", "-").title()] = value
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        remote = environ.get("REMOTE_ADDR", "")
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        headers["X-Forwarded-For"] = f"{forwarded}, {remote}" if forwarded else remote
+        headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
+
+        body = None
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            try:
+                size = int(length)
+            except ValueError:
+                return _problem(start_response, 400, "Bad request", "Content-Length is not a number.", request_id,
+                                "bad-request")
+            if size > self.max_body:
+                return _problem(start_response, 413, "Content too large",
+                                f"The body may be at most {self.max_body} bytes.", request_id, "payload-too-large")
+            body = environ["wsgi.input"].read(size) if size else b""
+            headers["Content-Length"] = str(len(body))
+        elif environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            body = environ["wsgi.input"].read(self.max_body + 1)
+            if len(body) > self.max_body:
+                return _problem(start_response, 413, "Content too large",
+                                f"The body may be at most {self.max_body} bytes.", request_id, "payload-too-large")
+            headers["Content-Length"] = str(len(body))
+
+        query = environ.get("QUERY_STRING")
+        url = f"{path}?{query}" if query else path
+        try:
+            response = self.pools[upstream].urlopen(environ["REQUEST_METHOD"], url, body=body, headers=headers,
+                                                    redirect=False, retries=False, preload_content=False,
+                                                    assert_same_host=False)
+        except (ConnectTimeoutError, NewConnectionError) as exc:
+            metrics.UPSTREAM_ERRORS.labels(upstream, "unavailable").inc()
+            log.warning("upstream unavailable", extra={"fields": {"upstream": upstream, "error": type(exc).__name__}})
+            return _problem(start_response, 503, "Service unavailable",
+                            f"The {upstream} service is not answering; try again shortly.", request_id,
+                            "service-unavailable", [("Retry-After", "5")])
+        except ReadTimeoutError:
+            metrics.UPSTREAM_ERRORS.labels(upstream, "timeout").inc()
+            log.warning("upstream timed out", extra={"fields": {"upstream": upstream}})
+            return _problem(start_response, 504, "Gateway timeout",
+                            f"The {upstream} service took too long to answer.", request_id, "gateway-timeout")
+        except (ProtocolError, MaxRetryError, OSError) as exc:
+            metrics.UPSTREAM_ERRORS.labels(upstream, "bad_response").inc()
+            log.warning("upstream failed", extra={"fields": {"upstream": upstream, "error": type(exc).__name__}})
+            return _problem(start_response, 502, "Bad gateway",
+                            f"The {upstream} service gave no valid answer.", request_id, "bad-gateway")
+
+        out_headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _DROP_RESPONSE]
+        if "X-Request-ID" not in response.headers:
+            out_headers.append(("X-Request-ID", request_id))
+        start_response(f"{response.status} {response.reason or ''}".strip(), out_headers)
+        return _stream(response)
+
+
+def _stream(response):
+    try:
+        yield from response.stream(65536, decode_content=False)
+    finally:
+        response.release_conn()

@@ -1,0 +1,33 @@
+"""Identity's settings, read from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.config import BaseConfig, env, env_int
+
+
+@dataclass
+class IdentityConfig(BaseConfig):
+    service: str = "identity"
+    # RS256 signing key (PEM). Local runs generate one under var/keys/ when the file is missing.
+    private_key_file: str = field(default_factory=lambda: env("JWT_PRIVATE_KEY_FILE", "var/keys/identity-jwt.pem"))
+    previous_public_key_files: str = field(default_factory=lambda: env("JWT_PREVIOUS_PUBLIC_KEY_FILES", ""))
+    # Fernet key that encrypts TOTP secrets at rest. Local runs generate one under var/keys/.
+    secret_key_file: str = field(default_factory=lambda: env("IDENTITY_SECRET_KEY_FILE",
+                                                             "var/keys/identity-secret.key"))
+    secret_key: str | None = field(default_factory=lambda: env("IDENTITY_SECRET_KEY"))
+    access_token_ttl: int = field(default_factory=lambda: env_int("ACCESS_TOKEN_TTL_SECONDS", 900))
+    refresh_token_ttl: int = field(default_factory=lambda: env_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 86400))
+    mfa_token_ttl: int = 300
+    invitation_ttl: int = field(default_factory=lambda: env_int("INVITATION_TTL_HOURS", 72) * 3600)
+    invitation_max_misses: int = 5
+    password_reset_ttl: int = field(default_factory=lambda: env_int("PASSWORD_RESET_TTL_MINUTES", 60) * 60)
+    practice_name: str = field(default_factory=lambda: env("PRACTICE_NAME", "Your Practice"))
+    # Login throttling: failures per window before a lockout, per account and per address.
+    account_max_failures: int = field(default_factory=lambda: env_int("LOGIN_ACCOUNT_MAX_FAILURES", 5))
+    address_max_failures: int = field(default_factory=lambda: env_int("LOGIN_ADDRESS_MAX_FAILURES", 20))
+    throttle_window: int = field(default_factory=lambda: env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900))
+    lockout: int = field(default_factory=lambda: env_int("LOGIN_LOCKOUT_SECONDS", 900))
+    trusted_proxies: int = field(default_factory=lambda: env_int("TRUSTED_PROXIES", 1))
+    send_mail: bool = True

@@ -1,0 +1,27 @@
+"""The e-mails identity sends itself: the registration link and the password-reset link."""
+
+from __future__ import annotations
+
+TEMPLATES = {
+    "invitation": (
+        "{practice_name}: your client portal invitation",
+        "Hello {first_name},\n\n"
+        "{practice_name} invites you to its secure client portal, where you can see your appointments,\n"
+        "message the practice, complete forms and pay invoices.\n\n"
+        "Register here:\n{invitation_url}\n\n"
+        "You will be asked to confirm your last name and date of birth, then to choose a password.\n"
+        "The link works once and expires on {expires_at}.\n\n"
+        "If you did not expect this e-mail, you can ignore it.\n",
+    ),
+    "password_reset": (
+        "{practice_name}: reset your portal password",
+        "Someone asked to reset the password of your {practice_name} portal account.\n\n"
+        "Choose a new password here (the link works once, for {minutes} minutes):\n{reset_url}\n\n"
+        "If it was not you, ignore this e-mail: your password stays as it is.\n",
+    ),
+}
+
+
+def render(template: str, context: dict) -> tuple[str, str]:
+    subject, body = TEMPLATES[template]
+    return subject.format(**context), body.format(**context)

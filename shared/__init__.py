@@ -1,0 +1,1 @@
+"""The suite's common library: configuration, database, events, auth, errors, metrics, logging."""

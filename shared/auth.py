@@ -1,0 +1,177 @@
+"""Access-token verification against identity's JWKS, and role checks for Flask routes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+
+import jwt
+import urllib3
+from flask import g, request
+
+from shared.errors import Forbidden, Unauthorized
+
+STAFF_ROLES = frozenset({"staff", "admin"})
+CLIENT_ROLES = frozenset({"client"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    role: str
+    client_id: str | None
+    email: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class JWKSCache:
+    """Public keys by kid, fetched once and again only for an unknown kid (at most every `min_refresh` s)."""
+
+    def __init__(self, url: str, *, min_refresh: float = 30.0, timeout: float = 2.0,
+                 fetch: Callable[[], dict] | None = None):
+        self.url = url
+        self.min_refresh = min_refresh
+        self._keys: dict[str, object] = {}
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+        self._http = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout), retries=False)
+        self._fetch = fetch or self._fetch_http
+
+    def _fetch_http(self) -> dict:
+        response = self._http.request("GET", self.url)
+        if response.status != 200:
+            raise Unauthorized("Signing keys are unavailable.")
+        return json.loads(response.data)
+
+    def _refresh(self) -> None:
+        document = self._fetch()
+        keys = {}
+        for jwk in document.get("keys", []):
+            keys[jwk["kid"]] = jwt.PyJWK.from_dict(jwk).key
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    def ensure_loaded(self) -> None:
+        """Readiness: keys are cached, or can be fetched now."""
+        if not self._keys:
+            with self._lock:
+                if not self._keys:
+                    self._refresh()
+
+    def key(self, kid: str):
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        with self._lock:
+            key = self._keys.get(kid)
+            stale = time.monotonic() - self._fetched_at >= self.min_refresh
+            if key is None and (stale or not self._keys):
+                try:
+                    self._refresh()
+                except Exception as exc:  # identity unreachable: no key, no entry
+                    raise Unauthorized("Signing keys are unavailable.") from exc
+                key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("The access token is not valid.")
+        return key
+
+
+class TokenVerifier:
+    """Verifies RS256 access tokens. A verified token is remembered until it expires: the same token
+    arrives on every request of a session, and a signature check costs far more than a dict lookup."""
+
+    def __init__(self, keys: JWKSCache, *, issuer: str, audience: str, leeway: int = 5, cache_size: int = 20000):
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self.cache_size = cache_size
+        self._verified: dict[str, tuple[float, Principal]] = {}
+
+    def verify(self, token: str, *, purpose: str = "access") -> dict:
+        try:
+            header = jwt.get_unverified_header(token)
+            kid = header.get("kid")
+            if not kid or header.get("alg") != "RS256":
+                raise Unauthorized("The access token is not valid.")
+            claims = jwt.decode(
+                token, self.keys.key(kid), algorithms=["RS256"], audience=self.audience, issuer=self.issuer,
+                leeway=self.leeway, options={"require": ["exp", "iat", "sub", "role"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The access token has expired.") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("The access token is not valid.") from exc
+        if claims.get("typ", "access") != purpose:
+            raise Unauthorized("The access token is not valid.")
+        return claims
+
+    def principal(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached[0] > time.time():
+                return cached[1]
+            self._verified.pop(token, None)
+        claims = self.verify(token)
+        principal = Principal(user_id=claims["sub"], role=claims["role"], client_id=claims.get("client_id"),
+                              email=claims.get("email"))
+        if len(self._verified) >= self.cache_size:
+            self._verified.clear()  # bounded; refilled by the next requests
+        self._verified[token] = (float(claims["exp"]), principal)
+        return principal
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Sign in first: this needs a bearer access token.")
+    return token.strip()
+
+
+def check_role(principal: Principal, roles: frozenset[str]) -> None:
+    if principal.role not in roles:
+        raise Forbidden("Your role may not use this endpoint.")
+    if principal.role == "client" and not principal.client_id:
+        raise Forbidden("This account has no client record.")
+
+
+def protect_blueprint(bp, verifier_getter: Callable[[], TokenVerifier], roles: frozenset[str]) -> None:
+    """Every route of `bp` needs a valid token with one of `roles`; the principal lands in g.principal."""
+
+    @bp.before_request
+    def _authenticate():
+        principal = verifier_getter().principal(bearer_token())
+        check_role(principal, roles)
+        g.principal = principal
+
+
+def require_roles(*roles: str):
+    allowed = frozenset(roles)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            principal: Principal | None = getattr(g, "principal", None)
+            if principal is None:
+                raise Unauthorized()
+            check_role(principal, allowed)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def current_principal() -> Principal:
+    principal = getattr(g, "principal", None)
+    if principal is None:
+        raise Unauthorized()
+    return principal

@@ -1,0 +1,70 @@
+"""Engines and sessions: one engine per service database, a unit of work per request or message."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, create_engine, types
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+_engines: dict[str, Engine] = {}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(types.TypeDecorator):
+    """timestamptz that always comes back timezone-aware in UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return value.astimezone(UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    """Each service subclasses this for its own metadata (its own database)."""
+
+
+def get_engine(url: str, **kwargs) -> Engine:
+    engine = _engines.get(url)
+    if engine is None:
+        options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_recycle": 1800}
+        options.update(kwargs)
+        engine = create_engine(url, **options)
+        _engines[url] = engine
+    return engine
+
+
+def dispose_engines_after_fork() -> None:
+    """gunicorn post_fork: the child must not reuse the parent's sockets."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+
+
+def session_factory(url: str) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any exception."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,136 @@
+"""RFC 9457 problem details: one table maps exceptions to status and problem type."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, Response, g, json
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MIMETYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+
+class ProblemError(Exception):
+    """An error that knows its HTTP answer. Domain errors subclass the generic ones below."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, errors: dict | None = None, headers: dict | None = None,
+                 extra: dict | None = None):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class BadRequest(ProblemError):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(ProblemError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kwargs):
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ProblemError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(ProblemError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class Gone(ProblemError):
+    status, slug, title = 410, "gone", "No longer available"
+
+
+class UnsupportedMediaType(ProblemError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class Unprocessable(ProblemError):
+    status, slug, title = 422, "validation-error", "Your request has invalid fields"
+
+
+class TooManyRequests(ProblemError):
+    status, slug, title = 429, "too-many-requests", "Too many attempts"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": str(max(1, int(retry_after)))})
+        kwargs.setdefault("extra", {"retry_after": max(1, int(retry_after))})
+        super().__init__(detail, **kwargs)
+
+
+@dataclass(frozen=True)
+class Mapped:
+    status: int
+    slug: str
+    title: str
+
+
+def problem(status: int, slug: str, title: str, detail: str | None = None, *, errors: dict | None = None,
+            headers: dict | None = None, extra: dict | None = None) -> Response:
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail or title}
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    request_id = getattr(g, "request_id", None) if g else None
+    if request_id:
+        body["request_id"] = request_id
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+_HTTP_SLUGS = {
+    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
+    409: "conflict", 413: "payload-too-large", 415: "unsupported-media-type", 429: "too-many-requests",
+    500: "internal-error", 502: "bad-gateway", 503: "service-unavailable", 504: "gateway-timeout",
+}
+
+
+def install_error_handlers(app: Flask, error_map: dict[type[Exception], Mapped] | None = None) -> None:
+    """Every error leaves as problem+json; `error_map` maps a service's domain exceptions."""
+    mapping = dict(error_map or {})
+
+    @app.errorhandler(ProblemError)
+    def _problem_error(exc: ProblemError):
+        return problem(exc.status, exc.slug, exc.title, exc.detail, errors=exc.errors, headers=exc.headers,
+                       extra=exc.extra)
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return problem(422, "validation-error", "Your request has invalid fields",
+                       "One or more fields are missing or invalid; see errors.", errors=messages)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = exc.code or 500
+        return problem(code, _HTTP_SLUGS.get(code, "http-error"), exc.name, exc.description)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        for cls in type(exc).__mro__:
+            if cls in mapping:
+                m = mapping[cls]
+                return problem(m.status, m.slug, m.title, str(exc) or m.title)
+        log.exception("unhandled error")
+        return problem(500, "internal-error", "Internal error", "Something went wrong on our side.")

@@ -1,0 +1,111 @@
+"""The event envelope, the outbox and processed-event tables every service has, and writing to the outbox."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from shared.db import new_id
+from shared.logs import correlation_id_var, request_id_var
+
+NOTIFY_CHANNEL = "outbox"
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    type: str
+    version: int
+    occurred_at: str
+    producer: str
+    correlation_id: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: bytes | str) -> Event:
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError("an event is a JSON object")
+        missing = {"id", "type", "version", "occurred_at", "producer", "payload"} - data.keys()
+        if missing:
+            raise ValueError(f"event misses {sorted(missing)}")
+        return cls(id=str(data["id"]), type=str(data["type"]), version=int(data["version"]),
+                   occurred_at=str(data["occurred_at"]), producer=str(data["producer"]),
+                   correlation_id=data.get("correlation_id"), payload=dict(data["payload"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "version": self.version, "occurred_at": self.occurred_at,
+                "producer": self.producer, "correlation_id": self.correlation_id, "payload": self.payload}
+
+
+def make_event(event_type: str, payload: dict[str, Any], *, producer: str, version: int = 1,
+               correlation_id: str | None = None) -> Event:
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return Event(id=new_id(), type=event_type, version=version, occurred_at=now, producer=producer,
+                 correlation_id=correlation_id or correlation_id_var.get() or request_id_var.get(),
+                 payload=payload)
+
+
+def define_event_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """The outbox and the processed-event table, in the service's own metadata."""
+    outbox = Table(
+        "outbox", metadata,
+        Column("seq", BigInteger, Identity(always=True), primary_key=True),
+        Column("id", String(36), nullable=False, unique=True),
+        Column("event_type", String(100), nullable=False),
+        Column("envelope", JSONB, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Index("ix_outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
+    )
+    processed = Table(
+        "processed_events", metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(64), primary_key=True),
+        Column("event_type", String(100), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return outbox, processed
+
+
+def record_event(session: Session, outbox: Table, event: Event) -> Event:
+    """Adds the event to the caller's transaction: it is published only if that transaction commits."""
+    headers = {"request_id": request_id_var.get(), "correlation_id": event.correlation_id}
+    session.execute(insert(outbox).values(id=event.id, event_type=event.type, envelope=event.to_dict(),
+                                          headers={k: v for k, v in headers.items() if v}))
+    return event
+
+
+# DDL for migrations: the trigger wakes the relay at commit, so events leave without polling delay.
+NOTIFY_TRIGGER_SQL = f"""
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger AS $$
+BEGIN
+  PERFORM pg_notify('{NOTIFY_CHANNEL}', '');
+  RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+"""
+DROP_NOTIFY_TRIGGER_SQL = "DROP TRIGGER IF EXISTS outbox_notify ON outbox; DROP FUNCTION IF EXISTS outbox_notify();"

@@ -1,0 +1,60 @@
+"""Prometheus metrics that add up across gunicorn workers (multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set)."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
+
+HTTP_REQUESTS = Counter(
+    "http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds", "Time to answer an HTTP request", ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_PUBLISHED = Counter("events_published_total", "Events confirmed by the broker", ["service", "type"])
+EVENTS_CONSUMED = Counter(
+    "events_consumed_total", "Events handled by a consumer", ["service", "type", "outcome"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total", "Events given up on and sent to the dead-letter queue", ["service", "type"]
+)
+UPSTREAM_ERRORS = Counter("gateway_upstream_errors_total", "Upstream failures seen by the gateway",
+                          ["upstream", "kind"])
+
+
+def registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        reg = CollectorRegistry()
+        multiprocess.MultiProcessCollector(reg)
+        return reg
+    from prometheus_client import REGISTRY
+
+    return REGISTRY
+
+
+def exposition(extra_collectors=()) -> tuple[bytes, str]:
+    reg = registry()
+    output = generate_latest(reg)
+    if extra_collectors:
+        side = CollectorRegistry()
+        for collector in extra_collectors:
+            side.register(collector)
+        output += generate_latest(side)
+    return output, CONTENT_TYPE_LATEST
+
+
+def serve_worker_metrics() -> None:
+    """Relay and consumer processes expose their own /metrics on METRICS_PORT when it is set."""
+    port = os.environ.get("METRICS_PORT")
+    if port:
+        start_http_server(int(port), addr=os.environ.get("METRICS_ADDR", "0.0.0.0"), registry=registry())

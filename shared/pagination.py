@@ -1,0 +1,52 @@
+"""Keyset pagination: `limit` and an opaque `cursor`, answering {"items": [...], "next_cursor": ...}."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+
+from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy import Select, tuple_
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
+    cursor = fields.String(load_default=None, validate=validate.Length(max=512))
+
+
+def encode_cursor(values: list) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kinds: list[type]) -> list:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != len(kinds):
+            raise ValueError
+        return [datetime.fromisoformat(v) if kind is datetime else kind(v) for v, kind in zip(values, kinds,
+                                                                                               strict=True)]
+    except (ValueError, TypeError) as exc:
+        raise ValidationError({"cursor": ["Not a cursor this list gave out."]}) from exc
+
+
+def paginate(session, stmt: Select, order_columns: list, kinds: list[type], *, limit: int, cursor: str | None,
+             descending: bool = False) -> tuple[list, str | None]:
+    """Rows of `stmt` ordered by `order_columns` (a unique key), after `cursor`."""
+    key = tuple_(*order_columns)
+    if cursor:
+        values = decode_cursor(cursor, kinds)
+        stmt = stmt.where(key < tuple_(*values) if descending else key > tuple_(*values))
+    order = [c.desc() for c in order_columns] if descending else list(order_columns)
+    rows = session.scalars(stmt.order_by(*order).limit(limit + 1)).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor([getattr(last, c.key) for c in order_columns])
+    return rows, next_cursor

@@ -1,0 +1,254 @@
+"""The outbox relay: publishes committed outbox rows to RabbitMQ with batched publisher confirms.
+
+Rows are claimed with FOR UPDATE SKIP LOCKED (several relays may run), published as persistent,
+mandatory messages, and marked published only once the broker has confirmed them. A broker outage
+delays events, never loses them; a crash between confirm and commit republishes (consumers dedupe).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass
+
+import pika
+import psycopg
+from pika.adapters.select_connection import SelectConnection
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from shared import metrics
+from shared.events import NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Batch:
+    conn: Connection
+    pending: dict[int, tuple[str, str]]  # delivery tag -> (outbox id, event type)
+    acked: list[tuple[str, str]]
+    nacked: list[tuple[str, str]]
+    started: float
+
+
+class OutboxRelay:
+    def __init__(self, *, service: str, engine: Engine, outbox: Table, amqp_url: str, exchange: str,
+                 batch_size: int = 500, poll_interval: float = 1.0, confirm_timeout: float = 30.0):
+        self.service = service
+        self.engine = engine
+        self.outbox = outbox
+        self.params = pika.URLParameters(amqp_url)
+        self.params.heartbeat = 30
+        self.exchange = exchange
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.confirm_timeout = confirm_timeout
+        self._connection: SelectConnection | None = None
+        self._channel = None
+        self._batch: _Batch | None = None
+        self._next_tag = 0
+        self._tick_scheduled = False
+        self._listen: psycopg.Connection | None = None
+        self._stopping = False
+        self._backoff = 1.0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def run_forever(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        while not self._stopping:
+            try:
+                self._connection = SelectConnection(
+                    self.params, on_open_callback=self._on_connection_open,
+                    on_open_error_callback=self._on_connection_error,
+                    on_close_callback=self._on_connection_closed)
+                self._connection.ioloop.start()
+            except Exception:
+                log.exception("relay loop failed")
+            self._abandon_batch()
+            self._close_listen()
+            if not self._stopping:
+                log.warning("broker unavailable; retrying", extra={"fields": {"in_seconds": self._backoff}})
+                time.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, 30.0)
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._connection is not None and self._connection.is_open:
+            self._connection.ioloop.add_callback_threadsafe(self._connection.close)
+        elif self._connection is not None:
+            self._connection.ioloop.add_callback_threadsafe(self._connection.ioloop.stop)
+
+    def _on_connection_open(self, connection) -> None:
+        connection.channel(on_open_callback=self._on_channel_open)
+
+    def _on_connection_error(self, connection, error) -> None:
+        log.warning("cannot reach the broker: %s", type(error).__name__)
+        connection.ioloop.stop()
+
+    def _on_connection_closed(self, connection, reason) -> None:
+        self._channel = None
+        connection.ioloop.stop()
+
+    def _on_channel_open(self, channel) -> None:
+        self._channel = channel
+        self._next_tag = 0
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.add_on_return_callback(self._on_return)
+        channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._declare())
+
+    def _declare(self) -> None:
+        self._channel.exchange_declare(self.exchange, exchange_type="topic", durable=True,
+                                       callback=lambda _frame: self._ready())
+
+    def _ready(self) -> None:
+        self._backoff = 1.0
+        log.info("relay connected", extra={"fields": {"exchange": self.exchange}})
+        self._open_listen()
+        self._schedule(0)
+
+    def _on_channel_closed(self, channel, reason) -> None:
+        log.warning("channel closed: %s", reason)
+        self._channel = None
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()
+
+    # --- waking up: LISTEN/NOTIFY, with a slow poll as a safety net ---------------------------
+    def _open_listen(self) -> None:
+        try:
+            dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._listen = psycopg.connect(dsn, autocommit=True)
+            self._listen.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self._connection.ioloop.add_handler(self._listen.pgconn.socket, self._on_notify,
+                                                self._connection.ioloop.READ)
+        except Exception:
+            log.warning("LISTEN unavailable; polling only", exc_info=True)
+            self._close_listen()
+
+    def _close_listen(self) -> None:
+        if self._listen is not None:
+            try:
+                if self._connection is not None:
+                    self._connection.ioloop.remove_handler(self._listen.pgconn.socket)
+            except Exception:  # already gone with the ioloop
+                log.debug("listen handler already removed")
+            try:
+                self._listen.close()
+            except Exception:
+                log.debug("listen connection already closed")
+            self._listen = None
+
+    def _on_notify(self, _fd, _events) -> None:
+        pgconn = self._listen.pgconn
+        pgconn.consume_input()
+        while pgconn.notifies() is not None:
+            pass
+        if self._batch is None:
+            self._schedule(0)
+
+    def _schedule(self, delay: float) -> None:
+        if self._tick_scheduled or self._connection is None:
+            return
+        self._tick_scheduled = True
+        self._connection.ioloop.call_later(delay, self._tick)
+
+    # --- publishing --------------------------------------------------------------------------
+    def _tick(self) -> None:
+        self._tick_scheduled = False
+        if self._batch is not None or self._channel is None or self._stopping:
+            return
+        conn = self.engine.connect()
+        trans = conn.begin()
+        try:
+            rows = conn.execute(
+                select(self.outbox.c.id, self.outbox.c.event_type, self.outbox.c.envelope, self.outbox.c.headers)
+                .where(self.outbox.c.published_at.is_(None))
+                .order_by(self.outbox.c.seq).limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+        except Exception:
+            trans.rollback()
+            conn.close()
+            log.exception("cannot read the outbox")
+            self._schedule(self.poll_interval)
+            return
+        if not rows:
+            trans.commit()
+            conn.close()
+            self._schedule(self.poll_interval)
+            return
+        self._batch = _Batch(conn=conn, pending={}, acked=[], nacked=[], started=time.monotonic())
+        for row in rows:
+            headers = dict(row.headers or {})
+            envelope = row.envelope
+            properties = pika.BasicProperties(
+                content_type="application/json", delivery_mode=pika.DeliveryMode.Persistent,
+                message_id=row.id, type=row.event_type, app_id=self.service, headers=headers,
+                correlation_id=envelope.get("correlation_id"), timestamp=int(time.time()))
+            self._channel.basic_publish(self.exchange, row.event_type, json.dumps(envelope).encode(),
+                                        properties=properties, mandatory=True)
+            self._next_tag += 1
+            self._batch.pending[self._next_tag] = (row.id, row.event_type)
+        self._connection.ioloop.call_later(self.confirm_timeout, self._check_timeout)
+
+    def _on_confirm(self, frame) -> None:
+        batch = self._batch
+        if batch is None:
+            return
+        method = frame.method
+        tags = [t for t in batch.pending if t <= method.delivery_tag] if method.multiple else [method.delivery_tag]
+        target = batch.acked if isinstance(method, pika.spec.Basic.Ack) else batch.nacked
+        for tag in tags:
+            item = batch.pending.pop(tag, None)
+            if item is not None:
+                target.append(item)
+        if not batch.pending:
+            self._finish_batch()
+
+    def _mark(self, batch: _Batch) -> None:
+        """Confirmed rows become published; refused ones count an attempt; unconfirmed ones stay."""
+        try:
+            if batch.acked:
+                batch.conn.execute(update(self.outbox)
+                                   .where(self.outbox.c.id.in_([i for i, _ in batch.acked]))
+                                   .values(published_at=func.now(), attempts=self.outbox.c.attempts + 1))
+            if batch.nacked:
+                batch.conn.execute(update(self.outbox)
+                                   .where(self.outbox.c.id.in_([i for i, _ in batch.nacked]))
+                                   .values(attempts=self.outbox.c.attempts + 1))
+            batch.conn.commit()
+        except Exception:
+            log.exception("cannot mark outbox rows; they will be published again")
+        finally:
+            batch.conn.close()
+        for _, event_type in batch.acked:
+            metrics.EVENTS_PUBLISHED.labels(self.service, event_type).inc()
+
+    def _finish_batch(self) -> None:
+        batch, self._batch = self._batch, None
+        self._mark(batch)
+        if batch.nacked:
+            log.warning("broker refused events", extra={"fields": {"count": len(batch.nacked)}})
+            self._schedule(self._backoff)
+            self._backoff = min(self._backoff * 2, 30.0)
+        else:
+            self._schedule(0)
+
+    def _check_timeout(self) -> None:
+        batch = self._batch
+        if batch is not None and time.monotonic() - batch.started >= self.confirm_timeout:
+            log.warning("no confirms from the broker in time; reconnecting")
+            if self._connection is not None and self._connection.is_open:
+                self._connection.close()
+
+    def _abandon_batch(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            self._mark(batch)
+
+    def _on_return(self, channel, method, properties, body) -> None:
+        # Nobody is bound for this type yet: the broker still confirms it; note it for operators.
+        log.info("event had no subscriber", extra={"fields": {"type": method.routing_key}})
