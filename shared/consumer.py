@@ -143,9 +143,10 @@ class EventConsumer:
         self._channel = channel
         return channel
 
-    def run_forever(self) -> None:
-        signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        signal.signal(signal.SIGINT, lambda *_: self.stop())
+    def run_forever(self, *, install_signals: bool = True) -> None:
+        if install_signals:  # only the main thread of a process may; tests run this in a thread
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            signal.signal(signal.SIGINT, lambda *_: self.stop())
         backoff = 1.0
         while not self._stopping:
             try:

@@ -56,10 +56,12 @@ class OutboxRelay:
         self._backoff = 1.0
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def run_forever(self) -> None:
-        signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        signal.signal(signal.SIGINT, lambda *_: self.stop())
+    def run_forever(self, *, install_signals: bool = True) -> None:
+        if install_signals:  # only the main thread of a process may; tests run this in a thread
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            signal.signal(signal.SIGINT, lambda *_: self.stop())
         while not self._stopping:
+            self._tick_scheduled = False  # a tick scheduled on a dead connection's ioloop never runs
             try:
                 self._connection = SelectConnection(
                     self.params, on_open_callback=self._on_connection_open,

@@ -1,0 +1,60 @@
+# The two commands: `make run` (the whole stack in the foreground) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: run test unit integration e2e bench lint install infra migrate admin clean help
+
+help:
+	@echo "make run    - install, create databases, migrate, create the first admin, start everything on :8000"
+	@echo "make test   - unit, integration and end-to-end tests (starts PostgreSQL/RabbitMQ if needed)"
+	@echo "make bench  - benchmarks; prints the table kept in README"
+	@echo "make lint   - ruff"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+infra:
+	@scripts/ensure-infra.sh
+
+migrate: install infra
+	$(BIN)/python -m shared.manage migrate
+
+admin: migrate
+	$(BIN)/python -m services.identity.cli create-admin
+
+run: admin
+	@mkdir -p var/mail var/prometheus
+	@echo "Gateway on http://127.0.0.1:8000 (mail lands in var/mail/). Ctrl-C stops everything."
+	$(BIN)/honcho start -f Procfile
+
+test: install infra
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+unit: install
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: install infra
+	$(BIN)/python -m pytest -q tests/integration
+
+e2e: install infra
+	$(BIN)/python -m pytest -q tests/e2e
+
+bench: install infra
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || echo "wrk missing: HTTP rows will be skipped"
+	$(BIN)/python -m bench.run
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,39 @@
+"""Session fixtures: real PostgreSQL and RabbitMQ for the integration and end-to-end tiers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import infra as infra_mod
+
+
+@pytest.fixture(scope="session")
+def infra():
+    """One run's databases (prefix portal_test_<run>_) and RabbitMQ vhost; dropped at the end."""
+    try:
+        found = infra_mod.Infra(pg_base_url=infra_mod.find_postgres(), amqp_base_url=infra_mod.find_rabbitmq())
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    vhost = f"portal-test-{found.run_id}"
+    if infra_mod.create_vhost(vhost):
+        found.vhost = vhost
+    yield found
+    from shared.manage import services_with_migrations
+    from shared.migrations import drop_database
+
+    for service in services_with_migrations():
+        drop_database(found.database_url(service))
+    if found.vhost:
+        infra_mod.delete_vhost(found.vhost)
+    infra_mod.stop_containers()
+
+
+@pytest.fixture(scope="session")
+def migrated(infra):
+    """Every service's database of this run, migrated to head."""
+    from shared.manage import services_with_migrations
+    from shared.migrations import upgrade
+
+    for service in services_with_migrations():
+        upgrade(service, infra.database_url(service))
+    return infra

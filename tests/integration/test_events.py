@@ -1,0 +1,259 @@
+"""Outbox relay and consumer on real PostgreSQL and RabbitMQ: nothing lost, nothing handled twice."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from urllib.parse import urlparse
+
+import pika
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, text
+
+from services.identity.models import outbox, processed_events
+from shared.consumer import EventConsumer
+from shared.db import get_engine, session_factory, unit_of_work
+from shared.events import make_event, record_event
+from shared.relay import OutboxRelay
+from tests.support.processes import eventually
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def exchange():
+    return f"test.events.{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def broker(migrated):
+    connection = pika.BlockingConnection(pika.URLParameters(migrated.amqp_url))
+    yield connection.channel()
+    connection.close()
+
+
+@pytest.fixture
+def tap(broker, exchange):
+    """A queue bound to every event of the test's exchange; answers a function that drains it."""
+    broker.exchange_declare(exchange, exchange_type="topic", durable=True)
+    queue = broker.queue_declare("", exclusive=True).method.queue
+    broker.queue_bind(queue, exchange, routing_key="#")
+    received: list[dict] = []
+
+    def drain() -> list[dict]:
+        while True:
+            method, _props, body = broker.basic_get(queue, auto_ack=True)
+            if method is None:
+                return received
+            received.append(json.loads(body))
+
+    yield drain
+    broker.exchange_delete(exchange)
+
+
+def start_relay(engine, amqp_url, exchange) -> tuple[OutboxRelay, threading.Thread]:
+    relay = OutboxRelay(service="identity", engine=engine, outbox=outbox, amqp_url=amqp_url, exchange=exchange,
+                        poll_interval=0.2)
+    thread = threading.Thread(target=relay.run_forever, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    return relay, thread
+
+
+def write_events(engine, n: int, event_type: str = "test.happened") -> list[str]:
+    ids = []
+    with unit_of_work(session_factory(str(engine.url.render_as_string(hide_password=False)))) as session:
+        for i in range(n):
+            ids.append(record_event(session, outbox, make_event(event_type, {"i": i}, producer="identity")).id)
+    return ids
+
+
+def published(engine, ids) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(text("count(*)")).select_from(outbox)
+                            .where(outbox.c.id.in_(ids), outbox.c.published_at.is_not(None))).scalar_one()
+
+
+def test_relay_publishes_committed_events_once_with_their_envelope(identity_engine, migrated, exchange, tap):
+    relay, thread = start_relay(identity_engine, migrated.amqp_url, exchange)
+    try:
+        ids = write_events(identity_engine, 250)
+        eventually(lambda: published(identity_engine, ids) == 250, timeout=15, message="outbox drained")
+        received = eventually(lambda: [e for e in tap() if e["id"] in set(ids)] if len(
+            [e for e in tap() if e["id"] in set(ids)]) == 250 else None, timeout=10, message="all delivered")
+        assert sorted(e["payload"]["i"] for e in received) == list(range(250))
+        assert {e["type"] for e in received} == {"test.happened"}
+        assert all(e["producer"] == "identity" and e["version"] == 1 and e["occurred_at"] for e in received)
+    finally:
+        relay.stop()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_rolled_back_business_change_publishes_nothing(identity_engine, migrated, exchange, tap):
+    sessions = session_factory(identity_engine.url.render_as_string(hide_password=False))
+    event = make_event("test.rolled_back", {}, producer="identity")
+    with pytest.raises(RuntimeError):
+        with unit_of_work(sessions) as session:
+            record_event(session, outbox, event)
+            raise RuntimeError("the business change failed")
+    with identity_engine.connect() as conn:
+        assert conn.execute(select(outbox.c.id).where(outbox.c.id == event.id)).first() is None
+
+
+def test_broker_outage_delays_events_never_loses_them(api, staff, new_client, identity_engine, migrated, exchange,
+                                                      tap):
+    """Registration succeeds while the relay cannot reach RabbitMQ; its events go out once it is back."""
+    amqp = urlparse(migrated.amqp_url)
+    proxy = TcpProxy(amqp.hostname, amqp.port or 5672).start()
+    proxied_url = migrated.amqp_url.replace(f"{amqp.hostname}:{amqp.port or 5672}", f"127.0.0.1:{proxy.port}")
+    relay, thread = start_relay(identity_engine, proxied_url, exchange)
+    try:
+        warmup = write_events(identity_engine, 1)
+        eventually(lambda: published(identity_engine, warmup) == 1, timeout=15, message="relay connected")
+        proxy.cut()
+
+        client = new_client()
+        token = staff.post(f"/api/v1/staff/clients/{client['id']}/invitation").get_json()["invitation_url"]
+        done = api.post("/api/v1/auth/register", json={
+            "token": token.split("token=")[1], "last_name": client["last_name"],
+            "date_of_birth": client["date_of_birth"], "password": "quiet-harbor-lantern-42"})
+        assert done.status_code == 201
+        with identity_engine.connect() as conn:
+            pending = conn.execute(select(outbox.c.id).where(
+                outbox.c.event_type == "client.registered",
+                outbox.c.envelope["payload"]["client_id"].astext == client["id"])).scalars().all()
+        assert len(pending) == 1
+        time.sleep(1.5)
+        assert published(identity_engine, pending) == 0  # the broker is unreachable: still waiting
+
+        proxy.restore()
+        eventually(lambda: published(identity_engine, pending) == 1, timeout=40, message="published after outage")
+        got = eventually(lambda: [e for e in tap() if e["type"] == "client.registered"
+                                  and e["payload"]["client_id"] == client["id"]], timeout=10)
+        assert len(got) == 1
+    finally:
+        relay.stop()
+        thread.join(10)
+        proxy.cut()
+
+
+# --- the consumer ------------------------------------------------------------------------------
+
+effects_meta = MetaData()
+effects = Table("test_consumer_effects", effects_meta, Column("id", Integer, primary_key=True, autoincrement=True),
+                Column("event_id", String(64)), Column("note", String(100)))
+
+
+@pytest.fixture
+def consumer_setup(identity_engine, migrated, exchange, broker):
+    effects_meta.create_all(identity_engine)
+    service = f"testsvc{uuid.uuid4().hex[:6]}"
+    calls = {"fail": 0}
+
+    def on_happened(session, event):
+        session.execute(effects.insert().values(event_id=event.id, note=event.payload.get("note", "")))
+
+    def on_broken(session, event):
+        calls["fail"] += 1
+        session.execute(effects.insert().values(event_id=event.id, note="must roll back"))
+        raise RuntimeError("unknown client: not in the directory yet")
+
+    consumer = EventConsumer(service=service, session_factory=session_factory(
+        identity_engine.url.render_as_string(hide_password=False)), processed=processed_events,
+        subscriptions={"test.happened": on_happened, "test.broken": on_broken}, amqp_url=migrated.amqp_url,
+        exchange=exchange, retry_delays=(1, 1))
+    thread = threading.Thread(target=consumer.run_forever, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    eventually(lambda: consumer_ready(migrated.amqp_url, consumer.queue), timeout=10,
+               message="consumer queue declared")
+    yield consumer, calls
+    consumer.stop()
+    thread.join(10)
+    for name in [consumer.queue, consumer.dead_letter_queue, consumer.retry_queue(1)]:
+        broker.queue_delete(name)
+    for name in (consumer.retry_exchange, consumer.dead_letter_exchange):
+        broker.exchange_delete(name)
+
+
+def consumer_ready(amqp_url, queue) -> bool:
+    """A passive declare that fails closes its channel, so it gets a connection of its own."""
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        connection.channel().queue_declare(queue, passive=True)
+        return True
+    except pika.exceptions.ChannelClosedByBroker:
+        return False
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def publish(broker, exchange, event_or_body, routing_key=None):
+    body = event_or_body if isinstance(event_or_body, bytes) else json.dumps(event_or_body.to_dict()).encode()
+    broker.basic_publish(exchange, routing_key or event_or_body.type, body,
+                         pika.BasicProperties(delivery_mode=2, headers={}))
+
+
+def effect_rows(engine, event_id) -> list:
+    with engine.connect() as conn:
+        return conn.execute(select(effects.c.note).where(effects.c.event_id == event_id)).scalars().all()
+
+
+def test_redelivered_event_changes_nothing(consumer_setup, broker, exchange, identity_engine):
+    event = make_event("test.happened", {"note": "once"}, producer="test")
+    for _ in range(3):
+        publish(broker, exchange, event)
+    eventually(lambda: effect_rows(identity_engine, event.id), timeout=10)
+    time.sleep(1.0)  # time for the copies to arrive and be recognised
+    assert effect_rows(identity_engine, event.id) == ["once"]
+
+
+def test_failing_handler_retries_with_backoff_then_dead_letters(consumer_setup, broker, exchange,
+                                                                identity_engine):
+    consumer, calls = consumer_setup
+    event = make_event("test.broken", {}, producer="test")
+    publish(broker, exchange, event)
+
+    def dead_lettered():
+        method, props, body = broker.basic_get(consumer.dead_letter_queue, auto_ack=True)
+        return (props, json.loads(body)) if method else None
+
+    props, body = eventually(dead_lettered, timeout=20, message="event in the dead-letter queue")
+    assert body["id"] == event.id
+    assert calls["fail"] == 3  # first try + two retries
+    assert props.headers["x-attempt"] == 3 and "unknown client" in props.headers["x-last-error"]
+    assert effect_rows(identity_engine, event.id) == []  # each failed try rolled back
+    with identity_engine.connect() as conn:
+        assert conn.execute(select(processed_events.c.event_id).where(
+            processed_events.c.event_id == event.id)).first() is None
+
+
+def test_poison_message_goes_straight_to_the_dead_letter_queue(consumer_setup, broker, exchange):
+    consumer, calls = consumer_setup
+    publish(broker, exchange, b"this is not json", routing_key="test.happened")
+
+    def dead_lettered():
+        method, _props, body = broker.basic_get(consumer.dead_letter_queue, auto_ack=True)
+        return body if method else None
+
+    assert eventually(dead_lettered, timeout=10) == b"this is not json"
+
+
+def test_readiness_reports_database_and_broker(identity_app, identity_config):
+    from shared.web import broker_check
+
+    client = identity_app.test_client()
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/healthz").get_json()["status"] == "ok"
+    with pytest.raises(OSError):
+        broker_check("amqp://guest:guest@127.0.0.1:1/%2F")()
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'outbox_backlog{service="identity"}' in metrics
+    assert "http_requests_total" in metrics
+
+
+def test_engine_is_shared_per_url(identity_config):
+    assert get_engine(identity_config.database_url) is get_engine(identity_config.database_url)
