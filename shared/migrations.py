@@ -59,5 +59,7 @@ def run_env(target_metadata) -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
         with context.begin_transaction():
+            # Several pods may start at once (one init container each): one migrates, the others wait.
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('alembic-migrations'))"))
             context.run_migrations()
     engine.dispose()

@@ -19,13 +19,18 @@ def _read_or_create(path: str, make) -> bytes:
         return file.read_bytes()
     file.parent.mkdir(parents=True, exist_ok=True)
     data = make()
-    # O_EXCL: two processes starting at once must not write two different keys.
-    try:
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return file.read_bytes()
+    # Written whole to a private temporary file, then linked into place: link() fails when another
+    # process won the race, and no reader ever sees a half-written key.
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+    try:
+        os.link(tmp, file)
+    except FileExistsError:
+        return file.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)
     log.info("created a new key file", extra={"fields": {"path": str(file)}})
     return data
 

@@ -1,0 +1,100 @@
+"""The stack as real processes (gateway, identity, its relay and mail worker, an SMTP sink), through the gateway."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.processes import Process, free_port, gunicorn, python_module, wait_http, BIN
+
+pytestmark = pytest.mark.e2e
+
+ADMIN_EMAIL = "admin@e2e.example"
+ADMIN_PASSWORD = "End to end admin passphrase 3!"
+
+
+@dataclass
+class Stack:
+    gateway: str
+    identity: str
+    mail_dir: Path
+    processes: dict[str, Process]
+    env: dict[str, str]
+
+    @property
+    def api(self) -> str:
+        return f"{self.gateway}/api/v1"
+
+    def mails_to(self, address: str) -> list[email.message.EmailMessage]:
+        found = []
+        for path in sorted(self.mail_dir.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if message["To"] == address:
+                found.append(message)
+        return found
+
+
+@pytest.fixture(scope="session")
+def stack(migrated, tmp_path_factory):
+    base = tmp_path_factory.mktemp("stack")
+    mail_dir, logs, keys = base / "mail", base / "logs", base / "keys"
+    for d in (mail_dir, logs, keys):
+        d.mkdir()
+    ports = {name: free_port() for name in ("gateway", "identity", "smtp")}
+    identity_url = f"http://127.0.0.1:{ports['identity']}"
+    gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+    env = {
+        **migrated.env(),
+        "IDENTITY_URL": identity_url,
+        "JWKS_URL": f"{identity_url}/.well-known/jwks.json",
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports["smtp"]),
+        "PORTAL_BASE_URL": gateway_url,
+        "JWT_PRIVATE_KEY_FILE": str(keys / "jwt.pem"), "IDENTITY_SECRET_KEY_FILE": str(keys / "secret.key"),
+        "PORTAL_ADMIN_EMAIL": ADMIN_EMAIL, "PORTAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "LOG_LEVEL": "INFO",
+        "UPSTREAM_READ_TIMEOUT_MS": "5000",
+    }
+    Process("create-admin", python_module("services.identity.cli", "create-admin"), env, logs).start().popen.wait(60)
+    processes = {
+        "smtp": Process("smtp", python_module("shared.smtp_sink", "--port", str(ports["smtp"]), "--dir",
+                                              str(mail_dir)), env, logs),
+        "identity": Process("identity", gunicorn("services.identity.app:create_app()", ports["identity"]),
+                            {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-identity")}, logs),
+        "identity-relay": Process("identity-relay", python_module("services.identity.worker", "relay"), env, logs),
+        "identity-tasks": Process("identity-tasks", [str(BIN / "celery"), "-A", "services.identity.tasks", "worker",
+                                                     "-Q", "identity", "--pool=threads", "--concurrency=2",
+                                                     "--loglevel=INFO"], env, logs),
+        "gateway": Process("gateway", gunicorn("gateway.app:create_app()", ports["gateway"]),
+                           {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-gateway")}, logs),
+    }
+    try:
+        for process in processes.values():
+            process.start()
+        wait_http(f"{identity_url}/readyz", processes["identity"])
+        wait_http(f"{gateway_url}/readyz", processes["gateway"])
+        yield Stack(gateway=gateway_url, identity=identity_url, mail_dir=mail_dir, processes=processes, env=env)
+    finally:
+        for process in processes.values():
+            process.stop()
+
+
+@pytest.fixture
+def http():
+    with requests.Session() as session:
+        yield session
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin_token(stack, http):
+    response = http.post(f"{stack.api}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
