@@ -13,7 +13,8 @@ def build_message(*, sender: str, to: str, subject: str, text: str, html: str | 
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain="portal.local")
-    message.set_content(text)
+    # 8bit, not quoted-printable: links stay whole on one line for people and for tools.
+    message.set_content(text, cte="8bit")
     if html:
         message.add_alternative(html, subtype="html")
     return message

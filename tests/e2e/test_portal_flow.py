@@ -176,3 +176,14 @@ def test_stopped_identity_gives_503_and_the_gateway_stays_up(stack, http, admin_
         identity.start()
         wait_http(f"{stack.identity}/readyz", identity)
     assert http.get(f"{stack.api}/staff/clients", headers=bearer(admin_token)).status_code == 200
+
+
+def test_the_pages_the_mails_link_to(stack, http):
+    for path in ("/register?token=abc", "/reset-password?token=abc"):
+        page = http.get(stack.gateway + path)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    script = http.get(f"{stack.gateway}/pages/register.js")
+    assert script.status_code == 200 and "/api/v1/auth/register" in script.text
+    assert http.get(f"{stack.gateway}/pages/../app.py").status_code == 404
