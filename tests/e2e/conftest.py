@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.processes import Process, free_port, gunicorn, python_module, wait_http, BIN
+from tests.support.processes import BIN, Process, free_port, gunicorn, python_module, wait_http
 
 pytestmark = pytest.mark.e2e
 
