@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+from urllib.parse import quote
 
 import urllib3
 from urllib3.exceptions import (
@@ -112,8 +113,12 @@ class Proxy:
 
     def _forward(self, environ, start_response, upstream: str, path: str, request_id: str):
         headers = {"X-Request-ID": request_id}
+        drop = _DROP_REQUEST
+        if environ.get("HTTP_CONNECTION"):
+            # Headers the client named in Connection are hop-by-hop too (RFC 9110 7.6.1).
+            drop = drop | {"HTTP_" + t.strip().upper().replace("-", "_") for t in environ["HTTP_CONNECTION"].split(",")}
         for key, value in environ.items():
-            if key.startswith("HTTP_") and key not in _DROP_REQUEST:
+            if key.startswith("HTTP_") and key not in drop:
                 headers[key[5:].replace("_", "-").title()] = value
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
@@ -121,6 +126,8 @@ class Proxy:
         forwarded = environ.get("HTTP_X_FORWARDED_FOR")
         headers["X-Forwarded-For"] = f"{forwarded}, {remote}" if forwarded else remote
         headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
+        if environ.get("HTTP_HOST"):
+            headers["X-Forwarded-Host"] = environ["HTTP_HOST"]
 
         body = None
         length = environ.get("CONTENT_LENGTH")
@@ -142,8 +149,11 @@ class Proxy:
                                 f"The body may be at most {self.max_body} bytes.", request_id, "payload-too-large")
             headers["Content-Length"] = str(len(body))
 
+        # PATH_INFO arrives decoded (as latin-1 bytes, PEP 3333): encode it again so %3F, %23 and
+        # non-ASCII reach the service as the client sent them.
         query = environ.get("QUERY_STRING")
-        url = f"{path}?{query}" if query else path
+        wire_path = quote(path.encode("latin-1"), safe="/!$&'()*+,;=:@~")
+        url = f"{wire_path}?{query}" if query else wire_path
         try:
             response = self.pools[upstream].urlopen(environ["REQUEST_METHOD"], url, body=body, headers=headers,
                                                     redirect=False, retries=False, preload_content=False,

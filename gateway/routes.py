@@ -1,7 +1,7 @@
 """The route table: which service owns which public path. Later services only add rows.
 
 A path template matches a whole segment for `*`, and everything below it. The most specific
-template wins (more literal segments first), so `/staff/clients/*/ledger` can belong to billing
+template wins (more segments first, then more literal ones), so `/staff/clients/*/ledger` can belong to billing
 while `/staff/clients` stays identity's.
 """
 

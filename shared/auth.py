@@ -51,6 +51,7 @@ class JWKSCache:
         return json.loads(response.data)
 
     def _refresh(self) -> None:
+        self._fetched_at = time.monotonic()  # a failed attempt counts too: no fetch storm while identity is down
         document = self._fetch()
         keys = {}
         for jwk in document.get("keys", []):

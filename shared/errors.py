@@ -124,7 +124,9 @@ def install_error_handlers(app: Flask, error_map: dict[type[Exception], Mapped] 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = exc.code or 500
-        return problem(code, _HTTP_SLUGS.get(code, "http-error"), exc.name, exc.description)
+        # Keep what the exception says in headers (Allow on 405, Retry-After...), not its content type.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        return problem(code, _HTTP_SLUGS.get(code, "http-error"), exc.name, exc.description, headers=headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

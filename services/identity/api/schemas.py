@@ -11,9 +11,13 @@ EMAIL_LEN = validate.Length(max=254)
 PHONE = validate.Regexp(r"^[0-9+()\-. ]{5,32}$", error="Use digits, spaces and + ( ) - . only (5 to 32).")
 
 
-def StrictBool(**kwargs) -> fields.Boolean:  # noqa: N802 (reads as a field type)
-    """true or false only: "yes", 1 or "on" are refused, not guessed."""
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+class StrictBool(fields.Boolean):
+    """JSON true or false only: "yes", 1 or "on" are refused, not guessed (1 == True in Python)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class Strict(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,12 +17,13 @@ class ThrottleState:
 def seconds_locked(state: ThrottleState | None, now: datetime) -> int:
     if state is None or state.locked_until is None or state.locked_until <= now:
         return 0
-    return max(1, int((state.locked_until - now).total_seconds() + 0.999))
+    return max(1, math.ceil((state.locked_until - now).total_seconds()))
 
 
 def record_failure(state: ThrottleState | None, now: datetime, *, max_failures: int, window: int,
                    lockout: int) -> ThrottleState:
-    if state is None or now - state.window_started_at >= timedelta(seconds=window):
+    locked = state is not None and state.locked_until is not None and state.locked_until > now
+    if state is None or (not locked and now - state.window_started_at >= timedelta(seconds=window)):
         state = ThrottleState(failures=0, window_started_at=now, locked_until=None)
     state.failures += 1
     if state.failures >= max_failures:

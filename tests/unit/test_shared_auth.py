@@ -1,0 +1,257 @@
+"""shared.auth: the JWKS cache's fetch budget, the verified-token cache, roles, protected blueprints."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask import Blueprint, Flask, g
+
+from shared import auth
+from shared.auth import (
+    CLIENT_ROLES,
+    STAFF_ROLES,
+    JWKSCache,
+    Principal,
+    TokenVerifier,
+    check_role,
+    protect_blueprint,
+    require_roles,
+)
+from shared.errors import Forbidden, Unauthorized, install_error_handlers
+
+
+class Clock:
+    """Stands in for the `time` module inside shared.auth: monotonic and wall time move only when told."""
+
+    def __init__(self):
+        self.now = 1_000_000.0
+        self.wall = time.time()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.wall
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.wall += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(auth, "time", fake)
+    return fake
+
+
+class CountingJWKS:
+    """The JWKS endpoint as a fake: counts fetches, can switch documents or fail."""
+
+    def __init__(self, document: dict):
+        self.document = document
+        self.calls = 0
+        self.fail = False
+
+    def __call__(self) -> dict:
+        self.calls += 1
+        if self.fail:
+            raise ConnectionError("identity is down")
+        return self.document
+
+
+@pytest.fixture
+def jwks(signer) -> CountingJWKS:
+    return CountingJWKS(signer.jwks)
+
+
+@pytest.fixture
+def cache(jwks, clock) -> JWKSCache:
+    return JWKSCache("http://jwks.invalid", min_refresh=30, fetch=jwks)
+
+
+# --- JWKSCache -------------------------------------------------------------------------------------
+
+def test_keys_are_fetched_once_then_served_from_memory(cache, jwks, signer):
+    cache.ensure_loaded()
+    cache.ensure_loaded()
+    first = cache.key(signer.kid)
+    assert cache.key(signer.kid) is first
+    assert jwks.calls == 1
+
+
+def test_the_first_lookup_fetches_without_ensure_loaded(cache, jwks, signer):
+    assert cache.key(signer.kid) is not None
+    assert jwks.calls == 1
+
+
+def test_unknown_kids_refetch_at_most_once_per_min_refresh(cache, jwks, signer, clock):
+    cache.key(signer.kid)
+    for _ in range(5):  # a burst of made-up kids right after loading: no fetch at all
+        with pytest.raises(Unauthorized):
+            cache.key("made-up")
+    assert jwks.calls == 1
+    clock.advance(30)
+    for _ in range(5):  # stale now: one fetch for the whole burst
+        with pytest.raises(Unauthorized):
+            cache.key("made-up")
+    assert jwks.calls == 2
+    clock.advance(29.9)
+    with pytest.raises(Unauthorized):
+        cache.key("made-up")
+    assert jwks.calls == 2
+    clock.advance(0.1)
+    with pytest.raises(Unauthorized):
+        cache.key("made-up")
+    assert jwks.calls == 3
+
+
+def test_a_rotated_key_is_picked_up_on_the_next_allowed_refresh(cache, jwks, signer, other_signer, clock):
+    cache.key(signer.kid)
+    jwks.document = {"keys": signer.jwks["keys"] + other_signer.jwks["keys"]}
+    with pytest.raises(Unauthorized):
+        cache.key(other_signer.kid)  # too soon after the last fetch
+    clock.advance(31)
+    assert cache.key(other_signer.kid) is not None
+    assert cache.key(signer.kid) is not None
+    assert jwks.calls == 2
+
+
+def test_an_unreachable_identity_is_unauthorized_not_a_crash(cache, jwks, signer):
+    jwks.fail = True
+    with pytest.raises(Unauthorized, match="unavailable"):
+        cache.key(signer.kid)
+
+
+def test_a_failing_fetch_also_counts_against_min_refresh(cache, jwks, signer, clock):
+    # While identity is down, every request carrying an unknown kid must not become one more
+    # (2 s, lock-holding) JWKS call: the docstring promises at most one fetch every min_refresh s.
+    cache.key(signer.kid)
+    clock.advance(31)
+    jwks.fail = True
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            cache.key("rotated-kid")
+        clock.advance(1)
+    assert jwks.calls == 2
+
+
+# --- TokenVerifier cache -----------------------------------------------------------------------------
+
+def counting(verifier: TokenVerifier, monkeypatch) -> list:
+    calls = []
+    real = verifier.verify
+
+    def verify(token, *, purpose="access"):
+        calls.append(token)
+        return real(token, purpose=purpose)
+
+    monkeypatch.setattr(verifier, "verify", verify)
+    return calls
+
+
+def test_a_verified_token_is_answered_from_the_cache(signer, verifier, monkeypatch, clock):
+    calls = counting(verifier, monkeypatch)
+    token = signer.access_token(user_id="u-1", role="client", client_id="c-1", ttl=300)
+    first = verifier.principal(token)
+    assert verifier.principal(token) is first
+    assert calls == [token]
+
+
+def test_an_expired_cache_entry_is_dropped_and_checked_again(signer, verifier, monkeypatch, clock):
+    calls = counting(verifier, monkeypatch)
+    token = signer.access_token(user_id="u-1", role="client", client_id="c-1", ttl=300)
+    verifier.principal(token)
+    clock.advance(301)  # past exp by the cache's clock
+
+    def expired(token, *, purpose="access"):
+        calls.append(token)
+        raise Unauthorized("The access token has expired.")
+
+    monkeypatch.setattr(verifier, "verify", expired)
+    with pytest.raises(Unauthorized):
+        verifier.principal(token)  # the cached principal is not handed out any more
+    assert calls == [token, token]
+
+
+def test_a_refused_token_is_not_cached(other_signer, verifier, monkeypatch):
+    calls = counting(verifier, monkeypatch)
+    token = other_signer.access_token(user_id="u", role="staff", client_id=None, ttl=300)
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            verifier.principal(token)
+    assert len(calls) == 2
+
+
+def test_the_cache_is_bounded(signer, verifier_for):
+    verifier = verifier_for(signer, cache_size=3)
+    tokens = [signer.access_token(user_id=f"u-{i}", role="staff", client_id=None, ttl=300) for i in range(7)]
+    for token in tokens:
+        verifier.principal(token)
+    assert len(verifier._verified) <= 3
+
+
+# --- roles -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("principal", "roles"), [
+    (Principal("u", "client", "c-1"), CLIENT_ROLES),
+    (Principal("u", "staff", None), STAFF_ROLES),
+    (Principal("u", "admin", None), STAFF_ROLES),
+])
+def test_check_role_allows(principal, roles):
+    check_role(principal, roles)
+
+
+@pytest.mark.parametrize(("principal", "roles", "why"), [
+    (Principal("u", "client", None), CLIENT_ROLES, "no client record"),
+    (Principal("u", "client", ""), CLIENT_ROLES, "no client record"),
+    (Principal("u", "staff", None), CLIENT_ROLES, "role"),
+    (Principal("u", "admin", None), CLIENT_ROLES, "role"),
+    (Principal("u", "client", "c-1"), STAFF_ROLES, "role"),
+    (Principal("u", "robot", None), STAFF_ROLES | CLIENT_ROLES, "role"),
+])
+def test_check_role_forbids(principal, roles, why):
+    with pytest.raises(Forbidden, match=why):
+        check_role(principal, roles)
+
+
+@pytest.fixture
+def protected_app(verifier):
+    app = Flask("protected")
+    install_error_handlers(app)
+    bp = Blueprint("staff", __name__, url_prefix="/staff")
+    protect_blueprint(bp, lambda: verifier, STAFF_ROLES)
+
+    @bp.get("/whoami")
+    def whoami():
+        return {"user_id": g.principal.user_id}
+
+    @bp.get("/admin-only")
+    @require_roles("admin")
+    def admin_only():
+        return {"ok": True}
+
+    app.register_blueprint(bp)
+    return app.test_client()
+
+
+def test_a_protected_blueprint_needs_a_bearer_token(protected_app):
+    for headers in ({}, {"Authorization": "Basic dXNlcjpwdw=="}, {"Authorization": "Bearer  "}):
+        response = protected_app.get("/staff/whoami", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_protected_blueprint_checks_the_role_and_sets_the_principal(protected_app, signer):
+    client_token = signer.access_token(user_id="u-c", role="client", client_id="c-1", ttl=300)
+    staff_token = signer.access_token(user_id="u-s", role="staff", client_id=None, ttl=300)
+    admin_token = signer.access_token(user_id="u-a", role="admin", client_id=None, ttl=300)
+    def get(path, header):
+        return protected_app.get(path, headers={"Authorization": header})
+
+    assert get("/staff/whoami", f"Bearer {client_token}").status_code == 403
+    response = get("/staff/whoami", f"bearer {staff_token}")  # the scheme is case-insensitive
+    assert response.status_code == 200 and response.get_json() == {"user_id": "u-s"}
+    assert get("/staff/admin-only", f"Bearer {staff_token}").status_code == 403
+    assert get("/staff/admin-only", f"Bearer {admin_token}").status_code == 200
