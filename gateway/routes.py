@@ -28,6 +28,23 @@ ROUTES: list[tuple[str, str]] = [
     ("/api/v1/staff/clients", "identity"),
     ("/api/v1/staff/settings", "identity"),
     ("/api/v1/staff/profile-changes", "identity"),
+    # billing
+    ("/api/v1/portal/account", "billing"),
+    ("/api/v1/portal/invoices", "billing"),
+    ("/api/v1/portal/billing-documents", "billing"),
+    ("/api/v1/staff/service-codes", "billing"),
+    ("/api/v1/staff/invoices", "billing"),
+    ("/api/v1/staff/billable-sessions", "billing"),
+    ("/api/v1/staff/superbills", "billing"),
+    ("/api/v1/staff/statements", "billing"),
+    ("/api/v1/staff/billing-documents", "billing"),
+    ("/api/v1/staff/billing-profile", "billing"),
+    ("/api/v1/staff/autopay", "billing"),
+    ("/api/v1/staff/clients/*/ledger", "billing"),
+    ("/api/v1/staff/clients/*/account", "billing"),
+    ("/api/v1/staff/clients/*/adjustments", "billing"),
+    ("/api/v1/staff/clients/*/autopay", "billing"),
+    ("/api/v1/staff/clients/*/billing-documents", "billing"),
 ]
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import (
+# prometheus-client switches to multiprocess mode when the variable merely exists; an empty value
+# would scatter its files into the working directory. Empty means unset.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == "":
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+from prometheus_client import (  # noqa: E402
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,

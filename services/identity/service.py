@@ -96,9 +96,15 @@ class IdentityService:
         stmt = select(PracticeSettings).where(PracticeSettings.id == 1)
         settings = session.scalars(stmt.with_for_update() if lock else stmt).first()
         if settings is None:
-            settings = PracticeSettings(id=1, practice_name=self.config.practice_name, address={})
+            settings = PracticeSettings(id=1, practice_name=self.config.practice_name, address={},
+                                        self_scheduling_enabled=False, online_payments_enabled=False,
+                                        billing_documents_enabled=True, autopay_enabled=False, currency="USD",
+                                        timezone="America/New_York")
             session.add(settings)
             session.flush()
+            # Other services keep a copy: they learn the first values as they learn every change.
+            self._publish(session, "practice.settings_changed",
+                          {"settings": {n: getattr(settings, n) for n in SETTINGS_FIELDS}, "changed_fields": []})
         return settings
 
     def get_settings(self) -> dict:

@@ -88,6 +88,9 @@ class Api:
     def patch(self, path, json=None, **kw):
         return self.call("PATCH", path, json=json, **kw)
 
+    def put(self, path, json=None, **kw):
+        return self.call("PUT", path, json=json, **kw)
+
     def as_(self, token):
         return Api(self.client, token, self.address)
 
@@ -178,3 +181,18 @@ def assert_problem(response, status: int, *, field: str | None = None) -> dict:
     if field:
         assert field in body.get("errors", {}), body
     return body
+
+
+from tests.integration.billing_fixtures import (  # noqa: E402,F401 (fixtures for the billing tests)
+    bclient,
+    billing_app,
+    billing_config,
+    billing_consumer,
+    billing_engine,
+    bsnapshot,
+    bstaff,
+    codes,
+    deliver,
+    fake_payments,
+    signer,
+)

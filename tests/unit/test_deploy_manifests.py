@@ -229,12 +229,13 @@ def test_discovery_takes_folders_with_an_app_only(tmp_path):
 
 
 def test_a_service_missing_everywhere_is_reported(tmp_path, monkeypatch, compose, k8s, prometheus):
-    monkeypatch.setitem(globals(), "SERVICES_DIR", _fake_services_tree(tmp_path, "identity", "billing"))
+    # A service of the port plan that is not deployed yet (billing now is).
+    monkeypatch.setitem(globals(), "SERVICES_DIR", _fake_services_tree(tmp_path, "identity", "scheduling"))
     names = discover_service_names(SERVICES_DIR)
-    assert missing_compose_services(names, compose) == ["billing"]
-    assert missing_deployments(names, k8s[1]) == ["billing"]
+    assert missing_compose_services(names, compose) == ["scheduling"]
+    assert missing_deployments(names, k8s[1]) == ["scheduling"]
     assert missing_scrape_targets(names, prometheus) == [
-        "billing: no scrape target billing:8005 in prometheus.yml"
+        "scheduling: no scrape target scheduling:8002 in prometheus.yml"
     ]
     assert missing_scrape_targets(["newcomer"], prometheus) == [
         "newcomer: no web port known; add it to WEB_PORTS in this test"

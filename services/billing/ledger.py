@@ -1,0 +1,121 @@
+"""Posting to the ledger inside a caller's transaction: the one place that writes money.
+
+Every function here takes the caller's session (an API unit of work or an event handler's), locks the
+client's account row first, so concurrent postings to one client are serialized and each entry's
+running balance is right.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from services.billing.domain.errors import EventForUnknownClient, UnknownClient
+from services.billing.domain.ledger import OpenInvoice, allocate
+from services.billing.models import Account, Allocation, Counter, Invoice, LedgerEntry, Practice, outbox
+from shared.db import utcnow
+from shared.events import make_event, record_event
+
+
+def publish(session: Session, event_type: str, payload: dict) -> None:
+    record_event(session, outbox, make_event(event_type, payload, producer="billing"))
+
+
+def practice(session: Session) -> Practice:
+    row = session.get(Practice, 1)
+    if row is None:
+        row = Practice(id=1, address={})
+        session.add(row)
+        session.flush()
+    return row
+
+
+def lock_account(session: Session, client_id: str, *, from_event: bool = False) -> Account:
+    account = session.get(Account, client_id, with_for_update=True)
+    if account is None:
+        if from_event:
+            raise EventForUnknownClient(f"client {client_id} is not in billing's directory yet")
+        raise UnknownClient("No billing account for this client.")
+    return account
+
+
+def balance(session: Session, client_id: str) -> int:
+    last = session.scalars(select(LedgerEntry.balance_after_cents).where(LedgerEntry.client_id == client_id)
+                           .order_by(LedgerEntry.seq.desc()).limit(1)).first()
+    return last or 0
+
+
+def allocated_sum():
+    # SUM(bigint) is numeric in PostgreSQL: cast back, money stays integer cents.
+    return (select(func.coalesce(func.sum(Allocation.amount_cents), 0).cast(BigInteger))
+            .where(Allocation.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery())
+
+
+def open_invoices(session: Session, client_id: str) -> list[OpenInvoice]:
+    """Invoices with something still due, oldest due first."""
+    due = (Invoice.total_cents - allocated_sum()).label("due")
+    rows = session.execute(select(Invoice.id, due).where(Invoice.client_id == client_id)
+                           .where(Invoice.total_cents - allocated_sum() > 0)
+                           .order_by(Invoice.due_date, Invoice.number)).all()
+    return [OpenInvoice(r.id, r.due) for r in rows]
+
+
+def unapplied_credit(session: Session, client_id: str) -> int:
+    """Money received but applied to no invoice: what is open on invoices minus what the ledger says is owed."""
+    return max(0, sum(i.balance_cents for i in open_invoices(session, client_id)) - balance(session, client_id))
+
+
+def post(session: Session, account: Account, *, kind: str, amount_cents: int, description: str,
+         occurred_at: datetime | None = None, **fields) -> LedgerEntry:
+    currency = practice(session).currency
+    entry = LedgerEntry(client_id=account.client_id, kind=kind, amount_cents=amount_cents, currency=currency,
+                        balance_after_cents=balance(session, account.client_id) + amount_cents,
+                        description=description, occurred_at=occurred_at or utcnow(), **fields)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def add_allocations(session: Session, allocations: list[tuple[str, int]], entry_id: str | None) -> None:
+    if allocations:
+        session.execute(insert(Allocation), [{"invoice_id": i, "entry_id": entry_id, "amount_cents": a}
+                                             for i, a in allocations])
+
+
+def settle_paid_flags(session: Session, client_id: str, invoice_ids: set[str]) -> None:
+    """invoice.paid once when an invoice's balance reaches zero; a refund that re-opens it clears the mark."""
+    if not invoice_ids:
+        return
+    due = (Invoice.total_cents - allocated_sum()).label("due")
+    for invoice, remaining in session.execute(select(Invoice, due).where(Invoice.id.in_(invoice_ids))).all():
+        if remaining <= 0 and invoice.paid_at is None:
+            invoice.paid_at = utcnow()
+            publish(session, "invoice.paid", {"invoice_id": invoice.id, "client_id": client_id,
+                                              "number": invoice.number, "total_cents": invoice.total_cents,
+                                              "currency": invoice.currency})
+        elif remaining > 0 and invoice.paid_at is not None:
+            invoice.paid_at = None
+
+
+def balance_changed(session: Session, client_id: str) -> None:
+    publish(session, "balance.changed", {"client_id": client_id, "balance_cents": balance(session, client_id),
+                                         "currency": practice(session).currency})
+
+
+def apply_credit_to(session: Session, client_id: str, invoice: Invoice) -> int:
+    credit = unapplied_credit(session, client_id)
+    if credit <= 0:
+        return 0
+    allocations, _ = allocate(min(credit, invoice.total_cents), [OpenInvoice(invoice.id, invoice.total_cents)])
+    add_allocations(session, allocations, entry_id=None)
+    return sum(a for _, a in allocations)
+
+
+def next_number(session: Session, name: str) -> int:
+    """Gap-free: the counter row stays locked until the issuing transaction ends."""
+    return session.execute(pg_insert(Counter).values(name=name, value=1)
+                           .on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + 1})
+                           .returning(Counter.value)).scalar_one()

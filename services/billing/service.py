@@ -1,0 +1,445 @@
+"""Billing's use cases. Event handlers post inside the consumer's transaction; API calls open their own."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.billing import ledger
+from services.billing.domain.errors import (
+    AdjustmentTooLarge,
+    AlreadyInvoiced,
+    AutopayOff,
+    BillingDocumentsOff,
+    DocumentNotFound,
+    InvoiceNotFound,
+    ServiceCodeTaken,
+    UnknownClient,
+)
+from services.billing.domain.ledger import Paid, allocate, invoice_status, unallocate_for_refund
+from services.billing.models import (
+    Account,
+    Allocation,
+    BillableSession,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    ServiceCode,
+    Statement,
+    Superbill,
+)
+from shared.auth import Principal
+from shared.db import new_id, unit_of_work, utcnow
+from shared.errors import Unprocessable
+from shared.pagination import paginate
+
+log = logging.getLogger(__name__)
+
+PRACTICE_FIELDS = ("practice_name", "currency", "timezone", "phone", "email", "address", "online_payments_enabled",
+                   "billing_documents_enabled", "autopay_enabled")
+PROFILE_FIELDS = ("provider_name", "provider_credentials", "npi", "tax_id", "license", "place_of_service")
+
+
+# --- from events (inside the consumer's transaction) -------------------------------------------
+
+def upsert_client(session: Session, payload: dict) -> None:
+    account = session.get(Account, payload["client_id"], with_for_update=True)
+    if account is None:
+        account = Account(client_id=payload["client_id"], autopay_enabled=False, autopay_failures=0)
+        session.add(account)
+    for name in ("first_name", "last_name", "preferred_name", "email"):
+        if name in payload:
+            setattr(account, name, payload[name])
+    if payload.get("date_of_birth"):
+        account.date_of_birth = date.fromisoformat(payload["date_of_birth"])
+
+
+def apply_settings(session: Session, settings: dict) -> None:
+    row = ledger.practice(session)
+    for name in PRACTICE_FIELDS:
+        if name in settings:
+            setattr(row, name, dict(settings[name] or {}) if name == "address" else settings[name])
+
+
+def record_completed_session(session: Session, payload: dict) -> None:
+    ledger.lock_account(session, payload["client_id"], from_event=True)
+    if session.get(BillableSession, payload["appointment_id"]) is None:
+        session.add(BillableSession(
+            appointment_id=payload["appointment_id"], client_id=payload["client_id"],
+            clinician_id=payload.get("clinician_id"), appointment_type=payload.get("type"),
+            start=datetime.fromisoformat(payload["start"]),
+            end=datetime.fromisoformat(payload["end"]) if payload.get("end") else None))
+
+
+def post_payment(session: Session, payload: dict) -> None:
+    """payment.succeeded: on the ledger once, allocated to the invoices named, else oldest due first;
+    what is left is an account credit for the next invoice."""
+    account = ledger.lock_account(session, payload["client_id"], from_event=True)
+    if session.scalars(select(LedgerEntry.id).where(LedgerEntry.kind == "payment",
+                                                    LedgerEntry.payment_id == payload["payment_id"])).first():
+        return  # the same payment under another event id: already posted
+    amount = int(payload["amount_cents"])
+    method = payload.get("method") or {}
+    label = f"{method.get('brand', 'card').title()} ending {method['last4']}" if method.get("last4") else "card"
+    entry = ledger.post(session, account, kind="payment", amount_cents=-amount, payment_id=payload["payment_id"],
+                        description=f"Payment by {label}", method=method or None)
+    allocations, _credit = allocate(amount, ledger.open_invoices(session, account.client_id),
+                                    list(payload.get("invoice_ids") or []))
+    ledger.add_allocations(session, allocations, entry.id)
+    ledger.settle_paid_flags(session, account.client_id, {i for i, _ in allocations})
+    ledger.publish(session, "payment.posted", {
+        "payment_id": payload["payment_id"], "client_id": account.client_id, "amount_cents": amount,
+        "currency": entry.currency, "entry_id": entry.id,
+        "allocations": [{"invoice_id": i, "amount_cents": a} for i, a in allocations]})
+    ledger.balance_changed(session, account.client_id)
+
+
+def post_refund(session: Session, payload: dict) -> None:
+    """payment.refunded: the refund raises the balance; it uses up account credit first, then re-opens
+    the invoices that payment paid, the most recent first."""
+    account = ledger.lock_account(session, payload["client_id"], from_event=True)
+    if session.scalars(select(LedgerEntry.id).where(LedgerEntry.kind == "refund",
+                                                    LedgerEntry.refund_id == payload["refund_id"])).first():
+        return
+    payment = session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "payment",
+                                                        LedgerEntry.payment_id == payload["payment_id"])).first()
+    if payment is None:
+        raise ledger.EventForUnknownClient(f"refund for payment {payload['payment_id']} not posted yet")
+    amount = int(payload["amount_cents"])
+    credit = ledger.unapplied_credit(session, account.client_id)
+    paid = [Paid(a.invoice_id, a.amount_cents) for a in session.scalars(
+        select(Allocation).where(Allocation.entry_id == payment.id).order_by(Allocation.created_at))]
+    net: dict[str, int] = {}
+    for p in paid:
+        net[p.invoice_id] = net.get(p.invoice_id, 0) + p.amount_cents
+    reversals = unallocate_for_refund(amount, credit, [Paid(i, a) for i, a in net.items() if a > 0])
+    ledger.post(session, account, kind="refund", amount_cents=amount, payment_id=payload["payment_id"],
+                refund_id=payload["refund_id"], description="Refund of " + payment.description.lower(),
+                reason=payload.get("reason"))
+    ledger.add_allocations(session, reversals, payment.id)
+    ledger.settle_paid_flags(session, account.client_id, {i for i, _ in reversals})
+    ledger.balance_changed(session, account.client_id)
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+@dataclass
+class Period:
+    start: datetime
+    end: datetime  # exclusive
+
+
+class BillingService:
+    def __init__(self, *, config, sessions: sessionmaker[Session]):
+        self.config = config
+        self.sessions = sessions
+
+    # practice and profile
+    def practice_view(self, session: Session) -> dict:
+        p = ledger.practice(session)
+        return {name: getattr(p, name) for name in PRACTICE_FIELDS + PROFILE_FIELDS}
+
+    def get_profile(self) -> dict:
+        with unit_of_work(self.sessions) as session:
+            return self.practice_view(session)
+
+    def update_profile(self, data: dict) -> dict:
+        with unit_of_work(self.sessions) as session:
+            p = ledger.practice(session)
+            for name, value in data.items():
+                setattr(p, name, value)
+            session.flush()
+            return self.practice_view(session)
+
+    def _period(self, session: Session, start: date | None, end: date | None) -> Period:
+        """Dates are the practice's calendar days."""
+        tz = ZoneInfo(ledger.practice(session).timezone)
+        begin = datetime.combine(start, time.min, tz) if start else datetime(1970, 1, 1, tzinfo=UTC)
+        stop = datetime.combine(end + timedelta(days=1), time.min, tz) if end else datetime(9999, 1, 1, tzinfo=UTC)
+        return Period(begin, stop)
+
+    # service codes
+    def create_service_code(self, data: dict) -> ServiceCode:
+        with unit_of_work(self.sessions) as session:
+            code = ServiceCode(code=data["code"].strip().upper(), description=data["description"],
+                               rate_cents=data["rate_cents"], active=True)
+            session.add(code)
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise ServiceCodeTaken(f"Service code {code.code} already exists.") from exc
+            return code
+
+    def list_service_codes(self, include_inactive: bool) -> list[ServiceCode]:
+        with unit_of_work(self.sessions) as session:
+            stmt = select(ServiceCode).order_by(ServiceCode.code)
+            if not include_inactive:
+                stmt = stmt.where(ServiceCode.active.is_(True))
+            return list(session.scalars(stmt))
+
+    def update_service_code(self, code_id: str, data: dict) -> ServiceCode:
+        with unit_of_work(self.sessions) as session:
+            code = session.get(ServiceCode, code_id)
+            if code is None:
+                raise DocumentNotFound("No service code with this id.")
+            for name, value in data.items():
+                setattr(code, name, value)
+            return code
+
+    # invoices
+    def create_invoice(self, data: dict, staff: Principal) -> dict:
+        with unit_of_work(self.sessions) as session:
+            account = session.get(Account, data["client_id"], with_for_update=True)
+            if account is None:
+                raise Unprocessable("No client with this id.", errors={"client_id": ["Unknown client."]})
+            practice = ledger.practice(session)
+            date_of_service = data.get("date_of_service")
+            appointment_id = data.get("appointment_id")
+            if appointment_id:
+                billable = session.get(BillableSession, appointment_id, with_for_update=True)
+                if billable is None or billable.client_id != account.client_id:
+                    raise Unprocessable("No completed session with this id for this client.",
+                                        errors={"appointment_id": ["Not a completed session of this client."]})
+                if billable.invoice_id:
+                    raise AlreadyInvoiced("This session already has an invoice.")
+                date_of_service = billable.start.astimezone(ZoneInfo(practice.timezone)).date()
+            codes = {c.code: c for c in session.scalars(select(ServiceCode).where(
+                ServiceCode.code.in_([line["service_code"].upper() for line in data["lines"]])))}
+            errors = {}
+            for index, line in enumerate(data["lines"]):
+                code = codes.get(line["service_code"].upper())
+                if code is None or not code.active:
+                    errors[str(index)] = {"service_code": [f"Unknown service code {line['service_code']}."]}
+            if errors:
+                raise Unprocessable("Some lines name unknown service codes.", errors={"lines": errors})
+            now = utcnow()
+            issued_local = now.astimezone(ZoneInfo(practice.timezone)).date()
+            due_date = data.get("due_date") or issued_local + timedelta(days=self.config.invoice_due_days)
+            invoice = Invoice(id=new_id(), number=ledger.next_number(session, "invoice"), client_id=account.client_id,
+                              appointment_id=appointment_id, date_of_service=date_of_service, issued_at=now,
+                              due_date=due_date,
+                              currency=practice.currency, total_cents=0, note=data.get("note"),
+                              created_by=staff.user_id)
+            session.add(invoice)
+            total = 0
+            for position, line in enumerate(data["lines"], start=1):
+                code = codes[line["service_code"].upper()]
+                amount = code.rate_cents * line["units"]
+                total += amount
+                session.add(InvoiceLine(invoice_id=invoice.id, position=position, service_code=code.code,
+                                        description=line.get("description") or code.description,
+                                        units=line["units"], rate_cents=code.rate_cents, amount_cents=amount,
+                                        date_of_service=line.get("date_of_service") or date_of_service))
+            invoice.total_cents = total
+            session.flush()
+            if appointment_id:
+                billable.invoice_id = invoice.id
+            ledger.post(session, account, kind="charge", amount_cents=total, invoice_id=invoice.id,
+                        description=f"Invoice #{invoice.number:06d}", occurred_at=now, created_by=staff.user_id)
+            ledger.apply_credit_to(session, account.client_id, invoice)
+            ledger.publish(session, "invoice.generated", {
+                "invoice_id": invoice.id, "client_id": account.client_id, "number": invoice.number,
+                "total_cents": total, "currency": invoice.currency, "due_date": invoice.due_date.isoformat(),
+                "appointment_id": appointment_id, "issued_at": now.isoformat()})
+            ledger.settle_paid_flags(session, account.client_id, {invoice.id})
+            ledger.balance_changed(session, account.client_id)
+            session.flush()
+            session.expire(invoice, ["lines"])
+            return self._invoice_views(session, [invoice])[0]
+
+    def _invoice_views(self, session: Session, invoices: list[Invoice]) -> list[dict]:
+        if not invoices:
+            return []
+        ids = [i.id for i in invoices]
+        rows = session.execute(select(Allocation.invoice_id, LedgerEntry.kind, func.sum(Allocation.amount_cents))
+                               .outerjoin(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+                               .where(Allocation.invoice_id.in_(ids))
+                               .group_by(Allocation.invoice_id, LedgerEntry.kind)).all()
+        paid: dict[str, int] = {}
+        adjusted: dict[str, int] = {}
+        for invoice_id, kind, amount in rows:
+            target = adjusted if kind == "adjustment" else paid
+            target[invoice_id] = target.get(invoice_id, 0) + int(amount)
+        views = []
+        for inv in invoices:
+            balance = inv.total_cents - paid.get(inv.id, 0) - adjusted.get(inv.id, 0)
+            views.append({
+                "id": inv.id, "number": inv.number, "client_id": inv.client_id, "appointment_id": inv.appointment_id,
+                "date_of_service": inv.date_of_service, "issued_at": inv.issued_at, "due_date": inv.due_date,
+                "currency": inv.currency, "total_cents": inv.total_cents, "paid_cents": paid.get(inv.id, 0),
+                "adjusted_cents": adjusted.get(inv.id, 0), "balance_due_cents": balance,
+                "status": invoice_status(inv.total_cents, balance), "note": inv.note,
+                "lines": [{"service_code": ln.service_code, "description": ln.description, "units": ln.units,
+                           "rate_cents": ln.rate_cents, "amount_cents": ln.amount_cents,
+                           "date_of_service": ln.date_of_service} for ln in inv.lines]})
+        return views
+
+    def list_invoices(self, *, client_id: str | None, status: str | None, limit: int, cursor: str | None):
+        with unit_of_work(self.sessions) as session:
+            stmt = select(Invoice)
+            if client_id:
+                stmt = stmt.where(Invoice.client_id == client_id)
+            remaining = Invoice.total_cents - ledger.allocated_sum()
+            if status == "unpaid":
+                stmt = stmt.where(remaining > 0)
+            elif status == "paid":
+                stmt = stmt.where(remaining <= 0)
+            rows, next_cursor = paginate(session, stmt, [Invoice.issued_at, Invoice.id], [datetime, str],
+                                         limit=limit, cursor=cursor, descending=True)
+            return self._invoice_views(session, rows), next_cursor
+
+    def get_invoice(self, invoice_id: str, *, client_id: str | None) -> dict:
+        with unit_of_work(self.sessions) as session:
+            invoice = session.get(Invoice, invoice_id)
+            if invoice is None or (client_id is not None and invoice.client_id != client_id):
+                raise InvoiceNotFound("No invoice with this id.")
+            return self._invoice_views(session, [invoice])[0]
+
+    def billable_sessions(self, client_id: str | None) -> list[BillableSession]:
+        with unit_of_work(self.sessions) as session:
+            stmt = select(BillableSession).where(BillableSession.invoice_id.is_(None)).order_by(BillableSession.start)
+            if client_id:
+                stmt = stmt.where(BillableSession.client_id == client_id)
+            return list(session.scalars(stmt))
+
+    # the account
+    def account(self, client_id: str) -> dict:
+        with unit_of_work(self.sessions) as session:
+            account = session.get(Account, client_id)
+            if account is None:
+                raise UnknownClient("No billing account for this client.")
+            practice = ledger.practice(session)
+            balance = ledger.balance(session, client_id)
+            return {"client_id": client_id, "balance_cents": balance, "currency": practice.currency,
+                    "credit_cents": ledger.unapplied_credit(session, client_id),
+                    "autopay_enabled": account.autopay_enabled and practice.autopay_enabled,
+                    "autopay_enrolled": account.autopay_enabled,
+                    "default_payment_method_id": None,
+                    "pay_now": practice.online_payments_enabled and balance > 0,
+                    "online_payments_enabled": practice.online_payments_enabled,
+                    "billing_documents_enabled": practice.billing_documents_enabled}
+
+    def history(self, client_id: str, *, start: date | None, end: date | None, kind: str | None, limit: int,
+                cursor: str | None):
+        with unit_of_work(self.sessions) as session:
+            if session.get(Account, client_id) is None:
+                raise UnknownClient("No billing account for this client.")
+            period = self._period(session, start, end)
+            stmt = select(LedgerEntry).where(LedgerEntry.client_id == client_id,
+                                             LedgerEntry.occurred_at >= period.start,
+                                             LedgerEntry.occurred_at < period.end)
+            if kind:
+                stmt = stmt.where(LedgerEntry.kind == kind)
+            rows, next_cursor = paginate(session, stmt, [LedgerEntry.seq], [int], limit=limit, cursor=cursor,
+                                         descending=True)
+            numbers = dict(session.execute(select(Invoice.id, Invoice.number).where(
+                Invoice.id.in_({r.invoice_id for r in rows if r.invoice_id}))).all())
+            items = [{"id": r.id, "occurred_at": r.occurred_at, "kind": r.kind, "description": r.description,
+                      "amount_cents": r.amount_cents, "currency": r.currency,
+                      "balance_after_cents": r.balance_after_cents, "invoice_id": r.invoice_id,
+                      "invoice_number": numbers.get(r.invoice_id), "payment_id": r.payment_id,
+                      "reason": r.reason} for r in rows]
+            return items, next_cursor
+
+    def adjust(self, client_id: str, data: dict, staff: Principal) -> dict:
+        with unit_of_work(self.sessions) as session:
+            account = ledger.lock_account(session, client_id)
+            open_invoices = ledger.open_invoices(session, client_id)
+            amount = data["amount_cents"]
+            if data.get("invoice_id"):
+                target = [i for i in open_invoices if i.invoice_id == data["invoice_id"]]
+                invoice = session.get(Invoice, data["invoice_id"])
+                if invoice is None or invoice.client_id != client_id:
+                    raise Unprocessable("Not an invoice of this client.", errors={"invoice_id": ["Unknown invoice."]})
+                if not target or amount > target[0].balance_cents:
+                    raise AdjustmentTooLarge("The adjustment is larger than the invoice's balance.")
+                open_invoices = target
+            elif amount > sum(i.balance_cents for i in open_invoices):
+                raise AdjustmentTooLarge("The adjustment is larger than what the client owes on invoices.")
+            label = {"write_off": "Write-off", "discount": "Discount"}[data["kind"]]
+            entry = ledger.post(session, account, kind="adjustment", amount_cents=-amount,
+                                adjustment_kind=data["kind"], reason=data["reason"],
+                                description=f"{label}: {data['reason']}"[:300], created_by=staff.user_id,
+                                invoice_id=data.get("invoice_id"))
+            allocations, _ = allocate(amount, open_invoices)
+            ledger.add_allocations(session, allocations, entry.id)
+            ledger.settle_paid_flags(session, client_id, {i for i, _ in allocations})
+            ledger.balance_changed(session, client_id)
+            return {"id": entry.id, "kind": entry.kind, "adjustment_kind": data["kind"], "amount_cents": amount,
+                    "reason": entry.reason, "balance_after_cents": entry.balance_after_cents,
+                    "allocations": [{"invoice_id": i, "amount_cents": a} for i, a in allocations]}
+
+    def set_autopay(self, client_id: str, enabled: bool) -> dict:
+        with unit_of_work(self.sessions) as session:
+            account = ledger.lock_account(session, client_id)
+            if enabled and not ledger.practice(session).autopay_enabled:
+                raise AutopayOff("Turn AutoPay on in the practice settings first.")
+            if enabled and not account.autopay_enabled:
+                account.autopay_since = utcnow()
+            account.autopay_enabled = enabled
+            account.autopay_failures = 0
+            ledger.publish(session, "autopay.changed", {"client_id": client_id, "enabled": enabled})
+            return {"client_id": client_id, "autopay_enabled": enabled}
+
+    # statements and superbills
+    def create_statement(self, client_id: str, start: date, end: date, staff: Principal) -> Statement:
+        with unit_of_work(self.sessions) as session:
+            ledger.lock_account(session, client_id)
+            statement = Statement(number=ledger.next_number(session, "statement"), client_id=client_id,
+                                  period_from=start, period_to=end, issued_at=utcnow(), created_by=staff.user_id)
+            session.add(statement)
+            session.flush()
+            return statement
+
+    def create_superbill(self, data: dict, staff: Principal) -> Superbill:
+        with unit_of_work(self.sessions) as session:
+            ledger.lock_account(session, data["client_id"])
+            practice = ledger.practice(session)
+            provider = {"name": practice.provider_name or practice.practice_name, "npi": practice.npi,
+                        "credentials": practice.provider_credentials, "tax_id": practice.tax_id,
+                        "license": practice.license}
+            provider.update({k: v for k, v in (data.get("provider") or {}).items() if v})
+            superbill = Superbill(number=ledger.next_number(session, "superbill"), client_id=data["client_id"],
+                                  period_from=data["from"], period_to=data["to"],
+                                  diagnosis_codes=list(data.get("diagnosis_codes") or []), provider=provider,
+                                  place_of_service=data.get("place_of_service") or practice.place_of_service,
+                                  issued_at=utcnow(), created_by=staff.user_id)
+            session.add(superbill)
+            session.flush()
+            return superbill
+
+    def documents(self, client_id: str, *, for_client: bool) -> list[dict]:
+        with unit_of_work(self.sessions) as session:
+            if for_client and not ledger.practice(session).billing_documents_enabled:
+                raise BillingDocumentsOff("Ask your practice for copies of your billing documents.")
+            docs = [{"id": i.id, "kind": "invoice", "number": f"{i.number:06d}", "title": f"Invoice #{i.number:06d}",
+                     "date": i.issued_at.date(), "total_cents": i.total_cents}
+                    for i in session.scalars(select(Invoice).where(Invoice.client_id == client_id))]
+            docs += [{"id": s.id, "kind": "statement", "number": f"STM-{s.number:06d}",
+                      "title": f"Statement {s.period_from.isoformat()} to {s.period_to.isoformat()}",
+                      "date": s.issued_at.date(), "total_cents": None}
+                     for s in session.scalars(select(Statement).where(Statement.client_id == client_id))]
+            docs += [{"id": s.id, "kind": "superbill", "number": f"SB-{s.number:06d}",
+                      "title": f"Superbill {s.period_from.isoformat()} to {s.period_to.isoformat()}",
+                      "date": s.issued_at.date(), "total_cents": None}
+                     for s in session.scalars(select(Superbill).where(Superbill.client_id == client_id))]
+            return sorted(docs, key=lambda d: (d["date"], d["number"]), reverse=True)
+
+    def document_pdf(self, document_id: str, *, client_id: str | None) -> tuple[str, bytes]:
+        """(file name, PDF) of an invoice, statement or superbill; another client's answers 404."""
+        from services.billing import documents
+
+        with unit_of_work(self.sessions) as session:
+            if client_id is not None and not ledger.practice(session).billing_documents_enabled:
+                raise BillingDocumentsOff("Ask your practice for copies of your billing documents.")
+            for model in (Invoice, Statement, Superbill):
+                found = session.get(model, document_id)
+                if found is not None and (client_id is None or found.client_id == client_id):
+                    return documents.render(self, session, found)
+            raise DocumentNotFound("No billing document with this id.")
