@@ -1,0 +1,1 @@
+"""Payments: saved payment methods (processor tokens only), payment attempts, charges, refunds, receipts."""

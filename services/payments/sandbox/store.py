@@ -1,0 +1,248 @@
+"""The sandbox processor's books: tokens, charges by reference, refunds, in one SQLite file.
+
+Why SQLite rather than a dict: the payments database keeps processor tokens of saved
+cards, so the sandbox must still know them after `make run` is restarted; and a write
+transaction (`BEGIN IMMEDIATE`) makes "look up the reference, else record the charge"
+atomic across threads and even across gunicorn workers, so one reference can never be
+charged twice. A connection per operation keeps threads from sharing one.
+
+A token row keeps brand, last four, expiry, holder name, a keyed fingerprint and the
+test card's outcome class; never the card number or the CVC.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from services.payments.sandbox.cards import SLOW, CheckedCard, charge_outcome
+from services.payments.sandbox.errors import (
+    AmountTooLarge,
+    ChargeNotRefundable,
+    IdempotencyConflict,
+    ResourceMissing,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    brand TEXT NOT NULL,
+    last4 TEXT NOT NULL,
+    exp_month INTEGER NOT NULL,
+    exp_year INTEGER NOT NULL,
+    cardholder_name TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS charges (
+    id TEXT PRIMARY KEY,
+    reference TEXT NOT NULL UNIQUE,
+    token TEXT NOT NULL REFERENCES tokens(id),
+    amount_cents INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL,
+    failure_code TEXT,
+    failure_message TEXT,
+    brand TEXT NOT NULL,
+    last4 TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refunds (
+    id TEXT PRIMARY KEY,
+    reference TEXT NOT NULL UNIQUE,
+    charge_id TEXT NOT NULL REFERENCES charges(id),
+    amount_cents INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refunds_by_charge ON refunds (charge_id);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A charge or refund as answered, whether this call created it, and whether to answer slowly."""
+
+    body: dict
+    created: bool
+    slow: bool = False
+
+
+class SandboxStore:
+    def __init__(self, path: str):
+        if path == ":memory:" or not path:
+            # Each connection would open a different, empty database.
+            raise ValueError("The sandbox needs a database file (SANDBOX_DATABASE_PATH), not :memory:.")
+        self.path = path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('fingerprint_key', ?)",
+                         (secrets.token_hex(32),))
+            self.fingerprint_key = bytes.fromhex(conn.execute(
+                "SELECT value FROM settings WHERE key = 'fingerprint_key'").fetchone()["value"])
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken before the first read so check-then-insert is atomic."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def check(self) -> None:
+        with self._connect() as conn:
+            conn.execute("SELECT 1 FROM charges LIMIT 1")
+
+    # --- tokens ----------------------------------------------------------------------------------
+
+    def create_token(self, card: CheckedCard, cardholder_name: str) -> dict:
+        token = _id("tok")
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO tokens (id, brand, last4, exp_month, exp_year, cardholder_name, fingerprint, outcome,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (token, card.brand, card.last4, card.exp_month, card.exp_year, cardholder_name, card.fingerprint,
+                 card.outcome, _now()))
+        return self.token(token)
+
+    def token(self, token: str) -> dict:
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM tokens WHERE id = ?", (token,)).fetchone()
+        if row is None:
+            raise ResourceMissing("No such token.")
+        return {"token": row["id"], "brand": row["brand"], "last4": row["last4"], "exp_month": row["exp_month"],
+                "exp_year": row["exp_year"], "cardholder_name": row["cardholder_name"],
+                "fingerprint": row["fingerprint"], "created": row["created_at"]}
+
+    # --- charges ---------------------------------------------------------------------------------
+
+    def create_charge(self, *, token: str, amount_cents: int, currency: str, reference: str,
+                      description: str) -> Recorded:
+        """Charge once per reference: a repeat answers the first charge, a changed repeat is a conflict."""
+        with self._write() as conn:
+            existing = conn.execute("SELECT * FROM charges WHERE reference = ?", (reference,)).fetchone()
+            if existing is not None:
+                if (existing["token"], existing["amount_cents"], existing["currency"]) != \
+                        (token, amount_cents, currency):
+                    raise IdempotencyConflict(
+                        "This reference was already used for a charge with other parameters "
+                        f"(amount {existing['amount_cents']} {existing['currency']}); the first charge stands.")
+                return Recorded(self._charge_body(conn, existing), created=False)
+            card = conn.execute("SELECT * FROM tokens WHERE id = ?", (token,)).fetchone()
+            if card is None:
+                raise ResourceMissing("No such token.")
+            status, failure_code, failure_message = charge_outcome(card["outcome"])
+            charge_id = _id("ch")
+            conn.execute(
+                "INSERT INTO charges (id, reference, token, amount_cents, currency, description, status,"
+                " failure_code, failure_message, brand, last4, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (charge_id, reference, token, amount_cents, currency, description, status, failure_code,
+                 failure_message, card["brand"], card["last4"], _now()))
+            row = conn.execute("SELECT * FROM charges WHERE id = ?", (charge_id,)).fetchone()
+            return Recorded(self._charge_body(conn, row), created=True, slow=card["outcome"] == SLOW)
+
+    def charge(self, charge_id: str) -> dict:
+        return self._find_charge("id", charge_id)
+
+    def charge_by_reference(self, reference: str) -> dict:
+        return self._find_charge("reference", reference)
+
+    def _find_charge(self, column: str, value: str) -> dict:
+        with self._connect() as conn:
+            row = conn.execute(f"SELECT * FROM charges WHERE {column} = ?", (value,)).fetchone()  # noqa: S608
+            if row is None:
+                raise ResourceMissing("No such charge.")
+            return self._charge_body(conn, row)
+
+    @staticmethod
+    def _refunded(conn: sqlite3.Connection, charge_id: str) -> int:
+        return conn.execute("SELECT COALESCE(SUM(amount_cents), 0) AS total FROM refunds"
+                            " WHERE charge_id = ? AND status = 'succeeded'", (charge_id,)).fetchone()["total"]
+
+    def _charge_body(self, conn: sqlite3.Connection, row: sqlite3.Row) -> dict:
+        refunded = self._refunded(conn, row["id"])
+        return {"id": row["id"], "status": row["status"], "amount_cents": row["amount_cents"],
+                "currency": row["currency"], "reference": row["reference"], "description": row["description"],
+                "failure_code": row["failure_code"], "failure_message": row["failure_message"],
+                "amount_refunded_cents": refunded, "refunded": refunded > 0 and refunded >= row["amount_cents"],
+                "card": {"brand": row["brand"], "last4": row["last4"]}, "created": row["created_at"]}
+
+    # --- refunds ---------------------------------------------------------------------------------
+
+    def create_refund(self, *, charge_id: str, amount_cents: int, reference: str) -> Recorded:
+        """Refund once per reference; all refunds of a charge together never exceed what it charged."""
+        with self._write() as conn:
+            existing = conn.execute("SELECT * FROM refunds WHERE reference = ?", (reference,)).fetchone()
+            if existing is not None:
+                if (existing["charge_id"], existing["amount_cents"]) != (charge_id, amount_cents):
+                    raise IdempotencyConflict(
+                        "This reference was already used for a refund with other parameters; the first one stands.")
+                return Recorded(self._refund_body(existing), created=False)
+            charge = conn.execute("SELECT * FROM charges WHERE id = ?", (charge_id,)).fetchone()
+            if charge is None:
+                raise ResourceMissing("No such charge.")
+            if charge["status"] != "succeeded":
+                raise ChargeNotRefundable("Only a successful charge can be refunded.")
+            remaining = charge["amount_cents"] - self._refunded(conn, charge_id)
+            if amount_cents > remaining:
+                raise AmountTooLarge(f"The refund ({amount_cents}) exceeds what is left to refund on the charge "
+                                     f"({remaining} of {charge['amount_cents']}).")
+            refund_id = _id("re")
+            conn.execute("INSERT INTO refunds (id, reference, charge_id, amount_cents, currency, status, created_at)"
+                         " VALUES (?, ?, ?, ?, ?, 'succeeded', ?)",
+                         (refund_id, reference, charge_id, amount_cents, charge["currency"], _now()))
+            row = conn.execute("SELECT * FROM refunds WHERE id = ?", (refund_id,)).fetchone()
+            return Recorded(self._refund_body(row), created=True)
+
+    def refund_by_reference(self, reference: str) -> dict:
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM refunds WHERE reference = ?", (reference,)).fetchone()
+        if row is None:
+            raise ResourceMissing("No such refund.")
+        return self._refund_body(row)
+
+    @staticmethod
+    def _refund_body(row: sqlite3.Row) -> dict:
+        return {"id": row["id"], "status": row["status"], "charge_id": row["charge_id"],
+                "amount_cents": row["amount_cents"], "currency": row["currency"], "reference": row["reference"],
+                "created": row["created_at"]}
+
+    # --- for tests: everything the sandbox keeps ----------------------------------------------------
+
+    def dump(self) -> list[str]:
+        """Every statement that would rebuild the database: what a leak check reads."""
+        with self._connect() as conn:
+            return list(conn.iterdump())
