@@ -45,6 +45,11 @@ ROUTES: list[tuple[str, str]] = [
     ("/api/v1/staff/clients/*/adjustments", "billing"),
     ("/api/v1/staff/clients/*/autopay", "billing"),
     ("/api/v1/staff/clients/*/billing-documents", "billing"),
+    # payments
+    ("/api/v1/portal/payment-methods", "payments"),
+    ("/api/v1/portal/payments", "payments"),
+    ("/api/v1/staff/payments", "payments"),
+    ("/api/v1/staff/clients/*/payment-methods", "payments"),
 ]
 
 

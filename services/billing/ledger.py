@@ -100,9 +100,19 @@ def settle_paid_flags(session: Session, client_id: str, invoice_ids: set[str]) -
             invoice.paid_at = None
 
 
+def balance_snapshot(session: Session, client_id: str) -> dict:
+    """The balance, the open invoices and the ledger position: a projection (payments) learns what each
+    invoice still owes after adjustments and refunds too, and ignores an older snapshot arriving late."""
+    last_seq = session.scalars(select(LedgerEntry.seq).where(LedgerEntry.client_id == client_id)
+                               .order_by(LedgerEntry.seq.desc()).limit(1)).first() or 0
+    return {"client_id": client_id, "balance_cents": balance(session, client_id),
+            "currency": practice(session).currency, "ledger_seq": last_seq,
+            "open_invoices": [{"invoice_id": i.invoice_id, "balance_cents": i.balance_cents}
+                              for i in open_invoices(session, client_id)]}
+
+
 def balance_changed(session: Session, client_id: str) -> None:
-    publish(session, "balance.changed", {"client_id": client_id, "balance_cents": balance(session, client_id),
-                                         "currency": practice(session).currency})
+    publish(session, "balance.changed", balance_snapshot(session, client_id))
 
 
 def apply_credit_to(session: Session, client_id: str, invoice: Invoice) -> int:

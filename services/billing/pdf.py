@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 
 from fpdf import FPDF
@@ -70,9 +70,11 @@ def pdf_text(value: object) -> str:
     text = unicodedata.normalize("NFC", text).translate(_TO_ASCII)
     try:
         text.encode(_ENCODING)
+        if text.isprintable():
+            return text
     except UnicodeEncodeError:
-        text = "".join(_drawable(char) for char in text)
-    return "".join(char if char.isprintable() else " " for char in text)
+        text = "".join(map(_drawable, text))
+    return " ".join("".join(char if char.isprintable() else " " for char in text).split())
 
 
 @lru_cache(maxsize=4096)
@@ -149,8 +151,11 @@ def _questions(practice: dict) -> str:
     return f"Questions? Contact {practice.get('name') or 'the practice'} at {' or '.join(contacts)}."
 
 
+_PDF_STRING_ESCAPES = str.maketrans({"\\": "\\\\", "(": "\\(", ")": "\\)"})
+
+
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    return text.translate(_PDF_STRING_ESCAPES) if "(" in text or ")" in text or "\\" in text else text
 
 
 @lru_cache(maxsize=64)
@@ -170,9 +175,11 @@ _ROW_WRITER = all(callable(getattr(FPDF, name, None)) for name in ("_out", "_set
 class _Page(FPDF):
     """An FPDF with a billing document's running header and footer, own page breaks and fast measuring."""
 
-    def __init__(self, *, title: str, reference: str, practice: dict, client_name: str,
+    def __init__(self, *, reference: str, practice: dict, client_name: str,
                  issued_at: datetime, currency: str) -> None:
         paper = "letter" if (currency or "").upper() in _LETTER_CURRENCIES else "A4"
+        if not isinstance(issued_at, datetime):  # a bare date is accepted too
+            issued_at = datetime.combine(issued_at, time())
         super().__init__(unit="mm", format=paper)
         self.core_fonts_encoding = _ENCODING
         self.set_margins(_MARGIN, _MARGIN, _MARGIN)
@@ -183,10 +190,10 @@ class _Page(FPDF):
         self.practice_name = pdf_text(practice.get("name"))
         self.client_name = pdf_text(client_name)
         self.on_new_page: Callable[[], None] | None = None
-        self._widths: dict[tuple[str, float], dict[str, float]] = {}
+        self._widths: dict[tuple[str, float], _Widths] = {}
         stamp = issued_at if issued_at.tzinfo else issued_at.replace(tzinfo=UTC)
         self.set_creation_date(stamp)  # not "now": the same document renders to the same bytes
-        self.set_title(pdf_text(f"{title} {reference}"))
+        self.set_title(self.reference)
         self.set_author(self.practice_name)
         self.set_font("helvetica", size=9)
 
@@ -228,14 +235,17 @@ class _Page(FPDF):
             self.add_page()
 
     def write_line(self, text: object, *, width: float = 0, height: float = 4.6, size: float = 9,
-                   style: str = "", color: Color = _BLACK, align: str = "L", x: float | None = None) -> None:
-        """One line at the cursor, cut with "..." to `width`; the cursor moves to the next line."""
+                   style: str = "", color: Color = _BLACK, align: str = "L", x: float | None = None,
+                   max_lines: int = 1) -> None:
+        """Text at the cursor in up to `max_lines` lines of `width`, cut with "..." beyond; the cursor moves
+        to the line under it."""
         self.set_font("helvetica", style, size)
         self.set_text_color(*color)
         width = width or self.content_width
-        if x is not None:
-            self.set_x(x)
-        self.cell(width, height, self.fit(pdf_text(text), width - 1), align=align, new_x="LEFT", new_y="NEXT")
+        for line in self.wrap(pdf_text(text), width - 1, max_lines):
+            if x is not None:
+                self.set_x(x)
+            self.cell(width, height, line, align=align, new_x="LEFT", new_y="NEXT")
         self.set_text_color(*_BLACK)
 
     def write_runs(self, runs: Sequence[tuple[float, float, str]], color: Color = _BLACK,
@@ -253,7 +263,12 @@ class _Page(FPDF):
             self._out(self._set_font_for_page(self.current_font, self.font_size_pt))  # as text() does
         k, top = self.k, self.h
         parts = [f"q {_fill_op(color)} rg BT"]
-        parts += [f"1 0 0 1 {x * k:.2f} {(top - y) * k:.2f} Tm ({_escape(text)}) Tj" for x, y, text in runs]
+        baselines: dict[float, str] = {}  # a row's cells share their baselines
+        for x, y, text in runs:
+            baseline = baselines.get(y)
+            if baseline is None:
+                baseline = baselines[y] = f"{(top - y) * k:.2f}"
+            parts.append(f"1 0 0 1 {x * k:.2f} {baseline} Tm ({_escape(text)}) Tj")
         parts.append("ET")
         if rule_y is not None:
             y = (top - rule_y) * k
@@ -264,33 +279,17 @@ class _Page(FPDF):
 
     # Measuring -----------------------------------------------------------------------------
 
-    def widths(self, style: str | None = None, size: float | None = None) -> dict[str, float]:
-        """Character widths (mm) of a Helvetica style and size, learnt as characters turn up.
-        Core fonts have no kerning, so a string is the sum of its characters; get_string_width() on
-        every table cell would cost more than drawing it."""
-        key = (self.font_style if style is None else style, self.font_size_pt if size is None else size)
-        table = self._widths.get(key)
-        if table is None:
-            table = self._widths[key] = {}
-        return table
+    def widths(self) -> _Widths:
+        """Character widths of the current font. Core fonts have no kerning, so a string's width is the sum
+        of its characters'; FPDF.get_string_width() on every table cell would cost more than drawing it."""
+        key = (self.font_style, self.font_size_pt)
+        widths = self._widths.get(key)
+        if widths is None:
+            widths = self._widths[key] = _Widths(self, *key)
+        return widths
 
     def measure(self, text: str, widths: dict[str, float] | None = None) -> float:
-        widths = self.widths() if widths is None else widths
-        try:
-            return sum(map(widths.__getitem__, text))
-        except KeyError:
-            self._learn(widths, text)
-            return sum(map(widths.__getitem__, text))
-
-    def _learn(self, widths: dict[str, float], text: str) -> None:
-        style, size = next(key for key, table in self._widths.items() if table is widths)
-        current = (self.font_style, self.font_size_pt)
-        if current != (style, size):
-            self.set_font("helvetica", style, size)
-        for char in set(text) - widths.keys():
-            widths[char] = self.get_string_width(char)
-        if current != (style, size):
-            self.set_font("helvetica", *current)
+        return sum(map((self.widths() if widths is None else widths).__getitem__, text))
 
     def fit(self, text: str, width: float, widths: dict[str, float] | None = None) -> str:
         """`text`, or as much of it as fits `width` followed by "..."."""
@@ -338,6 +337,23 @@ class _Page(FPDF):
         return lines
 
 
+class _Widths(dict[str, float]):
+    """Widths (mm) of the characters of one Helvetica style and size, asked of fpdf2 the first time each
+    character turns up."""
+
+    def __init__(self, page: _Page, style: str, size: float) -> None:
+        super().__init__()
+        self.page, self.style, self.size = page, style, size
+
+    def __missing__(self, char: str) -> float:
+        page = self.page
+        current = (page.font_style, page.font_size_pt)
+        page.set_font("helvetica", self.style, self.size)
+        width = self[char] = page.get_string_width(char)
+        page.set_font("helvetica", *current)
+        return width
+
+
 @dataclass(frozen=True)
 class _Column:
     title: str
@@ -369,6 +385,7 @@ class _Table:
             self.lefts.append(x)
             x += column.width
         self.inner = [column.width - 2 * self.PAD_X for column in self.columns]
+        self._laid_out: dict[tuple[str, int, object], list[tuple[float, str]]] = {}
         self.rows = 0
 
     def __enter__(self) -> _Table:
@@ -398,34 +415,31 @@ class _Table:
         style = "B" if bold else ""
         if page.font_style != style or page.font_size_pt != self.size:
             page.set_font("helvetica", style, self.size)
-        widths = page.widths()
-        measure = page.measure
-        cells_lines = []  # per column: [(line, its width)]
-        for text, column, inner in zip(cells, self.columns, self.inner, strict=True):
-            text = pdf_text(text)
-            width = measure(text, widths)
-            if width <= inner:
-                cells_lines.append([(text, width)])
-            else:
-                cells_lines.append([(line, measure(line, widths))
-                                    for line in page.wrap(text, inner, column.max_lines, widths)])
-        depth = max(map(len, cells_lines))
+        laid_out = self._laid_out
+        cells_lines = []
+        depth = 1
+        for index, value in enumerate(cells):
+            # Dates, types, codes and often whole descriptions repeat down a statement: lay each out once.
+            key = (style, index, value)
+            lines = laid_out.get(key)
+            if lines is None:
+                lines = self._lay_out(pdf_text(value), index)
+                if len(laid_out) < 4096:
+                    laid_out[key] = lines
+            cells_lines.append(lines)
+            depth = max(depth, len(lines))
         height = depth * self.LINE + 2 * self.PAD_Y
-        if page.get_y() + height > page.bottom:
+        if page.y + height > page.bottom:
             page.add_page()  # header() draws the running header and these titles again
             page.set_font("helvetica", style, self.size)
-        y = page.get_y()
+        y = page.y
         if shade:
             page.set_fill_color(*_SHADE)
             page.rect(_MARGIN, y, page.content_width, height, style="F")
-        runs = []
-        baseline = y + self.PAD_Y + self.ASCENT
-        for lines, column, left in zip(cells_lines, self.columns, self.lefts, strict=True):
-            for number, (line, width) in enumerate(lines):
-                if line:
-                    runs.append((self._x(column, left, width), baseline + number * self.LINE, line))
-        page.write_runs(runs, rule_y=y + height)
-        page.set_y(y + height)
+        baseline, step = y + self.PAD_Y + self.ASCENT, self.LINE
+        page.write_runs([(x, baseline + number * step, line) for lines in cells_lines
+                         for number, (x, line) in enumerate(lines)], rule_y=y + height)
+        page.y = y + height
         self.rows += 1
 
     def note(self, text: str) -> None:
@@ -439,6 +453,13 @@ class _Table:
         page.write_runs([(_MARGIN + self.PAD_X, y + 1 + self.PAD_Y + self.ASCENT, line)], color=_MUTED,
                         rule_y=y + height)
         page.set_y(y + height)
+
+    def _lay_out(self, text: str, index: int) -> list[tuple[float, str]]:
+        """The lines of a cell in the current font, each with the x it starts at."""
+        page, inner, column, left = self.page, self.inner[index], self.columns[index], self.lefts[index]
+        widths = page.widths()
+        lines = [text] if page.measure(text, widths) <= inner else page.wrap(text, inner, column.max_lines, widths)
+        return [(self._x(column, left, page.measure(line, widths)), line) for line in lines if line]
 
     def _x(self, column: _Column, left: float, width: float) -> float:
         if column.align == "R":
@@ -459,7 +480,8 @@ def _letterhead(page: _Page, practice: dict, title: str, facts: Iterable[tuple[s
     right_x, right_width = _MARGIN + left_width, page.content_width - left_width
 
     page.set_xy(_MARGIN, _MARGIN)
-    page.write_line(practice.get("name"), width=left_width, height=7, size=15, style="B", color=_ACCENT)
+    page.write_line(practice.get("name"), width=left_width, height=7, size=15, style="B", color=_ACCENT,
+                    max_lines=2)
     lines = _address_lines(practice.get("address"))
     if practice.get("phone"):
         lines.append(f"Phone: {practice['phone']}")
@@ -492,7 +514,7 @@ def _block(page: _Page, heading: str, lines: Sequence[tuple[object, str]], x: fl
     page.write_line(heading.upper(), width=width, size=8, style="B", color=_ACCENT, x=x)
     for text, style in lines:
         if text:
-            page.write_line(text, width=width, size=10 if style == "B" else 9, style=style, x=x)
+            page.write_line(text, width=width, size=10 if style == "B" else 9, style=style, x=x, max_lines=2)
     return page.get_y()
 
 
@@ -562,7 +584,7 @@ def render_invoice(doc: dict) -> bytes:
     def money(cents: int) -> str:
         return format_money(cents, currency)
 
-    page = _Page(title="Invoice", reference=f"Invoice #{doc['number']}", practice=practice,
+    page = _Page(reference=f"Invoice #{doc['number']}", practice=practice,
                  client_name=_legal_name(client), issued_at=doc["issued_at"], currency=currency)
     status = doc.get("status") or ""
     facts = [("Invoice number", f"#{doc['number']}"), ("Issued", _date(doc["issued_at"])),
@@ -618,7 +640,7 @@ def render_statement(doc: dict) -> bytes:
     def money(cents: int) -> str:
         return format_money(cents, currency)
 
-    page = _Page(title="Statement", reference=f"Statement {doc['number']}", practice=practice,
+    page = _Page(reference=f"Statement {doc['number']}", practice=practice,
                  client_name=_legal_name(client), issued_at=doc["issued_at"], currency=currency)
     period = f"{_date(doc['period_from'])} to {_date(doc['period_to'])}"
     _letterhead(page, practice, "Statement", [("Statement number", doc["number"]),
@@ -641,8 +663,8 @@ def render_statement(doc: dict) -> bytes:
     page.set_y(max(left_bottom, page.get_y()) + 5)
 
     entries = doc.get("entries") or []
-    with _Table(page, [_Column("Date", 25), _Column("Type", 22), _Column("Description", 0, max_lines=2),
-                       _Column("Amount", 28, "R"), _Column("Balance", 28, "R")]) as table:
+    with _Table(page, [_Column("Date", 23), _Column("Type", 20), _Column("Description", 0, max_lines=2),
+                       _Column("Amount", 25, "R"), _Column("Balance", 26, "R")]) as table:
         table.row([_date(doc["period_from"]), "", "Opening balance", "", money(doc["opening_balance_cents"])],
                   bold=True, shade=True)
         for entry in entries:
@@ -656,8 +678,8 @@ def render_statement(doc: dict) -> bytes:
 
     closing = doc["closing_balance_cents"]
     _totals(page, [], ("Credit on account", money(-closing)) if closing < 0 else ("Balance due", money(closing)))
-    _paragraph(page, "Charges add to the balance; payments and refunds to you are shown as negative amounts. "
-               + _questions(practice))
+    _paragraph(page, "In the Amount column charges are positive and payments negative; Balance is what was owed "
+                     "after each entry. " + _questions(practice))
     return bytes(page.output())
 
 
@@ -669,7 +691,7 @@ def render_superbill(doc: dict) -> bytes:
     def money(cents: int) -> str:
         return format_money(cents, currency)
 
-    page = _Page(title="Superbill", reference=f"Superbill {doc['number']}", practice=practice,
+    page = _Page(reference=f"Superbill {doc['number']}", practice=practice,
                  client_name=_legal_name(client), issued_at=doc["issued_at"], currency=currency)
     period = f"{_date(doc['period_from'])} to {_date(doc['period_to'])}"
     _letterhead(page, practice, "Superbill", [("Superbill number", doc["number"]),
@@ -684,13 +706,15 @@ def render_superbill(doc: dict) -> bytes:
     x = _MARGIN + half
     facts = [("NPI", provider.get("npi"), True), ("Tax ID (EIN)", provider.get("tax_id"), True),
              ("License", provider.get("license"), False), ("Place of service", doc.get("place_of_service"), False)]
-    box_height = 4.8 + 5.5 + 5.4 * len(facts) + 2.5
+    name = ", ".join(part for part in (provider.get("name"), provider.get("credentials")) if part)
+    page.set_font("helvetica", "B", 10)
+    name_lines = len(page.wrap(pdf_text(name), half - 5, 2))
+    box_height = 4.6 + 5.5 * name_lines + 5.4 * len(facts) + 3
     page.set_fill_color(*_SHADE)
     page.rect(x, top - 1.5, half, box_height, style="F")
     page.set_y(top)
     page.write_line("RENDERING PROVIDER", width=half - 4, size=8, style="B", color=_ACCENT, x=x + 2)
-    name = ", ".join(part for part in (provider.get("name"), provider.get("credentials")) if part)
-    page.write_line(name, width=half - 4, height=5.5, size=10, style="B", x=x + 2)
+    page.write_line(name, width=half - 4, height=5.5, size=10, style="B", x=x + 2, max_lines=2)
     for label, value, strong in facts:
         y = page.get_y()
         page.write_line(label, width=30, height=5.4, color=_MUTED, x=x + 2)

@@ -93,7 +93,9 @@ def post_payment(session: Session, payload: dict) -> None:
                                     list(payload.get("invoice_ids") or []))
     ledger.add_allocations(session, allocations, entry.id)
     ledger.settle_paid_flags(session, account.client_id, {i for i, _ in allocations})
+    # With the balance after posting: payments stops counting this payment and sees the new balance at once.
     ledger.publish(session, "payment.posted", {
+        **ledger.balance_snapshot(session, account.client_id),
         "payment_id": payload["payment_id"], "client_id": account.client_id, "amount_cents": amount,
         "currency": entry.currency, "entry_id": entry.id,
         "allocations": [{"invoice_id": i, "amount_cents": a} for i, a in allocations]})

@@ -25,6 +25,7 @@ class Stack:
     mail_dir: Path
     processes: dict[str, Process]
     env: dict[str, str]
+    processor: str = ""
 
     @property
     def api(self) -> str:
@@ -45,7 +46,7 @@ def stack(migrated, tmp_path_factory):
     mail_dir, logs, keys = base / "mail", base / "logs", base / "keys"
     for d in (mail_dir, logs, keys):
         d.mkdir()
-    ports = {name: free_port() for name in ("gateway", "identity", "smtp")}
+    ports = {name: free_port() for name in ("gateway", "identity", "smtp", "billing", "payments", "sandbox")}
     identity_url = f"http://127.0.0.1:{ports['identity']}"
     gateway_url = f"http://127.0.0.1:{ports['gateway']}"
     env = {
@@ -57,7 +58,11 @@ def stack(migrated, tmp_path_factory):
         "JWT_PRIVATE_KEY_FILE": str(keys / "jwt.pem"), "IDENTITY_SECRET_KEY_FILE": str(keys / "secret.key"),
         "PORTAL_ADMIN_EMAIL": ADMIN_EMAIL, "PORTAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "LOG_LEVEL": "INFO",
-        "UPSTREAM_READ_TIMEOUT_MS": "5000",
+        "UPSTREAM_READ_TIMEOUT_MS": "15000",
+        "BILLING_URL": f"http://127.0.0.1:{ports['billing']}", "PAYMENTS_URL": f"http://127.0.0.1:{ports['payments']}",
+        "PROCESSOR_URL": f"http://127.0.0.1:{ports['sandbox']}", "PROCESSOR_API_KEY": "sk_test_e2e",
+        "SANDBOX_API_KEY": "sk_test_e2e", "SANDBOX_DATABASE_PATH": str(base / "sandbox.sqlite3"),
+        "INTERNAL_API_KEY": "e2e-internal", "PORTAL_ENV": "test",
     }
     Process("create-admin", python_module("services.identity.cli", "create-admin"), env, logs).start().popen.wait(60)
     processes = {
@@ -69,6 +74,17 @@ def stack(migrated, tmp_path_factory):
         "identity-tasks": Process("identity-tasks", [str(BIN / "celery"), "-A", "services.identity.tasks", "worker",
                                                      "-Q", "identity", "--pool=threads", "--concurrency=2",
                                                      "--loglevel=INFO"], env, logs),
+        "billing": Process("billing", gunicorn("services.billing.app:create_app()", ports["billing"]),
+                           {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-billing")}, logs),
+        "billing-relay": Process("billing-relay", python_module("services.billing.worker", "relay"), env, logs),
+        "billing-consumer": Process("billing-consumer", python_module("services.billing.worker", "consume"), env, logs),
+        "payments": Process("payments", gunicorn("services.payments.app:create_app()", ports["payments"]),
+                            {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-payments")}, logs),
+        "payments-relay": Process("payments-relay", python_module("services.payments.worker", "relay"), env, logs),
+        "payments-consumer": Process("payments-consumer", python_module("services.payments.worker", "consume"), env,
+                                     logs),
+        "sandbox": Process("sandbox", gunicorn("services.payments.sandbox.app:create_app()", ports["sandbox"]),
+                           {**env, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "8"}, logs),
         "gateway": Process("gateway", gunicorn("gateway.app:create_app()", ports["gateway"]),
                            {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-gateway")}, logs),
     }
@@ -76,8 +92,11 @@ def stack(migrated, tmp_path_factory):
         for process in processes.values():
             process.start()
         wait_http(f"{identity_url}/readyz", processes["identity"])
+        for name in ("billing", "payments", "sandbox"):
+            wait_http(f"http://127.0.0.1:{ports[name]}/healthz", processes[name])
         wait_http(f"{gateway_url}/readyz", processes["gateway"])
-        yield Stack(gateway=gateway_url, identity=identity_url, mail_dir=mail_dir, processes=processes, env=env)
+        yield Stack(gateway=gateway_url, identity=identity_url, mail_dir=mail_dir, processes=processes, env=env,
+                    processor=f"http://127.0.0.1:{ports['sandbox']}")
     finally:
         for process in processes.values():
             process.stop()

@@ -196,3 +196,15 @@ from tests.integration.billing_fixtures import (  # noqa: E402,F401 (fixtures fo
     fake_payments,
     signer,
 )
+from tests.integration.payments_fixtures import (  # noqa: E402,F401 (fixtures for the payments tests)
+    online_payments,
+    payer,
+    payments_app,
+    payments_config,
+    payments_consumer,
+    payments_engine,
+    pdeliver,
+    psnapshot,
+    pstaff,
+    sandbox,
+)

@@ -1,0 +1,23 @@
+"""Payments' settings, read from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.config import BaseConfig, env, env_int
+
+
+@dataclass
+class PaymentsConfig(BaseConfig):
+    service: str = "payments"
+    processor_url: str = field(default_factory=lambda: env("PROCESSOR_URL", "http://127.0.0.1:8090"))
+    processor_api_key: str = field(default_factory=lambda: env("PROCESSOR_API_KEY", "sk_test_sandbox"))
+    # Our wait for the processor's answer; past it the payment is `processing` until reconciled.
+    processor_read_timeout: float = field(default_factory=lambda: env_int("PROCESSOR_READ_TIMEOUT_MS", 10000) / 1000)
+    processor_connect_timeout: float = 3.05
+    internal_api_key: str = field(default_factory=lambda: env("INTERNAL_API_KEY", "dev-internal-key"))
+    idempotency_ttl_hours: int = field(default_factory=lambda: env_int("IDEMPOTENCY_TTL_HOURS", 48))
+    # A payment still pending/processing this long after it started is asked about at the processor.
+    reconcile_after_seconds: int = field(default_factory=lambda: env_int("RECONCILE_AFTER_SECONDS", 60))
+    # How long a second request with the same key waits for the first one to finish.
+    idempotency_wait_seconds: float = field(default_factory=lambda: env_int("IDEMPOTENCY_WAIT_MS", 30000) / 1000)

@@ -1,0 +1,42 @@
+"""What payments consumes (SUBSCRIPTIONS) and publishes.
+
+Publishes: payment.attempted, payment.succeeded, payment.failed, payment.refunded, payment_method.added,
+payment_method.removed (payloads in service.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from services.payments import service
+from shared.events import Event
+
+
+def on_client(session: Session, event: Event) -> None:
+    service.upsert_client(session, event.payload)
+
+
+def on_settings(session: Session, event: Event) -> None:
+    service.apply_settings(session, event.payload["settings"])
+
+
+def on_invoice(session: Session, event: Event) -> None:
+    service.remember_invoice(session, event.payload)
+
+
+def on_balance(session: Session, event: Event) -> None:
+    service.apply_balance(session, event.payload)
+
+
+def on_posted(session: Session, event: Event) -> None:
+    service.mark_posted(session, event.payload)
+
+
+SUBSCRIPTIONS = {
+    "client.created": on_client,
+    "profile.updated": on_client,
+    "practice.settings_changed": on_settings,
+    "invoice.generated": on_invoice,
+    "balance.changed": on_balance,
+    "payment.posted": on_posted,
+}

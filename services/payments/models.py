@@ -1,0 +1,139 @@
+"""Payments' tables: saved cards (processor tokens only), payments, refunds, idempotency keys, and the
+projections it keeps of billing (balance, open invoices) and identity (clients, practice settings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UTCDateTime, new_id
+from shared.events import define_event_tables
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class Account(Base):
+    """A client as payments knows it, and billing's balance as of its latest balance.changed."""
+
+    __tablename__ = "accounts"
+    client_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    ledger_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    open_invoices: Mapped[list] = mapped_column(Json, default=list)  # [{invoice_id, balance_cents}]
+
+
+class Practice(Base):
+    __tablename__ = "practice"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    practice_name: Mapped[str] = mapped_column(String(200), default="Your Practice")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    online_payments_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[dict] = mapped_column(Json, default=dict)
+    phone: Mapped[str | None] = mapped_column(String(32))
+
+
+class InvoiceRef(Base):
+    """Invoice numbers for receipts and answers (from invoice.generated)."""
+
+    __tablename__ = "invoices"
+    invoice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class PaymentMethod(Base):
+    __tablename__ = "payment_methods"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(String(36), index=True)
+    processor_token: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str] = mapped_column(String(20))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+    cardholder_name: Mapped[str | None] = mapped_column(String(200))
+    fingerprint: Mapped[str | None] = mapped_column(String(128))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        # One default card per client, enforced by the database too.
+        Index("uq_payment_methods_default", "client_id", unique=True,
+              postgresql_where=text("is_default AND removed_at IS NULL")),
+    )
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(String(36))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # pending (charge not answered yet) | processing (outcome unknown: reconciled) | succeeded | failed
+    status: Mapped[str] = mapped_column(String(16))
+    failure_code: Mapped[str | None] = mapped_column(String(40))
+    failure_message: Mapped[str | None] = mapped_column(String(300))
+    payment_method_id: Mapped[str | None] = mapped_column(String(36))
+    processor_token: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str | None] = mapped_column(String(20))
+    last4: Mapped[str | None] = mapped_column(String(4))
+    invoice_ids: Mapped[list] = mapped_column(Json, default=list)
+    note: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(16), default="portal")  # portal | autopay
+    processor_charge_id: Mapped[str | None] = mapped_column(String(100))
+    refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # billing's payment.posted arrived
+    __table_args__ = (
+        Index("ix_payments_client_created", "client_id", "created_at", "id"),
+        Index("ix_payments_unsettled", "status", "created_at", postgresql_where=text("status IN ('pending', "
+                                                                                    "'processing')")),
+    )
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(36))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
+    processor_refund_id: Mapped[str | None] = mapped_column(String(100))
+    failure_code: Mapped[str | None] = mapped_column(String(40))
+    created_by: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class IdempotencyKey(Base):
+    """The first answer to a key, kept (at least 24 h) so a repeat gets it back and charges nothing."""
+
+    __tablename__ = "idempotency_keys"
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)  # whose key: client:<id> | autopay
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="in_progress")  # in_progress | done
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict | None] = mapped_column(Json)
+    payment_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+outbox, processed_events = define_event_tables(Base.metadata)

@@ -1,0 +1,565 @@
+"""Payments' use cases: saved cards, Pay Now with exactly-once charges, refunds, reconciliation.
+
+A charge goes in three steps, so money moves once whatever happens in between:
+1. claim the Idempotency-Key (its own committed row: a concurrent duplicate sees it and waits);
+2. under the client's account lock, check the amount against what is payable and write the payment as
+   `pending` (it now counts against the balance for every concurrent request), with payment.attempted;
+3. outside any transaction, charge with our payment id as the processor's reference, then settle the
+   payment and store the answer under the key. A timeout leaves it `processing` for reconciliation,
+   which asks the processor by reference: never a second charge, never a silent loss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time as clock
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.payments.domain.rules import (
+    CardExpired,
+    Exposure,
+    IdempotencyConflict,
+    NothingToPay,
+    OnlinePaymentsOff,
+    PaymentMethodNotFound,
+    PaymentNotFound,
+    RefundTooLarge,
+    RequestInProgress,
+    card_expired,
+    refundable,
+    requested_amount,
+)
+from services.payments.models import (
+    Account,
+    IdempotencyKey,
+    InvoiceRef,
+    Payment,
+    PaymentMethod,
+    Practice,
+    Refund,
+    outbox,
+)
+from services.payments.processor import (
+    CardProcessor,
+    CardTokenInvalid,
+    ChargeResult,
+    ProcessorError,
+    ProcessorTimeout,
+    ProcessorUnavailable,
+    failure_message,
+)
+from shared.db import new_id, unit_of_work, utcnow
+from shared.errors import Conflict, ProblemError, Unprocessable
+from shared.events import make_event, record_event
+from shared.pagination import paginate
+
+log = logging.getLogger(__name__)
+UNSETTLED = ("pending", "processing")
+
+
+def publish(session: Session, event_type: str, payload: dict) -> None:
+    record_event(session, outbox, make_event(event_type, payload, producer="payments"))
+
+
+def practice(session: Session) -> Practice:
+    row = session.get(Practice, 1)
+    if row is None:
+        row = Practice(id=1, address={})
+        session.add(row)
+        session.flush()
+    return row
+
+
+def request_hash(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# --- projections (event handlers, inside the consumer's transaction) ----------------------------
+
+def upsert_client(session: Session, payload: dict) -> None:
+    account = session.get(Account, payload["client_id"], with_for_update=True)
+    if account is None:
+        account = Account(client_id=payload["client_id"], balance_cents=0, ledger_seq=0, open_invoices=[])
+        session.add(account)
+    for name in ("first_name", "last_name", "email"):
+        if name in payload:
+            setattr(account, name, payload[name])
+
+
+def apply_settings(session: Session, settings: dict) -> None:
+    row = practice(session)
+    for name in ("practice_name", "currency", "timezone", "online_payments_enabled", "phone"):
+        if name in settings:
+            setattr(row, name, settings[name])
+    if "address" in settings:
+        row.address = dict(settings["address"] or {})
+
+
+def _account_for_event(session: Session, client_id: str) -> Account:
+    account = session.get(Account, client_id, with_for_update=True)
+    if account is None:
+        raise LookupError(f"client {client_id} not known to payments yet")  # retried, then dead-lettered
+    return account
+
+
+def apply_balance(session: Session, payload: dict) -> None:
+    account = _account_for_event(session, payload["client_id"])
+    seq = int(payload.get("ledger_seq") or 0)
+    if seq and seq < account.ledger_seq:
+        return  # an older balance arriving late
+    account.balance_cents = int(payload["balance_cents"])
+    account.ledger_seq = seq
+    if "open_invoices" in payload:
+        account.open_invoices = list(payload["open_invoices"])
+
+
+def remember_invoice(session: Session, payload: dict) -> None:
+    if session.get(InvoiceRef, payload["invoice_id"]) is None:
+        session.add(InvoiceRef(invoice_id=payload["invoice_id"], client_id=payload["client_id"],
+                               number=int(payload["number"]), total_cents=int(payload["total_cents"])))
+
+
+def mark_posted(session: Session, payload: dict) -> None:
+    payment = session.get(Payment, payload["payment_id"], with_for_update=True)
+    if payment is not None and payment.posted_at is None:
+        payment.posted_at = utcnow()
+    if "balance_cents" in payload:  # the posting's own balance: no window where the payment counts twice
+        apply_balance(session, payload)
+
+
+# --- the service --------------------------------------------------------------------------------
+
+class PaymentsService:
+    def __init__(self, *, config, sessions: sessionmaker[Session], processor: CardProcessor):
+        self.config = config
+        self.sessions = sessions
+        self.processor = processor
+
+    # idempotency keys
+    def _claim(self, scope: str, key: str, digest: str) -> tuple[int, dict] | None:
+        """None when this request owns the key; else the stored answer (waiting while the first runs)."""
+        deadline = clock.monotonic() + self.config.idempotency_wait_seconds
+        while True:
+            with unit_of_work(self.sessions) as session:
+                claimed = session.execute(
+                    pg_insert(IdempotencyKey).values(
+                        scope=scope, key=key, request_hash=digest, status="in_progress",
+                        expires_at=utcnow() + timedelta(hours=self.config.idempotency_ttl_hours))
+                    .on_conflict_do_nothing().returning(IdempotencyKey.key)).first()
+                if claimed is not None:
+                    return None
+                row = session.get(IdempotencyKey, (scope, key))
+                if row is not None:
+                    if row.request_hash != digest:
+                        raise IdempotencyConflict("This Idempotency-Key was already used with a different request.")
+                    if row.status == "done":
+                        return row.response_status, self._replay(session, row)
+            if clock.monotonic() > deadline:
+                raise RequestInProgress("The first request with this key is still running; try again shortly.")
+            clock.sleep(0.05)
+
+    def _replay(self, session: Session, row: IdempotencyKey) -> dict:
+        """The same payment again; its status may have moved on (processing -> succeeded) since."""
+        if row.payment_id:
+            payment = session.get(Payment, row.payment_id)
+            if payment is not None:
+                return self.view(session, payment)
+        return dict(row.response_body or {})
+
+    def _release(self, scope: str, key: str) -> None:
+        """A request refused before any charge stores nothing: the key can be used again."""
+        with unit_of_work(self.sessions) as session:
+            session.execute(delete(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key,
+                                                         IdempotencyKey.status == "in_progress"))
+
+    @staticmethod
+    def _store(session: Session, scope: str, key: str, status: int, body: dict, payment_id: str) -> None:
+        session.execute(update(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+                        .values(status="done", response_status=status, response_body=json.loads(
+                            json.dumps(body, default=str)), payment_id=payment_id))
+
+    # views
+    def view(self, session: Session, payment: Payment) -> dict:
+        numbers = dict(session.execute(select(InvoiceRef.invoice_id, InvoiceRef.number).where(
+            InvoiceRef.invoice_id.in_(payment.invoice_ids or []))).all()) if payment.invoice_ids else {}
+        return {"id": payment.id, "client_id": payment.client_id, "status": payment.status,
+                "amount_cents": payment.amount_cents, "currency": payment.currency,
+                "failure_code": payment.failure_code, "failure_message": payment.failure_message,
+                "method": {"brand": payment.brand, "last4": payment.last4}, "payment_method_id":
+                payment.payment_method_id, "invoice_ids": list(payment.invoice_ids or []),
+                "invoice_numbers": [numbers[i] for i in payment.invoice_ids or [] if i in numbers],
+                "note": payment.note, "source": payment.source, "refunded_cents": payment.refunded_cents,
+                "created_at": payment.created_at, "settled_at": payment.settled_at,
+                "posted": payment.posted_at is not None,
+                "receipt_url": f"/api/v1/portal/payments/{payment.id}/receipt"}
+
+    # what is owed
+    def exposure(self, session: Session, account: Account) -> Exposure:
+        unposted, in_flight = session.execute(select(
+            func.coalesce(func.sum(Payment.amount_cents).filter(Payment.status == "succeeded",
+                                                               Payment.posted_at.is_(None)), 0),
+            func.coalesce(func.sum(Payment.amount_cents).filter(Payment.status.in_(UNSETTLED)), 0))
+            .where(Payment.client_id == account.client_id)).one()
+        return Exposure(balance_cents=account.balance_cents, unposted_cents=int(unposted),
+                        in_flight_cents=int(in_flight))
+
+    # paying
+    def pay(self, client_id: str, body: dict, key: str, *, source: str = "portal") -> tuple[int, dict]:
+        scope = f"client:{client_id}" if source == "portal" else f"{source}:{client_id}"
+        stored = self._claim(scope, key, request_hash({**body, "_source": source}))
+        if stored is not None:
+            return stored
+        try:
+            card = None
+            if body.get("processor_token"):
+                card = self._card_details(body["processor_token"])
+            payment_id, token = self._reserve(client_id, body, card, source)
+        except Exception:  # refused (or failed) before any charge: nothing stored under the key
+            self._release(scope, key)
+            raise
+        result = self._charge(payment_id, token)
+        with unit_of_work(self.sessions) as session:
+            payment = session.get(Payment, payment_id, with_for_update=True)
+            self._settle(session, payment, result)
+            answer = self.view(session, payment)
+            self._store(session, scope, key, 201, answer, payment.id)
+            return 201, answer
+
+    def _card_details(self, token: str):
+        try:
+            return self.processor.retrieve_token(token)
+        except CardTokenInvalid as exc:
+            raise Unprocessable("This card could not be read; enter it again.",
+                                errors={"processor_token": ["Unknown or used card token."]}) from exc
+        except ProcessorUnavailable as exc:
+            raise _Unavailable("The card processor is not answering; nothing was charged. Try again shortly.") \
+                from exc
+
+    def _reserve(self, client_id: str, body: dict, card, source: str) -> tuple[str, str]:
+        with unit_of_work(self.sessions) as session:
+            settings = practice(session)
+            if source == "portal" and not settings.online_payments_enabled:
+                raise OnlinePaymentsOff("Your practice does not take payments online; contact them to pay.")
+            if body.get("currency") and body["currency"] != settings.currency:
+                raise Unprocessable(f"Payments are in {settings.currency}.",
+                                    errors={"currency": [f"Must be {settings.currency}."]})
+            account = session.get(Account, client_id, with_for_update=True)  # one payment decision at a time
+            if account is None:
+                raise NothingToPay("You have no balance to pay.")
+            today = utcnow().date()
+            method, new_method = self._method(session, client_id, body, card, source, today)
+            amount = requested_amount(
+                exposure=self.exposure(session, account), amount_cents=body.get("amount_cents"),
+                pay_balance=bool(body.get("pay_balance")), invoice_ids=list(body.get("invoice_ids") or []),
+                open_invoices={i["invoice_id"]: int(i["balance_cents"]) for i in account.open_invoices or []})
+            if new_method is not None:
+                session.add(new_method)
+                session.flush()
+                publish(session, "payment_method.added", {"payment_method_id": new_method.id,
+                                                          "client_id": client_id, "brand": new_method.brand,
+                                                          "last4": new_method.last4})
+            payment = Payment(id=new_id(), client_id=client_id, amount_cents=amount, currency=settings.currency,
+                              status="pending", payment_method_id=getattr(new_method or method, "id", None),
+                              processor_token=method["token"] if isinstance(method, dict) else method.processor_token,
+                              brand=_get(method, "brand"), last4=_get(method, "last4"),
+                              invoice_ids=list(dict.fromkeys(body.get("invoice_ids") or [])), note=body.get("note"),
+                              source=source)
+            session.add(payment)
+            session.flush()
+            publish(session, "payment.attempted", {"payment_id": payment.id, "client_id": client_id,
+                                                   "amount_cents": amount, "currency": payment.currency,
+                                                   "method_last4": payment.last4, "source": source})
+            return payment.id, payment.processor_token
+
+    def _method(self, session: Session, client_id: str, body: dict, card, source: str, today: date):
+        """The card to charge: a saved one, a new token (optionally saved), or the default (AutoPay)."""
+        if card is not None:
+            if card_expired(card.exp_month, card.exp_year, today):
+                raise CardExpired("This card has expired; use another card.",
+                                  errors={"processor_token": ["The card has expired."]},
+                                  extra={"failure_code": "expired_card"})
+            details = {"token": body["processor_token"], "brand": card.brand, "last4": card.last4}
+            already_saved = card.fingerprint and session.scalars(select(PaymentMethod.id).where(
+                PaymentMethod.client_id == client_id, PaymentMethod.fingerprint == card.fingerprint,
+                PaymentMethod.removed_at.is_(None))).first()
+            if body.get("save_card") and not already_saved:
+                return details, self._new_method(session, client_id, body["processor_token"], card,
+                                                 bool(body.get("make_default")))
+            return details, None
+        if body.get("payment_method_id"):
+            method = self._own_method(session, client_id, body["payment_method_id"])
+        else:
+            method = session.scalars(select(PaymentMethod).where(
+                PaymentMethod.client_id == client_id, PaymentMethod.is_default.is_(True),
+                PaymentMethod.removed_at.is_(None))).first()
+            if method is None:
+                raise Unprocessable("There is no card on file to charge.",
+                                    errors={"payment_method_id": ["Choose a card or enter a new one."]},
+                                    extra={"failure_code": "no_payment_method"})
+        if card_expired(method.exp_month, method.exp_year, today):
+            raise CardExpired("This card has expired; use another card.",
+                              errors={"payment_method_id": ["The card has expired."]},
+                              extra={"failure_code": "expired_card"})
+        return method, None
+
+    def _own_method(self, session: Session, client_id: str, method_id: str) -> PaymentMethod:
+        method = session.get(PaymentMethod, method_id)
+        if method is None or method.client_id != client_id or method.removed_at is not None:
+            raise PaymentMethodNotFound("No saved card with this id.")
+        return method
+
+    def _new_method(self, session: Session, client_id: str, token: str, card, make_default: bool) -> PaymentMethod:
+        if card.fingerprint and session.scalars(select(PaymentMethod.id).where(
+                PaymentMethod.client_id == client_id, PaymentMethod.fingerprint == card.fingerprint,
+                PaymentMethod.removed_at.is_(None))).first():
+            raise Conflict("This card is already saved.")
+        has_default = session.scalars(select(PaymentMethod.id).where(
+            PaymentMethod.client_id == client_id, PaymentMethod.is_default.is_(True),
+            PaymentMethod.removed_at.is_(None))).first()
+        if make_default and has_default:
+            session.execute(update(PaymentMethod).where(PaymentMethod.client_id == client_id)
+                            .values(is_default=False))
+        return PaymentMethod(id=new_id(), client_id=client_id, processor_token=token, brand=card.brand,
+                             last4=card.last4, exp_month=card.exp_month, exp_year=card.exp_year,
+                             cardholder_name=card.cardholder_name, fingerprint=card.fingerprint,
+                             is_default=make_default or not has_default)
+
+    def _charge(self, payment_id: str, token: str) -> ChargeResult | str:
+        with unit_of_work(self.sessions) as session:
+            payment = session.get(Payment, payment_id)
+            amount, currency = payment.amount_cents, payment.currency
+        try:
+            return self.processor.charge(token=token, amount_cents=amount, currency=currency, reference=payment_id,
+                                         description="Client portal payment")
+        except ProcessorTimeout:
+            log.warning("charge outcome unknown; will reconcile", extra={"fields": {"payment_id": payment_id}})
+            return "processing"
+        except ProcessorUnavailable:
+            return ChargeResult(status="failed", charge_id=None, failure_code="processor_unavailable",
+                                failure_message=failure_message("processor_unavailable"))
+        except ProcessorError:
+            log.exception("processor refused the charge request", extra={"fields": {"payment_id": payment_id}})
+            return ChargeResult(status="failed", charge_id=None, failure_code="processing_error",
+                                failure_message=failure_message("processing_error"))
+
+    def _settle(self, session: Session, payment: Payment, result: ChargeResult | str | None) -> None:
+        if payment.status not in UNSETTLED:
+            return  # settled already (reconciliation got there first)
+        if result == "processing":
+            payment.status = "processing"
+            return
+        if result is None:  # the processor never saw this reference: nothing was charged
+            result = ChargeResult(status="failed", charge_id=None, failure_code="processor_unavailable",
+                                  failure_message=failure_message("processor_unavailable"))
+        payment.settled_at = utcnow()
+        payment.processor_charge_id = result.charge_id
+        if result.succeeded:
+            payment.status = "succeeded"
+            publish(session, "payment.succeeded", {
+                "payment_id": payment.id, "client_id": payment.client_id, "amount_cents": payment.amount_cents,
+                "currency": payment.currency, "invoice_ids": list(payment.invoice_ids or []),
+                "processor_charge_id": result.charge_id, "method": {"brand": payment.brand, "last4": payment.last4},
+                "source": payment.source})
+        else:
+            payment.status = "failed"
+            payment.failure_code = result.failure_code or "processing_error"
+            payment.failure_message = result.failure_message or failure_message(payment.failure_code)
+            publish(session, "payment.failed", {
+                "payment_id": payment.id, "client_id": payment.client_id, "amount_cents": payment.amount_cents,
+                "currency": payment.currency, "failure_code": payment.failure_code,
+                "failure_message": payment.failure_message, "source": payment.source})
+
+    # reconciliation
+    def reconcile(self, *, older_than_seconds: int | None = None) -> dict:
+        """Asks the processor about every payment (and refund) whose outcome we do not know."""
+        threshold = utcnow() - timedelta(seconds=self.config.reconcile_after_seconds if older_than_seconds is None
+                                         else older_than_seconds)
+        with unit_of_work(self.sessions) as session:
+            ids = list(session.scalars(select(Payment.id).where(Payment.status.in_(UNSETTLED),
+                                                                Payment.created_at <= threshold)))
+            refund_ids = list(session.scalars(select(Refund.id).where(Refund.status == "pending",
+                                                                      Refund.created_at <= threshold)))
+        summary = {"payments": len(ids), "succeeded": 0, "failed": 0, "unknown": 0, "refunds": len(refund_ids)}
+        for payment_id in ids:
+            try:
+                found = self.processor.find_charge(payment_id)
+            except ProcessorError:
+                summary["unknown"] += 1
+                continue
+            with unit_of_work(self.sessions) as session:
+                payment = session.get(Payment, payment_id, with_for_update=True)
+                if payment.status not in UNSETTLED:
+                    continue
+                payment.status = "pending"  # let _settle decide from the processor's record
+                self._settle(session, payment, found)
+                summary[payment.status] = summary.get(payment.status, 0) + 1
+                keys = session.scalars(select(IdempotencyKey).where(IdempotencyKey.payment_id == payment_id))
+                for row in keys:  # also completes a key left in progress by a crash mid-request
+                    row.status, row.response_status = "done", row.response_status or 201
+                    row.response_body = json.loads(json.dumps(self.view(session, payment), default=str))
+        for refund_id in refund_ids:
+            self._reconcile_refund(refund_id)
+        log.info("reconciliation done", extra={"fields": summary})
+        return summary
+
+    # saved cards
+    def list_methods(self, client_id: str) -> list[PaymentMethod]:
+        with unit_of_work(self.sessions) as session:
+            return list(session.scalars(select(PaymentMethod).where(
+                PaymentMethod.client_id == client_id, PaymentMethod.removed_at.is_(None))
+                .order_by(PaymentMethod.is_default.desc(), PaymentMethod.created_at)))
+
+    def add_method(self, client_id: str, token: str, make_default: bool) -> PaymentMethod:
+        card = self._card_details(token)
+        if card_expired(card.exp_month, card.exp_year, utcnow().date()):
+            raise CardExpired("This card has expired; use another card.",
+                              errors={"processor_token": ["The card has expired."]}, extra={"failure_code":
+                                                                                            "expired_card"})
+        with unit_of_work(self.sessions) as session:
+            session.execute(select(PaymentMethod.id).where(PaymentMethod.client_id == client_id)
+                            .with_for_update())  # one change of a client's cards at a time
+            method = self._new_method(session, client_id, token, card, make_default)
+            session.add(method)
+            session.flush()
+            publish(session, "payment_method.added", {"payment_method_id": method.id, "client_id": client_id,
+                                                      "brand": method.brand, "last4": method.last4})
+            return method
+
+    def set_default(self, client_id: str, method_id: str) -> PaymentMethod:
+        with unit_of_work(self.sessions) as session:
+            method = self._own_method(session, client_id, method_id)
+            session.execute(update(PaymentMethod).where(PaymentMethod.client_id == client_id)
+                            .values(is_default=False))
+            method.is_default = True
+            return method
+
+    def remove_method(self, client_id: str, method_id: str) -> None:
+        with unit_of_work(self.sessions) as session:
+            method = self._own_method(session, client_id, method_id)
+            method.removed_at = utcnow()
+            was_default, method.is_default = method.is_default, False
+            session.flush()
+            if was_default:
+                successor = session.scalars(select(PaymentMethod).where(
+                    PaymentMethod.client_id == client_id, PaymentMethod.removed_at.is_(None))
+                    .order_by(PaymentMethod.created_at.desc())).first()
+                if successor is not None:
+                    successor.is_default = True
+            publish(session, "payment_method.removed", {"payment_method_id": method.id, "client_id": client_id,
+                                                        "brand": method.brand, "last4": method.last4})
+
+    def default_method_id(self, client_id: str) -> str | None:
+        with unit_of_work(self.sessions) as session:
+            return session.scalars(select(PaymentMethod.id).where(
+                PaymentMethod.client_id == client_id, PaymentMethod.is_default.is_(True),
+                PaymentMethod.removed_at.is_(None))).first()
+
+    # history
+    def list_payments(self, *, client_id: str | None, start: date | None, end: date | None, status: str | None,
+                      limit: int, cursor: str | None):
+        with unit_of_work(self.sessions) as session:
+            stmt = select(Payment)
+            if client_id:
+                stmt = stmt.where(Payment.client_id == client_id)
+            tz = ZoneInfo(practice(session).timezone)  # dates are the practice's calendar days
+            if start:
+                stmt = stmt.where(Payment.created_at >= datetime.combine(start, time.min, tz))
+            if end:
+                stmt = stmt.where(Payment.created_at < datetime.combine(end + timedelta(days=1), time.min, tz))
+            if status:
+                stmt = stmt.where(Payment.status == status)
+            rows, next_cursor = paginate(session, stmt, [Payment.created_at, Payment.id], [datetime, str],
+                                         limit=limit, cursor=cursor, descending=True)
+            return [self.view(session, p) for p in rows], next_cursor
+
+    def get_payment(self, payment_id: str, *, client_id: str | None) -> dict:
+        with unit_of_work(self.sessions) as session:
+            payment = session.get(Payment, payment_id)
+            if payment is None or (client_id is not None and payment.client_id != client_id):
+                raise PaymentNotFound("No payment with this id.")
+            return self.view(session, payment)
+
+    def receipt(self, payment_id: str, *, client_id: str | None) -> tuple[str, bytes]:
+        from services.payments.receipt import render_receipt
+
+        with unit_of_work(self.sessions) as session:
+            payment = session.get(Payment, payment_id)
+            if payment is None or (client_id is not None and payment.client_id != client_id):
+                raise PaymentNotFound("No payment with this id.")
+            if payment.status != "succeeded":
+                raise Conflict("A receipt exists only for a payment that went through.")
+            account = session.get(Account, payment.client_id)
+            return f"receipt-{payment.id[:8]}.pdf", render_receipt(practice(session), account,
+                                                                   self.view(session, payment))
+
+    # refunds
+    def refund(self, payment_id: str, amount_cents: int, reason: str, staff_id: str) -> dict:
+        with unit_of_work(self.sessions) as session:
+            payment = session.get(Payment, payment_id, with_for_update=True)  # refunds of one payment in turn
+            if payment is None:
+                raise PaymentNotFound("No payment with this id.")
+            if payment.status != "succeeded":
+                raise Conflict("Only a payment that went through can be refunded.")
+            pending = session.scalar(select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
+                Refund.payment_id == payment_id, Refund.status == "pending"))
+            left = refundable(payment.amount_cents, payment.refunded_cents, int(pending))
+            if amount_cents > left:
+                raise RefundTooLarge(f"At most {left} cents can still be refunded.",
+                                     errors={"amount_cents": [f"At most {left}."]}, extra={"refundable_cents": left})
+            refund = Refund(id=new_id(), payment_id=payment_id, client_id=payment.client_id,
+                            amount_cents=amount_cents, reason=reason, status="pending", created_by=staff_id)
+            session.add(refund)
+            charge_id = payment.processor_charge_id
+        try:
+            result = self.processor.refund(charge_id=charge_id, amount_cents=amount_cents, reference=refund.id)
+        except (ProcessorTimeout, ProcessorUnavailable):
+            result = None  # reconciled later by reference
+        return self._settle_refund(refund.id, result)
+
+    def _reconcile_refund(self, refund_id: str) -> None:
+        try:
+            found = self.processor.find_refund(refund_id)
+        except ProcessorError:
+            return
+        if found is None:
+            with unit_of_work(self.sessions) as session:
+                refund = session.get(Refund, refund_id, with_for_update=True)
+                if refund.status == "pending":
+                    refund.status, refund.failure_code = "failed", "processor_unavailable"
+            return
+        self._settle_refund(refund_id, found)
+
+    def _settle_refund(self, refund_id: str, result) -> dict:
+        with unit_of_work(self.sessions) as session:
+            refund = session.get(Refund, refund_id, with_for_update=True)
+            if refund.status == "pending" and result is not None:
+                payment = session.get(Payment, refund.payment_id, with_for_update=True)
+                if result.succeeded:
+                    refund.status = "succeeded"
+                    refund.processor_refund_id = result.refund_id
+                    payment.refunded_cents += refund.amount_cents
+                    publish(session, "payment.refunded", {
+                        "refund_id": refund.id, "payment_id": payment.id, "client_id": payment.client_id,
+                        "amount_cents": refund.amount_cents, "currency": payment.currency, "reason": refund.reason})
+                else:
+                    refund.status = "failed"
+                    refund.failure_code = result.failure_code
+            return {"id": refund.id, "payment_id": refund.payment_id, "amount_cents": refund.amount_cents,
+                    "status": refund.status, "failure_code": refund.failure_code, "reason": refund.reason,
+                    "created_at": refund.created_at}
+
+
+class _Unavailable(ProblemError):
+    status, slug, title = 503, "processor-unavailable", "The card processor is not answering"
+
+
+def _get(method, name):
+    return method[name] if isinstance(method, dict) else getattr(method, name)
+
