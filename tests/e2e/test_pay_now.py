@@ -68,7 +68,8 @@ def test_pay_now_lands_on_the_ledger(stack, http, admin_token):
     payment = response.json()
     assert payment["status"] == "succeeded" and payment["amount_cents"] == 17500
     answered = time.monotonic()
-    ledger = eventually(lambda: [e for e in http.get(f"{stack.api}/portal/account/history", headers=me).json()["items"]
+    history_url = f"{stack.api}/portal/account/history"
+    ledger = eventually(lambda: [e for e in http.get(history_url, headers=me).json()["items"]
                                  if e["kind"] == "payment"], timeout=10, interval=0.1, message="payment on the ledger")
     lag = time.monotonic() - answered
     assert ledger[0]["amount_cents"] == -17500 and ledger[0]["balance_after_cents"] == 0
@@ -97,5 +98,6 @@ def test_pay_now_lands_on_the_ledger(stack, http, admin_token):
                timeout=10, message="refund on the ledger")
     assert http.get(f"{stack.api}/portal/invoices/{invoice['id']}", headers=me).json()["balance_due_cents"] == 5000
     # the staff ledger shows the same, with running balance
-    kinds = [e["kind"] for e in http.get(f"{stack.api}/staff/clients/{client_id}/ledger", headers=staff).json()["items"]]
+    ledger_url = f"{stack.api}/staff/clients/{client_id}/ledger"
+    kinds = [e["kind"] for e in http.get(ledger_url, headers=staff).json()["items"]]
     assert kinds == ["refund", "payment", "charge"]
