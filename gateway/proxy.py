@@ -35,6 +35,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _DROP_REQUEST = {"HTTP_CONNECTION", "HTTP_KEEP_ALIVE", "HTTP_PROXY_AUTHORIZATION", "HTTP_TE", "HTTP_TRAILER",
                  "HTTP_TRANSFER_ENCODING", "HTTP_UPGRADE", "HTTP_HOST", "HTTP_X_REQUEST_ID",
                  "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST"}
+_SMALL_BODY = 256 * 1024
 _DROP_RESPONSE = {"connection", "keep-alive", "proxy-authenticate", "trailer", "transfer-encoding", "upgrade",
                   "server", "date"}
 
@@ -178,6 +179,19 @@ class Proxy:
         out_headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _DROP_RESPONSE]
         if "X-Request-ID" not in response.headers:
             out_headers.append(("X-Request-ID", request_id))
+        length = response.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) <= _SMALL_BODY:
+            # Most answers are small JSON: read whole, hand back one chunk, return the connection now.
+            try:
+                body = response.read(decode_content=False)
+            except (ProtocolError, ReadTimeoutError, OSError):
+                metrics.UPSTREAM_ERRORS.labels(upstream, "bad_response").inc()
+                response.release_conn()
+                return _problem(start_response, 502, "Bad gateway", f"The {upstream} service broke off its answer.",
+                                request_id, "bad-gateway")
+            response.release_conn()
+            start_response(f"{response.status} {response.reason or ''}".strip(), out_headers)
+            return [body]
         start_response(f"{response.status} {response.reason or ''}".strip(), out_headers)
         return _stream(response)
 

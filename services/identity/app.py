@@ -12,7 +12,7 @@ from services.identity.domain.tokens import Signer
 from services.identity.models import outbox
 from services.identity.service import IdentityService
 from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, protect_blueprint
-from shared.db import get_engine, session_factory
+from shared.db import get_engine, read_session_factory, session_factory
 from shared.outbox_metrics import OutboxBacklogCollector
 from shared.web import broker_check, create_base_app, database_check
 
@@ -35,6 +35,7 @@ def create_app(config: IdentityConfig | None = None, *, mail=None):
 
         mail = enqueue_email
     app.extensions["identity"] = IdentityService(config=config, sessions=session_factory(config.database_url),
+                                                 reads=read_session_factory(config.database_url),
                                                  signer=signer, verifier=verifier, fernet=keys.fernet(config),
                                                  mail=mail)
 

@@ -80,9 +80,10 @@ def directory_entry(client: Client) -> dict:
 
 class IdentityService:
     def __init__(self, *, config, sessions: sessionmaker[Session], signer: Signer, verifier: TokenVerifier,
-                 fernet: Fernet, mail: Callable[..., None]):
+                 fernet: Fernet, mail: Callable[..., None], reads: sessionmaker[Session] | None = None):
         self.config = config
         self.sessions = sessions
+        self.reads = reads or sessions  # autocommit sessions for single-statement reads
         self.signer = signer
         self.verifier = verifier
         self.fernet = fernet
@@ -538,7 +539,7 @@ class IdentityService:
 
     # --- My Information ----------------------------------------------------------------------
     def my_profile(self, client_id: str) -> dict:
-        with self.sessions() as session:
+        with self.reads() as session:
             client = session.get(Client, client_id)
             if client is None:
                 raise ClientNotFound("No client record.")

@@ -41,7 +41,30 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(migrated, tmp_path_factory):
+def e2e_infra(infra):
+    """The stack's own databases and vhost: its relays and consumers run for the whole session and must
+    never see (or publish) the integration tier's rows."""
+    from shared.manage import services_with_migrations
+    from shared.migrations import drop_database, upgrade
+    from tests.support import infra as infra_mod
+
+    own = infra_mod.Infra(pg_base_url=infra.pg_base_url, amqp_base_url=infra.amqp_base_url,
+                          run_id=f"{infra.run_id}e2e")
+    vhost = f"portal-test-{own.run_id}"
+    if infra_mod.create_vhost(vhost):
+        own.vhost = vhost
+    for service in services_with_migrations():
+        upgrade(service, own.database_url(service))
+    yield own
+    for service in services_with_migrations():
+        drop_database(own.database_url(service))
+    if own.vhost:
+        infra_mod.delete_vhost(own.vhost)
+
+
+@pytest.fixture(scope="session")
+def stack(e2e_infra, tmp_path_factory):
+    migrated = e2e_infra
     base = tmp_path_factory.mktemp("stack")
     mail_dir, logs, keys = base / "mail", base / "logs", base / "keys"
     for d in (mail_dir, logs, keys):
