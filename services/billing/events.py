@@ -19,6 +19,10 @@ def on_settings(session: Session, event: Event) -> None:
     service.apply_settings(session, event.payload["settings"])
 
 
+def on_default_card(session: Session, event: Event) -> None:
+    service.set_default_payment_method(session, event.payload)
+
+
 def on_appointment_completed(session: Session, event: Event) -> None:
     service.record_completed_session(session, event.payload)
 
@@ -38,4 +42,5 @@ SUBSCRIPTIONS = {
     "appointment.completed": on_appointment_completed,
     "payment.succeeded": on_payment_succeeded,
     "payment.refunded": on_payment_refunded,
+    "payment_method.default_changed": on_default_card,
 }

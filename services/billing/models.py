@@ -49,6 +49,7 @@ class Account(Base):
     autopay_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     autopay_failures: Mapped[int] = mapped_column(Integer, default=0)
     autopay_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    default_payment_method_id: Mapped[str | None] = mapped_column(String(36))  # from payments' events
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 

@@ -60,6 +60,11 @@ def upsert_client(session: Session, payload: dict) -> None:
         account.date_of_birth = date.fromisoformat(payload["date_of_birth"])
 
 
+def set_default_payment_method(session: Session, payload: dict) -> None:
+    account = ledger.lock_account(session, payload["client_id"], from_event=True)
+    account.default_payment_method_id = payload.get("payment_method_id")
+
+
 def apply_settings(session: Session, settings: dict) -> None:
     row = ledger.practice(session)
     for name in PRACTICE_FIELDS:
@@ -322,7 +327,7 @@ class BillingService:
                     "credit_cents": ledger.unapplied_credit(session, client_id),
                     "autopay_enabled": account.autopay_enabled and practice.autopay_enabled,
                     "autopay_enrolled": account.autopay_enabled,
-                    "default_payment_method_id": None,
+                    "default_payment_method_id": account.default_payment_method_id,
                     "pay_now": practice.online_payments_enabled and balance > 0,
                     "online_payments_enabled": practice.online_payments_enabled,
                     "billing_documents_enabled": practice.billing_documents_enabled}

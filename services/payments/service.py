@@ -68,6 +68,15 @@ def publish(session: Session, event_type: str, payload: dict) -> None:
     record_event(session, outbox, make_event(event_type, payload, producer="payments"))
 
 
+def default_changed(session: Session, client_id: str) -> None:
+    """Billing shows the default card on My Account: tell it whenever the default may have moved."""
+    session.flush()
+    method_id = session.scalars(select(PaymentMethod.id).where(
+        PaymentMethod.client_id == client_id, PaymentMethod.is_default.is_(True),
+        PaymentMethod.removed_at.is_(None))).first()
+    publish(session, "payment_method.default_changed", {"client_id": client_id, "payment_method_id": method_id})
+
+
 def practice(session: Session) -> Practice:
     row = session.get(Practice, 1)
     if row is None:
@@ -264,7 +273,10 @@ class PaymentsService:
                 session.flush()
                 publish(session, "payment_method.added", {"payment_method_id": new_method.id,
                                                           "client_id": client_id, "brand": new_method.brand,
-                                                          "last4": new_method.last4})
+                                                          "last4": new_method.last4,
+                                                          "is_default": new_method.is_default})
+                if new_method.is_default:
+                    default_changed(session, client_id)
             payment = Payment(id=new_id(), client_id=client_id, amount_cents=amount, currency=settings.currency,
                               status="pending", payment_method_id=getattr(new_method or method, "id", None),
                               processor_token=method["token"] if isinstance(method, dict) else method.processor_token,
@@ -429,7 +441,10 @@ class PaymentsService:
             session.add(method)
             session.flush()
             publish(session, "payment_method.added", {"payment_method_id": method.id, "client_id": client_id,
-                                                      "brand": method.brand, "last4": method.last4})
+                                                      "brand": method.brand, "last4": method.last4,
+                                                      "is_default": method.is_default})
+            if method.is_default:
+                default_changed(session, client_id)
             return method
 
     def set_default(self, client_id: str, method_id: str) -> PaymentMethod:
@@ -438,6 +453,7 @@ class PaymentsService:
             session.execute(update(PaymentMethod).where(PaymentMethod.client_id == client_id)
                             .values(is_default=False))
             method.is_default = True
+            default_changed(session, client_id)
             return method
 
     def remove_method(self, client_id: str, method_id: str) -> None:
@@ -454,6 +470,8 @@ class PaymentsService:
                     successor.is_default = True
             publish(session, "payment_method.removed", {"payment_method_id": method.id, "client_id": client_id,
                                                         "brand": method.brand, "last4": method.last4})
+            if was_default:
+                default_changed(session, client_id)
 
     def default_method_id(self, client_id: str) -> str | None:
         with unit_of_work(self.sessions) as session:

@@ -84,6 +84,8 @@ def test_pay_now_lands_on_the_ledger(stack, http, admin_token):
     assert len(http.get(f"{stack.api}/portal/payments", headers=me).json()["items"]) == 1
     cards = http.get(f"{stack.api}/portal/payment-methods", headers=me).json()["items"]
     assert [(c["last4"], c["is_default"]) for c in cards] == [("4242", True)]
+    eventually(lambda: http.get(f"{stack.api}/portal/account", headers=me).json()["default_payment_method_id"]
+               == cards[0]["id"], timeout=10, message="My Account shows the default card")
     receipt = http.get(f"{stack.api}/portal/payments/{payment['id']}/receipt", headers=me)
     assert receipt.status_code == 200 and receipt.headers["Content-Type"] == "application/pdf"
     docs = http.get(f"{stack.api}/portal/billing-documents", headers=me).json()["items"]

@@ -164,6 +164,16 @@ def test_refund_reopens_what_it_unpays(bstaff, bclient, codes, deliver, billing_
     assert len(billing_outbox(billing_engine, "invoice.paid", invoice_id=a["id"])) == 2
 
 
+def test_my_account_shows_the_default_card_payments_announced(bclient, deliver):
+    client_id, me = bclient()
+    assert me.get("/api/v1/portal/account").get_json()["default_payment_method_id"] is None
+    card = str(uuid.uuid4())
+    deliver("payment_method.default_changed", {"client_id": client_id, "payment_method_id": card})
+    assert me.get("/api/v1/portal/account").get_json()["default_payment_method_id"] == card
+    deliver("payment_method.default_changed", {"client_id": client_id, "payment_method_id": None})
+    assert me.get("/api/v1/portal/account").get_json()["default_payment_method_id"] is None
+
+
 def test_events_for_an_unknown_client_are_retried_not_dropped(deliver):
     with pytest.raises(EventForUnknownClient):
         deliver("payment.succeeded", {"payment_id": str(uuid.uuid4()), "client_id": str(uuid.uuid4()),

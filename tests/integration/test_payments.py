@@ -21,8 +21,8 @@ METHODS = "/api/v1/portal/payment-methods"
 
 # --- cards on file -----------------------------------------------------------------------------
 
-def test_cards_on_file(payer, sandbox, pstaff):
-    _, me, _ = payer()
+def test_cards_on_file(payer, sandbox, pstaff, payments_engine):
+    client_id, me, _ = payer()
     first = me.post(METHODS, json={"processor_token": tokenize(sandbox[0], "visa")})
     assert first.status_code == 201
     card = first.get_json()
@@ -35,6 +35,9 @@ def test_cards_on_file(payer, sandbox, pstaff):
     assert [(c["last4"], c["is_default"]) for c in listed] == [("4444", True), ("4242", False)]
     assert me.call("DELETE", f"{METHODS}/{second['id']}").status_code == 204
     assert [(c["last4"], c["is_default"]) for c in me.get(METHODS).get_json()["items"]] == [("4242", True)]
+    defaults = [e["payment_method_id"] for e in payments_outbox(payments_engine, "payment_method.default_changed",
+                                                                client_id=client_id)]
+    assert defaults == [card["id"], second["id"], card["id"]]  # first card, made default, default removed
     assert_problem(me.post(METHODS, json={"processor_token": tokenize(sandbox[0], "visa")}), 409)  # saved already
     # staff see a client's cards but can never add one
     assert_problem(pstaff.post(f"/api/v1/staff/clients/{uuid.uuid4()}/payment-methods",
