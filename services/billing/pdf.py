@@ -9,10 +9,12 @@ character the font lacks is transliterated or replaced with "?" instead of faili
 from __future__ import annotations
 
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
+from itertools import accumulate
 
 from fpdf import FPDF
 
@@ -70,10 +72,12 @@ def pdf_text(value: object) -> str:
     text = unicodedata.normalize("NFC", text).translate(_TO_ASCII)
     try:
         text.encode(_ENCODING)
-        if text.isprintable():
-            return text
     except UnicodeEncodeError:
         text = "".join(map(_drawable, text))
+        if "  " in text:  # where an invisible character went
+            text = " ".join(text.split())
+    if text.isprintable():
+        return text
     return " ".join("".join(char if char.isprintable() else " " for char in text).split())
 
 
@@ -191,6 +195,8 @@ class _Page(FPDF):
         self.client_name = pdf_text(client_name)
         self.on_new_page: Callable[[], None] | None = None
         self._widths: dict[tuple[str, float], _Widths] = {}
+        self._x_points: dict[float, str] = {}
+        self._y_points: dict[float, str] = {}
         stamp = issued_at if issued_at.tzinfo else issued_at.replace(tzinfo=UTC)
         self.set_creation_date(stamp)  # not "now": the same document renders to the same bytes
         self.set_title(self.reference)
@@ -261,14 +267,17 @@ class _Page(FPDF):
             return
         if not self.current_font_is_set_on_page:
             self._out(self._set_font_for_page(self.current_font, self.font_size_pt))  # as text() does
-        k, top = self.k, self.h
+        k, top, xs, ys = self.k, self.h, self._x_points, self._y_points
         parts = [f"q {_fill_op(color)} rg BT"]
-        baselines: dict[float, str] = {}  # a row's cells share their baselines
         for x, y, text in runs:
-            baseline = baselines.get(y)
-            if baseline is None:
-                baseline = baselines[y] = f"{(top - y) * k:.2f}"
-            parts.append(f"1 0 0 1 {x * k:.2f} {baseline} Tm ({_escape(text)}) Tj")
+            # Columns and row positions recur on every page: format each coordinate once.
+            x_pt = xs.get(x)
+            if x_pt is None:
+                x_pt = xs[x] = f"{x * k:.2f}"
+            y_pt = ys.get(y)
+            if y_pt is None:
+                y_pt = ys[y] = f"{(top - y) * k:.2f}"
+            parts.append(f"1 0 0 1 {x_pt} {y_pt} Tm ({_escape(text)}) Tj")
         parts.append("ET")
         if rule_y is not None:
             y = (top - rule_y) * k
@@ -294,46 +303,30 @@ class _Page(FPDF):
     def fit(self, text: str, width: float, widths: dict[str, float] | None = None) -> str:
         """`text`, or as much of it as fits `width` followed by "..."."""
         widths = self.widths() if widths is None else widths
-        if self.measure(text, widths) <= width:
+        edges = list(accumulate(map(widths.__getitem__, text)))  # where each character ends
+        if not edges or edges[-1] <= width:
             return text
-        budget = width - self.measure("...", widths)
-        used = 0.0
-        for end, char in enumerate(text):
-            used += widths[char]
-            if used > budget:
-                return text[:end].rstrip() + "..."
-        return text
+        return text[:bisect_right(edges, width - self.measure("...", widths))].rstrip() + "..."
 
     def wrap(self, text: str, width: float, max_lines: int, widths: dict[str, float] | None = None) -> list[str]:
-        """`text` in lines of `width`, at most `max_lines` of them, the last one ending in "..." if cut."""
+        """`text` in lines of `width` broken at spaces (inside a word only when it is longer than a line),
+        at most `max_lines` of them, the last one ending in "..." if the text goes on."""
         widths = self.widths() if widths is None else widths
-        if max_lines <= 1 or self.measure(text, widths) <= width:
-            return [self.fit(text, width, widths)]
-        space = self.measure(" ", widths)
         lines: list[str] = []
-        current, used = "", 0.0
-        words = text.split(" ")
-        for index, word in enumerate(words):
-            word_width = self.measure(word, widths)
-            if current and used + space + word_width <= width:
-                current, used = f"{current} {word}", used + space + word_width
-                continue
-            if current:
-                lines.append(current)
-                if len(lines) == max_lines:
-                    lines[-1] = self.fit(f"{current} {' '.join(words[index:])}", width, widths)
-                    return lines
-            while word_width > width:  # longer than the column (an e-mail, a reference): break inside it
-                piece = self.fit(word, width, widths)[:-3] or word[0]
-                lines.append(piece)
-                rest = word[len(piece):]
-                if len(lines) == max_lines:
-                    lines[-1] = self.fit(f"{piece}{rest} {' '.join(words[index + 1:])}".rstrip(), width, widths)
-                    return lines
-                word, word_width = rest, self.measure(rest, widths)
-            current, used = word, word_width
-        if current:
-            lines.append(current)
+        while len(lines) < max_lines - 1:
+            edges = list(accumulate(map(widths.__getitem__, text)))
+            if not edges or edges[-1] <= width:
+                break
+            fits = max(bisect_right(edges, width), 1)
+            cut = text.rfind(" ", 0, fits + 1)
+            if cut > 0:
+                lines.append(text[:cut].rstrip())
+                text = text[cut + 1:].lstrip()
+            else:  # one word wider than the column (an e-mail address, a reference): break inside it
+                lines.append(text[:fits])
+                text = text[fits:]
+        if text or not lines:
+            lines.append(self.fit(text, width, widths))
         return lines
 
 
@@ -365,8 +358,8 @@ class _Column:
 class _Table:
     """A table drawn row by row with our own page breaks; its titles are repeated on every new page.
 
-    fpdf2's table() took 41 s and cell() 4.6 s for 5,000 statement rows here (bench/billing_pdf.py
-    reports the figure of this one)."""
+    For 5,000 statement rows fpdf2's table() takes about 44 s, cell() 3.4 s and text() 1 s where this
+    draws the whole document in well under one (`python -m bench.billing_pdf --compare`)."""
 
     PAD_X = 1.6
     PAD_Y = 1.15
@@ -415,7 +408,7 @@ class _Table:
         style = "B" if bold else ""
         if page.font_style != style or page.font_size_pt != self.size:
             page.set_font("helvetica", style, self.size)
-        laid_out = self._laid_out
+        laid_out, widths = self._laid_out, page.widths()
         cells_lines = []
         depth = 1
         for index, value in enumerate(cells):
@@ -423,7 +416,7 @@ class _Table:
             key = (style, index, value)
             lines = laid_out.get(key)
             if lines is None:
-                lines = self._lay_out(pdf_text(value), index)
+                lines = self._lay_out(pdf_text(value), index, widths)
                 if len(laid_out) < 4096:
                     laid_out[key] = lines
             cells_lines.append(lines)
@@ -454,11 +447,12 @@ class _Table:
                         rule_y=y + height)
         page.set_y(y + height)
 
-    def _lay_out(self, text: str, index: int) -> list[tuple[float, str]]:
-        """The lines of a cell in the current font, each with the x it starts at."""
+    def _lay_out(self, text: str, index: int, widths: dict[str, float]) -> list[tuple[float, str]]:
+        """The lines of a cell, each with the x it starts at."""
         page, inner, column, left = self.page, self.inner[index], self.columns[index], self.lefts[index]
-        widths = page.widths()
-        lines = [text] if page.measure(text, widths) <= inner else page.wrap(text, inner, column.max_lines, widths)
+        lines = page.wrap(text, inner, column.max_lines, widths)
+        if column.align == "L":
+            return [(left + self.PAD_X, line) for line in lines if line]
         return [(self._x(column, left, page.measure(line, widths)), line) for line in lines if line]
 
     def _x(self, column: _Column, left: float, width: float) -> float:
@@ -528,9 +522,10 @@ def _client_lines(client: dict, *, birth_date: bool = False, email: bool = True)
     return lines
 
 
-def _label_value(page: _Page, label: str, value: str, x: float, width: float, *, label_width: float | None = None,
-                 size: float = 9, style: str = "", height: float = 4.8, align: str = "R") -> None:
-    label_width = width / 2 if label_width is None else label_width
+def _label_value(page: _Page, label: str, value: str, x: float, width: float, *, size: float = 9, style: str = "",
+                 height: float = 4.8, align: str = "R") -> None:
+    """A label in the left half of `width`, its value in the right half, on one line."""
+    label_width = width / 2
     y = page.get_y()
     page.write_line(label, width=label_width, height=height, size=size, style=style,
                     color=_MUTED if not style else _BLACK, x=x)

@@ -94,7 +94,7 @@ def stack(e2e_infra, tmp_path_factory):
         "identity": Process("identity", gunicorn("services.identity.app:create_app()", ports["identity"]),
                             {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-identity")}, logs),
         "identity-relay": Process("identity-relay", python_module("services.identity.worker", "relay"), env, logs),
-        "identity-tasks": Process("identity-tasks", [str(BIN / "celery"), "-A", "services.identity.tasks", "worker",
+        "identity-tasks": Process("identity-tasks", [str(BIN / "celery"), "-A", "services.identity.tasks", "worker", "-n", "identity-e2e@%h",
                                                      "-Q", "identity", "--pool=threads", "--concurrency=2",
                                                      "--loglevel=INFO"], env, logs),
         "billing": Process("billing", gunicorn("services.billing.app:create_app()", ports["billing"]),
