@@ -51,6 +51,8 @@ class OutboxRelay:
         self._batch: _Batch | None = None
         self._next_tag = 0
         self._tick_scheduled = False
+        self._tick_due = 0.0
+        self._tick_timer = None
         self._listen: psycopg.Connection | None = None
         self._stopping = False
         self._backoff = 1.0
@@ -152,10 +154,17 @@ class OutboxRelay:
             self._schedule(0)
 
     def _schedule(self, delay: float) -> None:
-        if self._tick_scheduled or self._connection is None:
+        """At most one tick pending; a sooner one (a notification) replaces a later one (the safety poll)."""
+        if self._connection is None:
             return
+        due = time.monotonic() + delay
+        if self._tick_scheduled:
+            if due >= self._tick_due:
+                return
+            self._connection.ioloop.remove_timeout(self._tick_timer)
         self._tick_scheduled = True
-        self._connection.ioloop.call_later(delay, self._tick)
+        self._tick_due = due
+        self._tick_timer = self._connection.ioloop.call_later(delay, self._tick)
 
     # --- publishing --------------------------------------------------------------------------
     def _tick(self) -> None:

@@ -92,6 +92,29 @@ def test_relay_publishes_committed_events_once_with_their_envelope(identity_engi
     assert not thread.is_alive()
 
 
+def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(identity_engine, migrated, exchange, tap):
+    """The poll is only a safety net: with it set to 10 s, NOTIFY at commit must publish each event at once."""
+    relay = OutboxRelay(service="identity", engine=identity_engine, outbox=outbox, amqp_url=migrated.amqp_url,
+                        exchange=exchange, poll_interval=10.0)
+    thread = threading.Thread(target=relay.run_forever, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    try:
+        write_events(identity_engine, 1)  # the first tick after connecting
+        time.sleep(1.0)
+        lags = []
+        for _ in range(5):
+            ids = write_events(identity_engine, 1)
+            started = time.monotonic()
+            eventually(lambda i=ids: published(identity_engine, i) == 1, timeout=5, interval=0.005,
+                       message="published soon after commit")
+            lags.append(time.monotonic() - started)
+            time.sleep(0.2)  # the relay goes idle again, with its 10 s poll pending
+        assert max(lags) < 1.0, lags
+    finally:
+        relay.stop()
+        thread.join(10)
+
+
 def test_rolled_back_business_change_publishes_nothing(identity_engine, migrated, exchange, tap):
     sessions = session_factory(identity_engine.url.render_as_string(hide_password=False))
     event = make_event("test.rolled_back", {}, producer="identity")
