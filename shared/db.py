@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, create_engine, types
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, types
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
 
@@ -32,8 +33,19 @@ class UTCDateTime(types.TypeDecorator):
         return value.astimezone(UTC) if value is not None else None
 
 
-class Base(DeclarativeBase):
-    """Each service subclasses this for its own metadata (its own database)."""
+# JSONB on PostgreSQL (what every service runs on), plain JSON elsewhere.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata() -> MetaData:
+    """A service's own metadata (its own database), with names Alembic can diff and drop."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def get_engine(url: str, **kwargs) -> Engine:

@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import func, select, text
 
 from services.billing.config import BillingConfig
 from services.billing.events import SUBSCRIPTIONS
@@ -17,6 +16,10 @@ from shared.consumer import EventConsumer
 from shared.db import get_engine, session_factory
 from shared.events import make_event
 from tests.integration.conftest import Api
+from tests.support.snapshot import TableSnapshot, outbox_payloads
+
+BILLING_TABLES = ("invoices", "invoice_lines", "ledger_entries", "allocations", "statements", "superbills",
+                  "service_codes", "outbox", "autopay_attempts")
 
 
 @dataclass
@@ -139,29 +142,11 @@ def paid(deliver, client_id, amount, *invoice_ids, payment_id=None):
     return payment_id
 
 
-class BillingSnapshot:
-    TABLES = ("invoices", "invoice_lines", "ledger_entries", "allocations", "statements", "superbills",
-              "service_codes", "outbox", "autopay_attempts")
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.before = self.counts()
-
-    def counts(self):
-        with self.engine.connect() as conn:
-            return {t: conn.execute(select(func.count()).select_from(text(t))).scalar_one() for t in self.TABLES}
-
-    def assert_unchanged(self):
-        assert self.counts() == self.before
 
 
 @pytest.fixture
 def bsnapshot(billing_engine):
-    return lambda: BillingSnapshot(billing_engine)
+    return lambda: TableSnapshot(billing_engine, BILLING_TABLES)
 
 
-def billing_outbox(engine, event_type: str, **match) -> list[dict]:
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT envelope FROM outbox WHERE event_type = :t ORDER BY seq"),
-                            {"t": event_type}).scalars().all()
-    return [r["payload"] for r in rows if all(r["payload"].get(k) == v for k, v in match.items())]
+billing_outbox = outbox_payloads

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from services.identity.config import IdentityConfig
 from services.identity.domain.tokens import token_hash  # noqa: F401 (re-exported for tests)
 from shared.db import get_engine
 from tests.support import random_refs
+from tests.support.snapshot import TableSnapshot
 
 pytestmark = pytest.mark.integration
 
@@ -144,26 +145,12 @@ def registered_client(api, staff, new_client, mailbox):
     return make
 
 
-class Snapshot:
-    """Row counts of identity's tables: 'nothing written' means none of them moved."""
-
-    TABLES = ("clients", "users", "invitations", "refresh_tokens", "password_resets", "profile_changes", "outbox")
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.before = self.counts()
-
-    def counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            return {t: conn.execute(select(func.count()).select_from(text(t))).scalar_one() for t in self.TABLES}
-
-    def assert_unchanged(self):
-        assert self.counts() == self.before
 
 
 @pytest.fixture
 def snapshot(identity_engine):
-    return lambda: Snapshot(identity_engine)
+    return lambda: TableSnapshot(identity_engine, ("clients", "users", "invitations", "refresh_tokens",
+                                                   "password_resets", "profile_changes", "outbox"))
 
 
 def outbox_events(engine, event_type: str, **payload_match) -> list[dict]:

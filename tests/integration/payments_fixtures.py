@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from sqlalchemy import func, select, text
 
 from services.payments.config import PaymentsConfig
 from services.payments.events import SUBSCRIPTIONS
@@ -18,6 +17,7 @@ from shared.db import get_engine, session_factory
 from shared.events import make_event
 from tests.integration.conftest import Api
 from tests.support.processes import Process, free_port, gunicorn, wait_http
+from tests.support.snapshot import TableSnapshot, outbox_payloads
 
 SANDBOX_KEY = "sk_test_itest"
 NEXT_YEAR = datetime.now(UTC).year + 1
@@ -127,28 +127,12 @@ def pay(api: Api, body: dict, key: str | None = None):
     return api.post("/api/v1/portal/payments", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex})
 
 
-class PaymentsSnapshot:
-    TABLES = ("payments", "payment_methods", "refunds", "idempotency_keys", "outbox")
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.before = self.counts()
-
-    def counts(self):
-        with self.engine.connect() as conn:
-            return {t: conn.execute(select(func.count()).select_from(text(t))).scalar_one() for t in self.TABLES}
-
-    def assert_unchanged(self):
-        assert self.counts() == self.before
 
 
 @pytest.fixture
 def psnapshot(payments_engine):
-    return lambda: PaymentsSnapshot(payments_engine)
+    return lambda: TableSnapshot(payments_engine, ("payments", "payment_methods", "refunds", "idempotency_keys",
+                                                   "outbox"))
 
 
-def payments_outbox(engine, event_type: str, **match) -> list[dict]:
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT envelope FROM outbox WHERE event_type = :t ORDER BY seq"),
-                            {"t": event_type}).scalars().all()
-    return [r["payload"] for r in rows if all(r["payload"].get(k) == v for k, v in match.items())]
+payments_outbox = outbox_payloads

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.pagination import PageQuery
+from shared.schemas import Strict, StrictBool
 
 NAME = validate.Length(min=1, max=100)
 EMAIL_LEN = validate.Length(max=254)
 PHONE = validate.Regexp(r"^[0-9+()\-. ]{5,32}$", error="Use digits, spaces and + ( ) - . only (5 to 32).")
-
-
-class StrictBool(fields.Boolean):
-    """JSON true or false only: "yes", 1 or "on" are refused, not guessed (1 == True in Python)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class LoginIn(Strict):

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.pagination import PageQuery
+from shared.schemas import Strict, StrictBool, StrictInt
 
 MAX_CENTS = 10_000_000_00
-
-
-class StrictInt(fields.Integer):
-    """Integers only: 12.5, "12" and true are refused (money is integer cents)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.make_error("invalid", input=value)
-        return value
-
-
-class StrictBool(fields.Boolean):
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 TOKEN = validate.Length(min=1, max=200)

@@ -1,0 +1,213 @@
+"""The Markdown table of a bench run (what README keeps)."""
+
+from __future__ import annotations
+
+
+def _f(value, digits: int = 1, suffix: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{suffix}"
+    return f"{value:,}{suffix}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f} %"
+
+
+def _cpu(result: dict) -> str:
+    per = result.get("cpu_ms_per_req") or {}
+    order = ["gateway", "floor", "ceiling", "identity", "postgres", "wrk"]
+    parts = [f"{k} {per[k]:.2f}" for k in order if per.get(k)]
+    return ", ".join(parts) or "–"
+
+
+def _cpu_total(result: dict) -> float:
+    """CPU ms all the processes of a run spent per request: on saturated shared cores, req/s ∝ 1 / this."""
+    return sum((result.get("cpu_ms_per_req") or {}).values())
+
+
+def _errors(result: dict) -> str:
+    bad = result.get("non_2xx_3xx", 0) + result.get("socket_errors", 0)
+    return str(bad)
+
+
+NOISY = 0.25
+
+
+def _noisy(*results: dict | None) -> str:
+    """' (noisy)' when someone else's work took more than a quarter of the cores during one of the runs."""
+    shares = [r.get("other_cpu_share") or 0 for r in results if r]
+    return " (noisy)" if shares and max(shares) > NOISY else ""
+
+
+def _met(ok: bool | None) -> str:
+    return "–" if ok is None else ("met" if ok else "**missed**")
+
+
+def markdown(results: dict) -> str:
+    env = results["environment"]
+    s = results["settings"]
+    lines = [
+        "## Benchmarks",
+        "",
+        f"`make bench` ({env['date']}; {env['cpu']}, {env['cores']} cores; Python {env['python']}, "
+        f"gunicorn {env.get('gunicorn', '?')}, PostgreSQL {env.get('postgresql', '?')}, "
+        f"RabbitMQ {env.get('rabbitmq', '?')}). wrk, every server, PostgreSQL and RabbitMQ share these cores: "
+        "the aims are ratios within this one run, not absolute numbers.",
+        "",
+    ]
+    busy = env.get("busy_before")
+    if busy is not None:
+        note = f"Cores busy with other work just before the run: {busy:.0%}"
+        if env.get("loadavg_before") is not None:
+            note += f" (load average {env['loadavg_before']} before, {env.get('loadavg_after', '?')} after)"
+        note += f"; run time {results.get('total_s', 0):.0f} s."
+        if busy > 0.25:
+            note += " **The machine was not idle: these numbers are noisy.**"
+        lines += [note, ""]
+    aims: list[tuple[str, str, str, bool | None]] = []
+
+    http = results.get("http")
+    if http:
+        t = http["targets"]
+        lines += [
+            f"### HTTP: `GET {http['path']}`",
+            "",
+            f"wrk -t2 -c{s['connections']} for {s['duration']:.0f} s after a {s['warmup']:.0f} s warm-up; "
+            f"c1: wrk -t1 -c1 for {s['c1_duration']:.0f} s. CPU ms/req: CPU time each process used per request "
+            "during the c32 run.",
+            "",
+            "| target | gunicorn | req/s | p50 ms | p99 ms | c1 req/s | c1 p50 ms | c1 p99 ms | errors | "
+            "CPU ms/req | other load |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        ]
+        for name, row in t.items():
+            c32, c1 = row["c32"], row["c1"]
+            lines.append(f"| {name} | {row['model']} | {_f(c32['rps'], 0)} | {_f(c32['p50_ms'], 2)} | "
+                         f"{_f(c32['p99_ms'], 2)} | {_f(c1['rps'], 0)} | {_f(c1['p50_ms'], 2)} | "
+                         f"{_f(c1['p99_ms'], 2)} | {_errors(c32)}/{_errors(c1)} | {_cpu(c32)} | "
+                         f"{_pct(c32.get('other_cpu_share'))} |")
+        lines += ["", "other load: share of the cores used during the c32 run by processes outside the measurement "
+                  "(someone else's work makes the row noisy).", "",
+                  f"Gateway worker models, back to back (wrk -c{s['connections']}; identity stays gthread 2x8):", "",
+                  "| gateway worker model | req/s | p50 ms | p99 ms | errors | CPU ms/req | other load |",
+                  "|---|---:|---:|---:|---:|---|---:|"]
+        best = http.get("best_gateway_model")
+        for name, r in http["gateway_models"].items():
+            label = f"**{name}** (best)" if name == best else name
+            lines.append(f"| {label} | {_f(r['rps'], 0)} | {_f(r['p50_ms'], 2)} | {_f(r['p99_ms'], 2)} | "
+                         f"{_errors(r)} | {_cpu(r)} | {_pct(r.get('other_cpu_share'))} |")
+        if http.get("best_gateway_model_note"):
+            lines.append(f"\n{http['best_gateway_model_note']}")
+        if http.get("gevent"):
+            lines.append(f"\ngevent: {http['gevent']}")
+        lines.append("")
+        direct, gateway = t.get("identity direct"), t.get("gateway")
+        ceiling = t.get("ceiling (bare SELECT app)")
+        floor = t.get("floor (naive requests proxy)")
+        if direct and gateway:
+            ratio = gateway["c32"]["rps"] / direct["c32"]["rps"]
+            aims.append(("gateway req/s ÷ identity direct req/s (c32)", "≥ 75 %",
+                         _pct(ratio) + _noisy(gateway["c32"], direct["c32"]), ratio >= 0.75))
+            if _cpu_total(gateway["c32"]):
+                ratio = _cpu_total(direct["c32"]) / _cpu_total(gateway["c32"])
+                aims.append(("… the same, predicted from CPU ms/req (cores saturated; less sensitive to other load)",
+                             "≥ 75 %", _pct(ratio), None))
+            delta = gateway["c1"]["p50_ms"] - direct["c1"]["p50_ms"]
+            aims.append(("gateway p50 − identity direct p50 (1 connection)", "≤ 1 ms",
+                         f"{delta:+.2f} ms" + _noisy(gateway["c1"], direct["c1"]), delta <= 1.0))
+        if direct and ceiling:
+            ratio = direct["c32"]["rps"] / ceiling["c32"]["rps"]
+            aims.append(("identity direct req/s ÷ ceiling req/s (c32)", "≥ 60 %",
+                         _pct(ratio) + _noisy(direct["c32"], ceiling["c32"]), ratio >= 0.60))
+        if direct and ceiling and _cpu_total(direct["c32"]):
+            ratio = _cpu_total(ceiling["c32"]) / _cpu_total(direct["c32"])
+            aims.append(("… the same, predicted from CPU ms/req", "≥ 60 %", _pct(ratio), None))
+        if gateway and floor:
+            ratio = gateway["c32"]["rps"] / floor["c32"]["rps"]
+            aims.append(("gateway req/s ÷ naive proxy (floor) req/s", "> 100 %",
+                         _pct(ratio) + _noisy(gateway["c32"], floor["c32"]), ratio > 1.0))
+        if best:
+            aims.append(("best gateway worker model (req/s, c32)", "by measurement", best, None))
+
+    events = results.get("events")
+    if events:
+        relay, confirm, noconf = events["relay"], events["raw_confirm_each"], events["raw_no_confirm"]
+        lat = events["latency"]
+        lines += [
+            "### Events",
+            "",
+            f"Broker: {events['broker']}, topic exchange `{events['exchange']}`, persistent mandatory messages to a "
+            "quorum queue bound to `#`.",
+            "",
+            "| publisher | messages | msg/s | notes |",
+            "|---|---:|---:|---|",
+            f"| outbox relay (shared.relay, batched confirms) | {_f(relay['n'])} | {_f(relay['rows_per_s'], 0)} | "
+            f"first claim to empty outbox: {relay['seconds']} s ({relay['wall_s_with_start']} s with process "
+            f"start); rows inserted at {_f(relay['insert_rows_per_s'], 0)}/s; {_f(relay['messages_in_sink'])} "
+            f"in the queue; cores busy {_pct(relay.get('machine_busy'))}, other load "
+            f"{_pct(relay.get('other_cpu_share'))} |",
+            f"| raw pika, a confirm per message | {_f(confirm['n'])} | {_f(confirm['msgs_per_s'], 0)} | "
+            "BlockingConnection + confirm_delivery |",
+            f"| raw pika, no confirms | {_f(noconf['n'])} | {_f(noconf['msgs_per_s'], 0)} | "
+            "until a synchronous round trip after the last |",
+            "",
+            f"Latency, business commit → consumer handler commit, {lat['rate_target']} events/s for "
+            f"{lat['seconds']} s (one event per producer transaction; relay and shared.consumer.EventConsumer "
+            f"running; cores busy {_pct(lat.get('machine_busy'))}, other load {_pct(lat.get('other_cpu_share'))}):",
+            "",
+            "| events | handled | p50 ms | p90 ms | p99 ms | max ms | p50 / p99 ms from envelope occurred_at |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+            f"| {lat['produced']} | {lat['handled']} | {_f(lat['p50_ms'])} | {_f(lat['p90_ms'])} | "
+            f"{_f(lat['p99_ms'])} | {_f(lat['max_ms'])} | {_f(lat['occurred_at_p50_ms'])} / "
+            f"{_f(lat['occurred_at_p99_ms'])} |",
+            "",
+            f"Of which: business commit → relay claims the row p50 {_f(lat.get('relay_claim_p50_ms'))} / p99 "
+            f"{_f(lat.get('relay_claim_p99_ms'))} ms; relay claim → handler starts p50 "
+            f"{_f(lat.get('claim_to_handler_p50_ms'))} / p99 {_f(lat.get('claim_to_handler_p99_ms'))} ms; handler "
+            f"start → its commit p50 {_f(lat.get('handler_p50_ms'))} / p99 {_f(lat.get('handler_p99_ms'))} ms.",
+            "",
+        ]
+        backlog = events.get("consumer_backlog")
+        if backlog:
+            lines += [f"The consumer drains a backlog of {_f(backlog['n'])} events at "
+                      f"{_f(backlog['msgs_per_s'], 0)} events/s (one transaction and one ack per event).", ""]
+        ratio = relay["rows_per_s"] / confirm["msgs_per_s"]
+        aims.append(("relay rows/s ÷ raw per-message-confirm msg/s", "≥ 100 %", _pct(ratio) + _noisy(relay),
+                     ratio >= 1.0))
+        if lat["p99_ms"] is not None:
+            aims.append(("event latency p99 (commit → handler commit)", "< 50 ms",
+                         f"{lat['p99_ms']:.1f} ms" + _noisy(lat), lat["p99_ms"] < 50 and lat["lost_or_late"] == 0))
+
+    login = results.get("login")
+    if login:
+        a = login["argon2"]
+        lines += [
+            "### Login",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| {a['params']} verify, in-process (N={a['n']}) | {a['cpu_ms_each']} ms CPU each "
+            f"({a['ms_each']} ms wall) → at most {_f(a['max_logins_per_s'])} logins/s on {a['cores']} cores "
+            f"(measured on {a['cores']} threads at once: {_f(a.get('parallel_verifies_per_s'))}/s) |",
+        ]
+        g = login.get("through_gateway")
+        if g:
+            lines.append(f"| `POST /api/v1/auth/login` through the gateway (wrk -t2 -c{s['login_connections']}, "
+                         f"{s['duration']:.0f} s) | {_f(g['rps'])} logins/s = {_pct(g['share_of_max'])} of the "
+                         f"maximum; p50 {g['p50_ms']} ms, p99 {g['p99_ms']} ms; errors {_errors(g)}; "
+                         f"CPU ms/login: {_cpu(g)}; other load {_pct(g.get('other_cpu_share'))} |")
+            aims.append(("logins/s through the gateway ÷ argon2 maximum", "report",
+                         _pct(g["share_of_max"]) + _noisy(g), None))
+        lines.append("")
+
+    if aims:
+        lines += ["### Aims", "", "| aim | target | measured | |", "|---|---|---|---|"]
+        lines += [f"| {name} | {target} | {value} | {_met(ok)} |" for name, target, value, ok in aims]
+        lines.append("")
+    for part, error in results.get("errors", {}).items():
+        lines.append(f"- {part}: not measured ({error})")
+    if results.get("errors"):
+        lines.append("")
+    return "\n".join(lines)
