@@ -543,11 +543,16 @@ class IdentityService:
 
     # --- My Information ----------------------------------------------------------------------
     def my_profile(self, client_id: str) -> dict:
+        # The hottest read of the portal: one Core SELECT on an autocommit connection, no ORM identity map.
+        columns = [Client.__table__.c[name] for name in CLIENT_FIELDS]
         with self.reads() as session:
-            client = session.get(Client, client_id)
-            if client is None:
-                raise ClientNotFound("No client record.")
-            return client_dict(client)
+            row = session.execute(select(*columns).where(Client.__table__.c.id == client_id)).mappings().first()
+        if row is None:
+            raise ClientNotFound("No client record.")
+        data = dict(row)
+        for name in profile.NESTED:
+            data[name] = dict(data[name] or {})
+        return data
 
     def update_my_profile(self, client_id: str, data: dict) -> dict:
         forbidden = sorted(set(data) & set(profile.PRACTICE_OWNED))
