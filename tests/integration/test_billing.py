@@ -382,3 +382,25 @@ def test_autopay_enrolment_needs_the_practice_setting_and_bad_input_writes_nothi
                    field="enabled")
     assert_problem(bstaff.put(f"/api/v1/staff/clients/{uuid.uuid4()}/autopay", json={"enabled": False}), 404)
     before.assert_unchanged()
+
+
+def test_service_code_changes_and_billing_profile_refuse_bad_input(bstaff, bsnapshot, signer, billing_app):
+    from tests.integration.conftest import Api
+
+    code = bstaff.post("/api/v1/staff/service-codes", json={"code": f"P{uuid.uuid4().hex[:6]}".upper(),
+                                                            "description": "Patch me", "rate_cents": 100}).get_json()
+    before = bsnapshot()
+    url = f"/api/v1/staff/service-codes/{code['id']}"
+    assert_problem(bstaff.patch(url, json={"rate_cents": 0}), 422, field="rate_cents")
+    assert_problem(bstaff.patch(url, json={"active": "no"}), 422, field="active")
+    assert_problem(bstaff.patch(url, json={"code": "NEW"}), 422, field="code")
+    assert_problem(bstaff.patch(f"/api/v1/staff/service-codes/{uuid.uuid4()}", json={"rate_cents": 5}), 404)
+    assert_problem(bstaff.put("/api/v1/staff/billing-profile", json={"npi": "12345"}), 422, field="npi")
+    assert_problem(bstaff.put("/api/v1/staff/billing-profile", json={"owner": "me"}), 422, field="owner")
+    staff_only = Api(billing_app.test_client(), signer.access_token(user_id=str(uuid.uuid4()), role="staff",
+                                                                    client_id=None, ttl=600))
+    assert_problem(staff_only.put("/api/v1/staff/billing-profile", json={"npi": "1234567893"}), 403)
+    before.assert_unchanged()
+    assert bstaff.patch(url, json={"rate_cents": 150}).get_json()["rate_cents"] == 150
+    profile = bstaff.put("/api/v1/staff/billing-profile", json={"npi": "1234567893", "provider_name": "Dr. Reyes"})
+    assert profile.status_code == 200 and profile.get_json()["npi"] == "1234567893"

@@ -341,3 +341,10 @@ def test_no_card_number_or_cvc_in_databases_or_logs(payer, sandbox, migrated, ca
     logs = caplog.text + sandbox[1].log_path.read_text(errors="replace")
     for secret in CARDS.values():
         assert secret not in logs
+
+
+def test_staff_payment_lists_refuse_bad_queries(pstaff):
+    assert_problem(pstaff.get("/api/v1/staff/payments?status=lost"), 422, field="status")
+    assert_problem(pstaff.get("/api/v1/staff/payments?from=2026-05-02&to=2026-05-01"), 422, field="to")
+    assert_problem(pstaff.get("/api/v1/staff/payments?limit=1000"), 422, field="limit")
+    assert_problem(pstaff.get(f"/api/v1/staff/payments/{uuid.uuid4()}"), 404)

@@ -105,3 +105,30 @@ def test_staff_two_factor_sign_in(api, staff):
 
 def test_admin_password_is_not_accepted_for_another_account(api):
     assert_problem(api.post(LOGIN, json={"email": random_refs.email(), "password": ADMIN_PASSWORD}), 401)
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/api/v1/auth/refresh", {}, "refresh_token"),
+    ("/api/v1/auth/refresh", {"refresh_token": 5}, "refresh_token"),
+    ("/api/v1/auth/logout", {}, "refresh_token"),
+    ("/api/v1/auth/logout", {"refresh_token": "x", "all": True}, "all"),
+    ("/api/v1/auth/mfa", {"mfa_token": "t"}, "code"),
+    ("/api/v1/auth/mfa", {"mfa_token": "t", "code": "abcdef"}, "code"),
+    ("/api/v1/auth/password-reset", {"email": "not-an-email"}, "email"),
+    ("/api/v1/auth/password-reset/confirm", {"token": "t"}, "password"),
+    ("/api/v1/auth/password-reset/confirm", {"token": "t" * 600, "password": "x"}, "token"),
+])
+def test_auth_bad_bodies_answer_422_and_write_nothing(api, snapshot, path, body, field):
+    before = snapshot()
+    assert_problem(api.post(path, json=body), 422, field=field)
+    before.assert_unchanged()
+
+
+def test_mfa_endpoints_refuse_bad_input(api, staff, snapshot):
+    before = snapshot()
+    assert_problem(staff.post("/api/v1/staff/me/mfa/enable", json={"code": "12"}), 422, field="code")
+    assert_problem(staff.post("/api/v1/staff/me/mfa/enable", json={"code": "123456"}), 409)  # no set-up started
+    assert_problem(staff.post("/api/v1/staff/me/mfa/disable", json={}), 422, field="password")
+    assert_problem(staff.post("/api/v1/staff/me/mfa/disable", json={"password": "not the password"}), 422,
+                   field="password")
+    before.assert_unchanged()
