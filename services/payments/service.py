@@ -418,6 +418,9 @@ class PaymentsService:
                     row.response_body = json.loads(json.dumps(self.view(session, payment), default=str))
         for refund_id in refund_ids:
             self._reconcile_refund(refund_id)
+        with unit_of_work(self.sessions) as session:  # keys live IDEMPOTENCY_TTL_HOURS (48 h), then go
+            summary["expired_keys"] = session.execute(delete(IdempotencyKey).where(
+                IdempotencyKey.expires_at < utcnow(), IdempotencyKey.status == "done")).rowcount
         log.info("reconciliation done", extra={"fields": summary})
         return summary
 

@@ -348,3 +348,17 @@ def test_staff_payment_lists_refuse_bad_queries(pstaff):
     assert_problem(pstaff.get("/api/v1/staff/payments?from=2026-05-02&to=2026-05-01"), 422, field="to")
     assert_problem(pstaff.get("/api/v1/staff/payments?limit=1000"), 422, field="limit")
     assert_problem(pstaff.get(f"/api/v1/staff/payments/{uuid.uuid4()}"), 404)
+
+
+def test_reconciliation_purges_expired_idempotency_keys_only(payer, sandbox, payments_app, payments_engine):
+    _, me, _ = payer()
+    pay(me, {"amount_cents": 100, "processor_token": tokenize(sandbox[0])}, key="old-key")
+    pay(me, {"amount_cents": 100, "processor_token": tokenize(sandbox[0])}, key="fresh-key")
+    with payments_engine.begin() as conn:
+        conn.execute(text("UPDATE idempotency_keys SET expires_at = now() - interval '1 minute' WHERE key = 'old-key'"))
+    summary = payments_app.extensions["payments"].reconcile(older_than_seconds=0)
+    assert summary["expired_keys"] >= 1
+    with payments_engine.connect() as conn:
+        keys = set(conn.execute(text("SELECT key FROM idempotency_keys WHERE key IN ('old-key', 'fresh-key')"))
+                   .scalars())
+    assert keys == {"fresh-key"}
