@@ -13,16 +13,8 @@ import time
 import uuid
 from urllib.parse import quote
 
-import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
-
 from gateway.routes import PREFIX_ROLES, RouteTable, prefix_of
+from gateway.upstream import Upstream, UpstreamBroken, UpstreamTimeout, UpstreamUnavailable
 from shared import metrics
 from shared.auth import TokenVerifier, check_role
 from shared.errors import PROBLEM_BASE, ProblemError
@@ -61,9 +53,8 @@ class Proxy:
         self.fallback = fallback  # the Flask app: probes, metrics, OpenAPI
         self.routes = routes or RouteTable()
         self.max_body = max_body
-        self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
-        self.pools = {name: urllib3.connection_from_url(url, maxsize=pool_size, block=False, retries=False,
-                                                        timeout=self.timeout)
+        self.pools = {name: Upstream(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                     pool_size=pool_size, stream_above=_SMALL_BODY)
                       for name, url in upstreams.items()}
 
     def __call__(self, environ, start_response):
@@ -142,13 +133,11 @@ class Proxy:
                 return _problem(start_response, 413, "Content too large",
                                 f"The body may be at most {self.max_body} bytes.", request_id, "payload-too-large")
             body = environ["wsgi.input"].read(size) if size else b""
-            headers["Content-Length"] = str(len(body))
         elif environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             body = environ["wsgi.input"].read(self.max_body + 1)
             if len(body) > self.max_body:
                 return _problem(start_response, 413, "Content too large",
                                 f"The body may be at most {self.max_body} bytes.", request_id, "payload-too-large")
-            headers["Content-Length"] = str(len(body))
 
         # PATH_INFO arrives decoded (as latin-1 bytes, PEP 3333): encode it again so %3F, %23 and
         # non-ASCII reach the service as the client sent them.
@@ -156,48 +145,28 @@ class Proxy:
         wire_path = quote(path.encode("latin-1"), safe="/!$&'()*+,;=:@~")
         url = f"{wire_path}?{query}" if query else wire_path
         try:
-            response = self.pools[upstream].urlopen(environ["REQUEST_METHOD"], url, body=body, headers=headers,
-                                                    redirect=False, retries=False, preload_content=False,
-                                                    assert_same_host=False)
-        except (ConnectTimeoutError, NewConnectionError) as exc:
+            response = self.pools[upstream].request(environ["REQUEST_METHOD"], url, list(headers.items()), body)
+        except UpstreamUnavailable as exc:
             metrics.UPSTREAM_ERRORS.labels(upstream, "unavailable").inc()
-            log.warning("upstream unavailable", extra={"fields": {"upstream": upstream, "error": type(exc).__name__}})
+            log.warning("upstream unavailable", extra={"fields": {"upstream": upstream, "error": str(exc)}})
             return _problem(start_response, 503, "Service unavailable",
                             f"The {upstream} service is not answering; try again shortly.", request_id,
                             "service-unavailable", [("Retry-After", "5")])
-        except ReadTimeoutError:
+        except UpstreamTimeout:
             metrics.UPSTREAM_ERRORS.labels(upstream, "timeout").inc()
             log.warning("upstream timed out", extra={"fields": {"upstream": upstream}})
             return _problem(start_response, 504, "Gateway timeout",
                             f"The {upstream} service took too long to answer.", request_id, "gateway-timeout")
-        except (ProtocolError, MaxRetryError, OSError) as exc:
+        except UpstreamBroken as exc:
             metrics.UPSTREAM_ERRORS.labels(upstream, "bad_response").inc()
-            log.warning("upstream failed", extra={"fields": {"upstream": upstream, "error": type(exc).__name__}})
+            log.warning("upstream failed", extra={"fields": {"upstream": upstream, "error": str(exc)}})
             return _problem(start_response, 502, "Bad gateway",
                             f"The {upstream} service gave no valid answer.", request_id, "bad-gateway")
 
-        out_headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _DROP_RESPONSE]
-        if "X-Request-ID" not in response.headers:
+        out_headers = [(k, v) for k, v in response.headers if k.lower() not in _DROP_RESPONSE]
+        if not any(k.lower() == "x-request-id" for k, _ in out_headers):
             out_headers.append(("X-Request-ID", request_id))
-        length = response.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) <= _SMALL_BODY:
-            # Most answers are small JSON: read whole, hand back one chunk, return the connection now.
-            try:
-                body = response.read(decode_content=False)
-            except (ProtocolError, ReadTimeoutError, OSError):
-                metrics.UPSTREAM_ERRORS.labels(upstream, "bad_response").inc()
-                response.release_conn()
-                return _problem(start_response, 502, "Bad gateway", f"The {upstream} service broke off its answer.",
-                                request_id, "bad-gateway")
-            response.release_conn()
-            start_response(f"{response.status} {response.reason or ''}".strip(), out_headers)
-            return [body]
-        start_response(f"{response.status} {response.reason or ''}".strip(), out_headers)
-        return _stream(response)
+        start_response(f"{response.status} {response.reason}".strip(), out_headers)
+        return [response.body] if response.chunks is None else response.chunks
 
 
-def _stream(response):
-    try:
-        yield from response.stream(65536, decode_content=False)
-    finally:
-        response.release_conn()
