@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.billing.domain.errors import EventForUnknownClient, UnknownClient
-from services.billing.domain.ledger import OpenInvoice, allocate
+from services.billing.domain.ledger import OpenInvoice
 from services.billing.models import Account, Allocation, Counter, Invoice, LedgerEntry, Practice, outbox
 from shared.db import utcnow
 from shared.events import make_event, record_event
@@ -115,13 +115,38 @@ def balance_changed(session: Session, client_id: str) -> None:
     publish(session, "balance.changed", balance_snapshot(session, client_id))
 
 
+def unallocated_payments(session: Session, client_id: str) -> list[tuple[str, int]]:
+    """(payment entry id, money of it on no invoice and not refunded), oldest first: the account credit,
+    payment by payment, so a refund knows what its own payment paid."""
+    allocated = dict(session.execute(
+        select(Allocation.entry_id, func.sum(Allocation.amount_cents).cast(BigInteger))
+        .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+        .where(LedgerEntry.client_id == client_id, LedgerEntry.kind == "payment")
+        .group_by(Allocation.entry_id)).all())
+    refunded = dict(session.execute(
+        select(LedgerEntry.payment_id, func.sum(LedgerEntry.amount_cents).cast(BigInteger))
+        .where(LedgerEntry.client_id == client_id, LedgerEntry.kind == "refund")
+        .group_by(LedgerEntry.payment_id)).all())
+    credits = []
+    for entry_id, amount, payment_id in session.execute(
+            select(LedgerEntry.id, LedgerEntry.amount_cents, LedgerEntry.payment_id)
+            .where(LedgerEntry.client_id == client_id, LedgerEntry.kind == "payment").order_by(LedgerEntry.seq)):
+        left = -amount - allocated.get(entry_id, 0) - refunded.get(payment_id, 0)
+        if left > 0:
+            credits.append((entry_id, left))
+    return credits
+
+
 def apply_credit_to(session: Session, client_id: str, invoice: Invoice) -> int:
-    credit = unapplied_credit(session, client_id)
-    if credit <= 0:
-        return 0
-    allocations, _ = allocate(min(credit, invoice.total_cents), [OpenInvoice(invoice.id, invoice.total_cents)])
-    add_allocations(session, allocations, entry_id=None)
-    return sum(a for _, a in allocations)
+    """Credit pays a new invoice, each part recorded against the payment it came from."""
+    remaining = invoice.total_cents
+    for entry_id, left in unallocated_payments(session, client_id):
+        if remaining == 0:
+            break
+        take = min(left, remaining)
+        add_allocations(session, [(invoice.id, take)], entry_id=entry_id)
+        remaining -= take
+    return invoice.total_cents - remaining
 
 
 def next_number(session: Session, name: str) -> int:

@@ -26,7 +26,9 @@ class PaymentsClient:
                 json={"client_id": client_id, "amount_cents": amount_cents, "currency": currency})
         except requests.RequestException as exc:
             raise PaymentsUnavailable(type(exc).__name__) from exc
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 409:
+            # 409: the first request with this key is still running (or the key met another body): the
+            # outcome is unknown, so the night is not failed; the next run asks again with the same key.
             raise PaymentsUnavailable(f"payments answered {response.status_code}")
         body = response.json() if response.content else {}
         if response.status_code >= 400:

@@ -119,7 +119,8 @@ def post_refund(session: Session, payload: dict) -> None:
     if payment is None:
         raise ledger.EventForUnknownClient(f"refund for payment {payload['payment_id']} not posted yet")
     amount = int(payload["amount_cents"])
-    credit = ledger.unapplied_credit(session, account.client_id)
+    # this payment's own money on no invoice (not the whole account's credit)
+    credit = dict(ledger.unallocated_payments(session, account.client_id)).get(payment.id, 0)
     paid = [Paid(a.invoice_id, a.amount_cents) for a in session.scalars(
         select(Allocation).where(Allocation.entry_id == payment.id).order_by(Allocation.created_at))]
     net: dict[str, int] = {}

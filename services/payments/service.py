@@ -33,6 +33,7 @@ from services.payments.domain.rules import (
     RefundTooLarge,
     RequestInProgress,
     card_expired,
+    invoice_payable,
     refundable,
     requested_amount,
 )
@@ -150,6 +151,9 @@ class PaymentsService:
         self.config = config
         self.sessions = sessions
         self.processor = processor
+        # The longest a charge or refund call can be on its way: until then "not at the processor" proves
+        # nothing. Connect + read timeouts and a margin for the processor's own retries.
+        self.in_flight_seconds = config.processor_connect_timeout + config.processor_read_timeout + 30
 
     # idempotency keys
     def _claim(self, scope: str, key: str, digest: str) -> tuple[int, dict] | None:
@@ -229,7 +233,7 @@ class PaymentsService:
             card = None
             if body.get("processor_token"):
                 card = self._card_details(body["processor_token"])
-            payment_id, token = self._reserve(client_id, body, card, source)
+            payment_id, token = self._reserve(client_id, body, card, source, scope, key)
         except Exception:  # refused (or failed) before any charge: nothing stored under the key
             self._release(scope, key)
             raise
@@ -251,7 +255,7 @@ class PaymentsService:
             raise _Unavailable("The card processor is not answering; nothing was charged. Try again shortly.") \
                 from exc
 
-    def _reserve(self, client_id: str, body: dict, card, source: str) -> tuple[str, str]:
+    def _reserve(self, client_id: str, body: dict, card, source: str, scope: str, key: str) -> tuple[str, str]:
         with unit_of_work(self.sessions) as session:
             settings = practice(session)
             if source == "portal" and not settings.online_payments_enabled:
@@ -264,10 +268,15 @@ class PaymentsService:
                 raise NothingToPay("You have no balance to pay.")
             today = utcnow().date()
             method, new_method = self._method(session, client_id, body, card, source, today)
+            holds = [(list(p.invoice_ids or []), p.amount_cents) for p in session.scalars(
+                select(Payment).where(Payment.client_id == client_id, Payment.invoice_ids != [],
+                                      (Payment.status.in_(UNSETTLED)) |
+                                      ((Payment.status == "succeeded") & Payment.posted_at.is_(None))))]
             amount = requested_amount(
                 exposure=self.exposure(session, account), amount_cents=body.get("amount_cents"),
                 pay_balance=bool(body.get("pay_balance")), invoice_ids=list(body.get("invoice_ids") or []),
-                open_invoices={i["invoice_id"]: int(i["balance_cents"]) for i in account.open_invoices or []})
+                open_invoices=invoice_payable({i["invoice_id"]: int(i["balance_cents"])
+                                               for i in account.open_invoices or []}, holds))
             if new_method is not None:
                 session.add(new_method)
                 session.flush()
@@ -285,6 +294,9 @@ class PaymentsService:
                               source=source)
             session.add(payment)
             session.flush()
+            # The key knows its payment from now on: after a crash, reconciliation can complete it.
+            session.execute(update(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+                            .values(payment_id=payment.id))
             publish(session, "payment.attempted", {"payment_id": payment.id, "client_id": client_id,
                                                    "amount_cents": amount, "currency": payment.currency,
                                                    "method_last4": payment.last4, "source": source})
@@ -399,6 +411,7 @@ class PaymentsService:
             refund_ids = list(session.scalars(select(Refund.id).where(Refund.status == "pending",
                                                                       Refund.created_at <= threshold)))
         summary = {"payments": len(ids), "succeeded": 0, "failed": 0, "unknown": 0, "refunds": len(refund_ids)}
+        in_flight_until = utcnow() - timedelta(seconds=self.in_flight_seconds)
         for payment_id in ids:
             try:
                 found = self.processor.find_charge(payment_id)
@@ -408,6 +421,11 @@ class PaymentsService:
             with unit_of_work(self.sessions) as session:
                 payment = session.get(Payment, payment_id, with_for_update=True)
                 if payment.status not in UNSETTLED:
+                    continue
+                if found is None and payment.created_at > in_flight_until:
+                    # Not at the processor *yet*: the charge call may still be on its way. Only a record
+                    # settles a young payment; "nothing was charged" is decided once no call can be in flight.
+                    summary["unknown"] += 1
                     continue
                 payment.status = "pending"  # let _settle decide from the processor's record
                 self._settle(session, payment, found)
@@ -421,6 +439,10 @@ class PaymentsService:
         with unit_of_work(self.sessions) as session:  # keys live IDEMPOTENCY_TTL_HOURS (48 h), then go
             summary["expired_keys"] = session.execute(delete(IdempotencyKey).where(
                 IdempotencyKey.expires_at < utcnow(), IdempotencyKey.status == "done")).rowcount
+            # a request that died before it reserved a payment charged nothing: its key is free again
+            summary["abandoned_keys"] = session.execute(delete(IdempotencyKey).where(
+                IdempotencyKey.status == "in_progress", IdempotencyKey.payment_id.is_(None),
+                IdempotencyKey.created_at < in_flight_until)).rowcount
         log.info("reconciliation done", extra={"fields": summary})
         return summary
 
@@ -552,7 +574,8 @@ class PaymentsService:
         if found is None:
             with unit_of_work(self.sessions) as session:
                 refund = session.get(Refund, refund_id, with_for_update=True)
-                if refund.status == "pending":
+                in_flight_until = utcnow() - timedelta(seconds=self.in_flight_seconds)
+                if refund.status == "pending" and refund.created_at <= in_flight_until:
                     refund.status, refund.failure_code = "failed", "processor_unavailable"
             return
         self._settle_refund(refund_id, found)

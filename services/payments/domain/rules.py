@@ -57,21 +57,46 @@ class Exposure:
         return max(0, self.balance_cents - self.unposted_cents - self.in_flight_cents)
 
 
+def invoice_payable(open_invoices: dict[str, int], holds: list[tuple[list[str], int]]) -> dict[str, int]:
+    """What each open invoice can still take: its balance (as billing last said) minus the payments that
+    named it and are not on billing's ledger yet (in flight, or succeeded but unposted), spread over their
+    invoices in order as billing will allocate them."""
+    left = dict(open_invoices)
+    for invoice_ids, amount in holds:
+        for invoice_id in dict.fromkeys(invoice_ids):
+            if amount <= 0:
+                break
+            take = min(amount, left.get(invoice_id, 0))
+            if take > 0:
+                left[invoice_id] -= take
+                amount -= take
+    return {i: b for i, b in left.items() if b > 0}
+
+
 def requested_amount(*, exposure: Exposure, amount_cents: int | None, pay_balance: bool, invoice_ids: list[str],
                      open_invoices: dict[str, int]) -> int:
-    """The amount a Pay Now request means: the whole balance, chosen invoices, or a custom amount —
-    never more than is payable."""
+    """The amount a Pay Now request means: the whole balance, chosen invoices (what they still owe), or a
+    custom amount (alone, or towards one invoice) — never more than is payable."""
     payable = exposure.payable_cents
     if pay_balance:
         amount = payable
     elif invoice_ids:
-        missing = [i for i in invoice_ids if i not in open_invoices]
+        chosen = list(dict.fromkeys(invoice_ids))
+        missing = [i for i in chosen if i not in open_invoices]
         if missing:
             raise NotFound("One of these invoices is not yours or is already paid.",
                            errors={"invoice_ids": [f"Not an open invoice: {i}" for i in missing]})
-        amount = sum(open_invoices[i] for i in dict.fromkeys(invoice_ids))
+        owed = sum(open_invoices[i] for i in chosen)
+        amount = owed
         if amount_cents is not None:
-            amount = amount_cents  # a custom amount towards chosen invoices
+            if len(chosen) > 1:
+                raise Unprocessable("A custom amount goes towards one invoice; pay several invoices in full.",
+                                    errors={"amount_cents": ["Only with a single invoice."]})
+            if amount_cents > owed:
+                raise AmountOverBalance(f"This invoice needs at most {money(owed)}.",
+                                        errors={"amount_cents": [f"At most {owed} (what the invoice owes)."]},
+                                        extra={"payable_cents": owed})
+            amount = amount_cents
     else:
         amount = amount_cents or 0
     if amount <= 0 or payable <= 0:
