@@ -60,6 +60,47 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[rank - 1]
 
 
+# --- one bench run at a time on a machine -------------------------------------------------------------
+
+LOCK_PATH = Path(tempfile.gettempdir()) / "portal-bench.lock"
+
+
+def exclusive_run(wait: float = 900.0):
+    """Holds the machine's bench lock (a flock on /tmp/portal-bench.lock) for this process's lifetime: two runs
+    would drop each other's portal_bench_* databases and vhost, and share the cores besides. A second run
+    waits up to `wait` seconds, then gives up. Answers the open lock file (keep it referenced)."""
+    import fcntl
+
+    handle = open(LOCK_PATH, "a+")  # noqa: SIM115 (held until the process ends)
+    deadline = time.monotonic() + wait
+    told = 0.0
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                handle.close()
+                raise RuntimeError(f"another bench run holds {LOCK_PATH} (pid {_lock_owner()}) after {wait:.0f} s") \
+                    from None
+            if time.monotonic() - told > 30:
+                log(f"another bench run (pid {_lock_owner()}) is using the bench databases; waiting for it")
+                told = time.monotonic()
+            time.sleep(1)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _lock_owner() -> str:
+    try:
+        return LOCK_PATH.read_text().strip() or "?"
+    except OSError:
+        return "?"
+
+
 # --- the workspace: key files, logs, metrics dirs; the environment every process shares ------------
 
 @dataclass
@@ -235,6 +276,18 @@ def wrk_script(workspace: Workspace, name: str, *, method: str = "GET", headers:
     path = workspace.path("wrk", f"{name}.lua")
     path.write_text("\n".join(lines) + "\n" + _DONE_HOOK)
     return path
+
+
+def wrk_lua(workspace: Workspace, name: str, lua: str) -> Path:
+    """A wrk script of one's own Lua (a request() that varies each request, say) with the JSON done-hook."""
+    path = workspace.path("wrk", f"{name}.lua")
+    path.write_text(lua.rstrip() + "\n" + _DONE_HOOK)
+    return path
+
+
+def lua_table(values: list[str]) -> str:
+    """A Lua array literal of strings."""
+    return "{" + ", ".join(lua_string(v) for v in values) + "}"
 
 
 def have_wrk() -> bool:

@@ -30,8 +30,11 @@ NOISY = 0.25  # other load above which a run is not trusted
 
 
 def measured(url: str, script, groups: dict[str, int], *, connections: int, threads: int, duration: float,
-             warmup: float) -> dict:
-    """wrk warm-up (discarded), then the measured run with the CPU each process group used during it."""
+             warmup: float, drop: tuple[str, ...] = ("bench", "rabbitmq")) -> dict:
+    """wrk warm-up (discarded), then the measured run with the CPU each process group used during it.
+
+    `drop`: labels left out of the CPU per request (RabbitMQ idles in a run that sends no events; a part
+    whose requests publish events keeps it)."""
     if warmup > 0:
         wrk(url, script, threads=threads, connections=connections, duration=warmup)
     before, machine_before = cpu_snapshot(groups), machine_ticks()
@@ -42,8 +45,8 @@ def measured(url: str, script, groups: dict[str, int], *, connections: int, thre
     machine_busy_s = machine_after[0] - machine_before[0]
     capacity_s = (machine_after[1] - machine_before[1]) or 1.0
     result["other_cpu_share"] = round(max(0.0, machine_busy_s - sum(cpu.values())) / capacity_s, 2)
-    cpu.pop("bench", None)
-    cpu.pop("rabbitmq", None)
+    for label in drop:
+        cpu.pop(label, None)
     result["cpu_s"] = cpu
     requests = max(1, result["requests"])
     result["cpu_ms_per_req"] = {k: round(v * 1000 / requests, 3) for k, v in cpu.items() if v > 0}

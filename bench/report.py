@@ -22,6 +22,13 @@ def _cpu(result: dict) -> str:
     return ", ".join(parts) or "–"
 
 
+def _cpu_of(result: dict, order: list[str]) -> str:
+    """CPU ms per request of each process group, in `order`, then any other group the run used."""
+    per = result.get("cpu_ms_per_req") or {}
+    names = [k for k in order if per.get(k)] + sorted(k for k in per if k not in order and per[k] >= 0.005)
+    return ", ".join(f"{k} {per[k]:.2f}" for k in names) or "–"
+
+
 def _cpu_total(result: dict) -> float:
     """CPU ms all the processes of a run spent per request: on saturated shared cores, req/s ∝ 1 / this."""
     return sum((result.get("cpu_ms_per_req") or {}).values())
@@ -202,6 +209,13 @@ def markdown(results: dict) -> str:
                          _pct(g["share_of_max"]) + _noisy(g), None))
         lines.append("")
 
+    billing = results.get("billing")
+    if billing:
+        lines += _billing(billing, s, aims)
+    payments = results.get("payments")
+    if payments:
+        lines += _payments(payments, s, aims)
+
     if aims:
         lines += ["### Aims", "", "| aim | target | measured | |", "|---|---|---|---|"]
         lines += [f"| {name} | {target} | {value} | {_met(ok)} |" for name, target, value, ok in aims]
@@ -211,3 +225,139 @@ def markdown(results: dict) -> str:
     if results.get("errors"):
         lines.append("")
     return "\n".join(lines)
+
+
+def _billing(b: dict, s: dict, aims: list) -> list[str]:
+    seed = b["seed"]
+    kinds = seed["kinds"]
+    years = ", ".join(f"{y}: {_f(n)}" for y, n in seed["per_year"].items())
+    lines = [
+        "### Billing: one client with 50,000 ledger entries",
+        "",
+        f"Seeded into a fresh `portal_bench_billing` ({seed['method']}, {seed['build_s'] + seed['copy_s']:.1f} s): "
+        f"{_f(seed['entries'])} entries ({_f(kinds.get('charge', 0))} charges, {_f(kinds.get('payment', 0))} "
+        f"payments, {_f(kinds.get('adjustment', 0))} adjustments) from {seed['first']} to {seed['last']} "
+        f"(per year: {years}), {_f(seed['invoices'])} invoices of one line, {_f(seed['allocations'])} allocations; "
+        f"balance {_f(seed['balance_cents'])} cents on {seed['open_invoices']} open invoice(s). Billing "
+        f"{b.get('billing_model', 'gthread 2x8')} under gunicorn, measured at its own port (no gateway): "
+        f"c1 wrk -t1 -c1 for {s['c1_duration']:.0f} s, c8 wrk -t2 -c8 for {s['duration']:.0f} s after a "
+        f"{s['warmup']:.0f} s warm-up. CPU ms/req: during the c8 run.",
+        "",
+        "| request | answer | c1 p50 ms | c1 p99 ms | c1 req/s | c8 req/s | c8 p50 ms | c8 p99 ms | errors | "
+        "CPU ms/req (c8) | other load |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for name, row in b["endpoints"].items():
+        c1, c8 = row["c1"], row["c8"]
+        lines.append(f"| {name} | {row['note']} | {_f(c1['p50_ms'], 2)} | {_f(c1['p99_ms'], 2)} | "
+                     f"{_f(c1['rps'], 0)} | {_f(c8['rps'], 0)} | {_f(c8['p50_ms'], 2)} | {_f(c8['p99_ms'], 2)} | "
+                     f"{_errors(c1)}/{_errors(c8)} | {_cpu_of(c8, ['billing', 'postgres', 'wrk'])} | "
+                     f"{_pct(max(c1.get('other_cpu_share') or 0, c8.get('other_cpu_share') or 0))} |")
+        aims.append((f"billing `{name}` p99 at the service (1 connection)", "< 20 ms",
+                     f"{c1['p99_ms']:.1f} ms" + _noisy(c1), c1["p99_ms"] < 20 and not _errors_n(c1)))
+    lines += ["", "Statement PDFs (`GET /api/v1/staff/billing-documents/{id}/pdf` at billing, best of 3; the same "
+              "statement in-process split into assembling it from the database and rendering it):", "",
+              "| statement | period | entries | pages | end to end s | assemble s | render s | PDF KiB |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for label, p in b["pdf"].items():
+        lines.append(f"| {label} | {p['from']} – {p['to']} | {_f(p['entries'])} | {_f(p['pages'])} | "
+                     f"{p['seconds']:.2f} | {p['assemble_s']:.2f} | {p['render_s']:.2f} | {p['bytes'] // 1024:,} |")
+    r = b.get("renderer_only")
+    if r:
+        lines.append(f"| bench/billing_pdf.py, renderer only | synthetic | {_f(r['entries'])} | {_f(r['pages'])} | – | "
+                     f"– | {r['seconds']:.2f} | {r['bytes'] // 1024:,} |")
+    lines.append("")
+    year = next((p for label, p in b["pdf"].items() if label.startswith("year")), None)
+    if year:
+        aims.append((f"statement PDF of one year ({_f(year['entries'])} entries), end to end", "< 1 s",
+                     f"{year['seconds']:.2f} s", year["seconds"] < 1.0))
+    return lines
+
+
+def _errors_n(result: dict) -> int:
+    return result.get("non_2xx_3xx", 0) + result.get("socket_errors", 0)
+
+
+_STACK_ORDER = ["gateway", "payments", "sandbox", "billing", "identity", "postgres", "rabbitmq", "billing-consumer",
+                "payments-consumer", "billing-relay", "payments-relay", "identity-relay", "wrk", "bench"]
+
+
+def _payments(p: dict, s: dict, aims: list) -> list[str]:
+    runs = p["runs"]
+    conc = p["concurrency"]
+    setup = p.get("setup", {})
+    lines = [
+        "### Payments: Pay Now with a saved card",
+        "",
+        f"The whole stack on fresh bench databases and a bench vhost (gateway, identity, billing and payments "
+        f"gthread 2x8, each with its relay, billing and payments consumers, the sandbox processor gthread 1x16). "
+        f"{p['clients']} registered clients, each invoiced and with the 4242 card saved ({setup.get('setup_s', '?')} s "
+        f"to set up). Raw charge: `POST /v1/charges` at the sandbox with the API key and a fresh reference. Pay Now: "
+        f"`POST /api/v1/portal/payments` through the gateway, `amount_cents` {100} on a saved card, a fresh "
+        f"Idempotency-Key, clients round robin. wrk -t1 -c1 for {s['c1_duration']:.0f} s; -t2 -c{conc} for "
+        f"{s['duration']:.0f} s (raw) and {s.get('payments_duration', 20):.0f} s (Pay Now) after a "
+        f"{s['warmup']:.0f} s warm-up. CPU ms/req: every process of the stack, RabbitMQ and PostgreSQL included "
+        "(the consumers and relays work for the run's events, some of them after it).",
+        "",
+        "| call | connections | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | payments | CPU ms/req | "
+        "other load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|",
+    ]
+    for name, r in runs.items():
+        call, _, label = name.rpartition(" ")
+        made = ", ".join(f"{k} {v:,}" for k, v in (r.get("payments") or {}).items()) or "–"
+        lines.append(f"| {call} | {r['connections']} | {_f(r['rps'], 1)} | {_f(r['p50_ms'], 2)} | "
+                     f"{_f(r['p90_ms'], 2)} | {_f(r['p99_ms'], 2)} | {_f(r['max_ms'], 1)} | {_errors(r)} | {made} | "
+                     f"{_cpu_of(r, _STACK_ORDER)} | {_pct(r.get('other_cpu_share'))} |")
+    busy = runs.get(f"Pay Now c{conc}")
+    if busy and busy.get("drain"):
+        d = busy["drain"]
+        lines += ["", f"After the c{conc} Pay Now run, billing's ledger had every payment "
+                  f"{d['seconds']:.1f} s later" + ("" if d["drained"] else " (**not drained**)") + "."]
+    lag = p.get("lag")
+    lag_runs = p.get("lag_runs") or ([lag] if lag else [])
+    if lag_runs:
+        lines += [
+            "",
+            f"Ledger lag: Pay Now paced at a fixed rate for {lag_runs[0]['seconds']:.0f} s from a pool of 32 threads "
+            "(a requests.Session each; a slot that finds all 32 busy waits, so an overloaded machine sends fewer), "
+            "clients round robin; for each payment, from its 201 answer until billing's `ledger_entries` has it (a "
+            "separate connection polls every 5 ms). A second row, when the first rate was more than this machine "
+            "could do, runs at half the rate Pay Now reached at c16: the event path without a queue in front.",
+            "",
+            "| target/s | sent/s | answered/s | answered | refused | on the ledger | late (> 15 s) | lag p50 ms | "
+            "p90 ms | p99 ms | max ms | answer → posting p50 / p99 ms | Pay Now p50 / p99 ms | cores busy | "
+            "other load |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|",
+        ]
+        for r in lag_runs:
+            lines.append(
+                f"| {r['rate_target']:g} | {_f(r['send_rate'])} | {_f(r['achieved_rate'])} | {_f(r['answered'])} | "
+                f"{_f(r['refused'])} | {_f(r['on_ledger'])} | {_f(r['late'])} | {_f(r['lag_p50_ms'])} | "
+                f"{_f(r['lag_p90_ms'])} | {_f(r['lag_p99_ms'])} | {_f(r['lag_max_ms'])} | {_f(r['entry_p50_ms'])} / "
+                f"{_f(r['entry_p99_ms'])} | {_f(r['pay_p50_ms'])} / {_f(r['pay_p99_ms'])} | "
+                f"{_pct(r.get('machine_busy'))} | {_pct(r.get('other_cpu_share'))} |")
+        lines += ["", "answer → posting: to the ledger entry's occurred_at (set by billing's consumer as it posts, "
+                  "before its commit). CPU ms per payment: "
+                  + "; ".join(f"at {r['rate_target']:g}/s: {_cpu_of(r, _STACK_ORDER)}" for r in lag_runs) + "."]
+    lines.append("")
+    raw1, pay1 = runs.get("raw charge c1"), runs.get("Pay Now c1")
+    if raw1 and pay1:
+        added = pay1["p50_ms"] - raw1["p50_ms"]
+        aims.append(("Pay Now p50 − raw processor charge p50 (1 connection)", "< 15 ms",
+                     f"{added:+.1f} ms ({pay1['p50_ms']:.1f} vs {raw1['p50_ms']:.1f})" + _noisy(pay1, raw1),
+                     added < 15 and not _errors_n(pay1)))
+    rawc, payc = runs.get(f"raw charge c{conc}"), runs.get(f"Pay Now c{conc}")
+    if rawc and payc:
+        aims.append((f"Pay Now at {conc} connections: payments/s, p50, p99 (raw charge alongside)", "report",
+                     f"{payc['rps']:.1f}/s, {payc['p50_ms']:.1f} ms, {payc['p99_ms']:.1f} ms (raw {rawc['rps']:.0f}/s, "
+                     f"{rawc['p50_ms']:.1f} ms, {rawc['p99_ms']:.1f} ms)" + _noisy(payc, rawc), None))
+    for i, r in enumerate(lag_runs):
+        if r.get("lag_p99_ms") is None:
+            continue
+        at = r["achieved_rate"] or 0
+        kept = at >= 0.95 * r["rate_target"]
+        aims.append((f"ledger lag p99 at {r['rate_target']:g} payments/s (answered {at:.1f}/s)",
+                     "< 500 ms" if i == 0 else "report", f"{r['lag_p99_ms']:,.0f} ms" + _noisy(r),
+                     (r["lag_p99_ms"] < 500 and r["late"] == 0 and kept) if i == 0 else None))
+    return lines

@@ -1,4 +1,4 @@
-"""`python -m bench.run [--only http|events|login]`: measures, prints the Markdown table README keeps,
+"""`python -m bench.run [--only http|events|login|billing|payments]`: measures, prints the Markdown table README keeps,
 and writes it to var/bench/latest.md (and the raw numbers to var/bench/latest.json).
 
 Every aim is a ratio within one run on one machine: wrk, the gunicorn processes, PostgreSQL and
@@ -18,9 +18,19 @@ import traceback
 from datetime import UTC, datetime
 
 from bench import report
-from bench.common import ROOT, Procs, Workspace, bench_db_url, dispose_engines, drop_bench_database, have_wrk, log
+from bench.common import (
+    ROOT,
+    Procs,
+    Workspace,
+    bench_db_url,
+    dispose_engines,
+    drop_bench_database,
+    exclusive_run,
+    have_wrk,
+    log,
+)
 
-PARTS = ("http", "events", "login")
+PARTS = ("http", "events", "login", "billing", "payments")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,6 +48,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--consumer-n", type=int, default=2000, help="backlog the consumer drains")
     parser.add_argument("--argon2-n", type=int, default=50)
+    parser.add_argument("--billing-entries", type=int, default=50_000, help="ledger entries of the seeded client")
+    parser.add_argument("--billing-invoices", type=int, default=5_000, help="invoices of the seeded client")
+    parser.add_argument("--payments-clients", type=int, default=64, help="clients paying, each with a saved card")
+    parser.add_argument("--payments-concurrency", type=int, default=16)
+    parser.add_argument("--payments-duration", type=float, default=20.0, help="seconds of the concurrent Pay Now run")
+    parser.add_argument("--lag-rate", type=float, default=50.0, help="payments per second of the ledger-lag run")
+    parser.add_argument("--lag-seconds", type=float, default=20.0)
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (server logs, wrk scripts)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave var/bench/ alone")
     return parser.parse_args(argv)
@@ -121,10 +138,14 @@ def main(argv: list[str] | None = None) -> int:
                 "connections": args.connections, "login_connections": args.login_connections,
                 "events_n": args.events_n, "raw_n": args.raw_n, "latency_rate": args.latency_rate,
                 "latency_seconds": args.latency_seconds, "argon2_n": args.argon2_n,
-                "consumer_n": args.consumer_n}
+                "consumer_n": args.consumer_n, "billing_entries": args.billing_entries,
+                "billing_invoices": args.billing_invoices, "payments_clients": args.payments_clients,
+                "payments_concurrency": args.payments_concurrency, "payments_duration": args.payments_duration,
+                "lag_rate": args.lag_rate, "lag_seconds": args.lag_seconds}
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     os.chdir(ROOT)
+    lock = exclusive_run()  # noqa: F841 (held until this process ends)
 
     workspace = Workspace.create(keep=args.keep_tmp)
     os.environ.update(workspace.env())
@@ -137,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"warning: the machine was {busy:.0%} busy before the bench started; the numbers will be noisy")
     try:
         for part in parts:
-            if part in ("http", "login") and not have_wrk():
+            if part in ("http", "login", "billing", "payments") and not have_wrk():
                 results["errors"][part] = "wrk is not installed"
                 log(f"{part}: skipped, wrk is not installed")
                 if part == "login":  # the argon2 cost needs no wrk
@@ -160,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         procs.stop_all()
         dispose_engines()
-        drop_bench_database(bench_db_url("identity"))
+        for name in ("identity", "billing", "payments"):  # the parts drop their own; a kill may have skipped that
+            drop_bench_database(bench_db_url(name))
         workspace.cleanup()
     results["total_s"] = round(time.monotonic() - started, 1)
     try:
