@@ -51,7 +51,10 @@ def service_metadata() -> MetaData:
 def get_engine(url: str, **kwargs) -> Engine:
     engine = _engines.get(url)
     if engine is None:
-        options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_recycle": 1800}
+        # JIT off: our queries are short OLTP statements, where planning JIT code costs more than it saves
+        # (seen: 18 ms of JIT on a 57 ms query).
+        options = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10, "pool_recycle": 1800,
+                   "connect_args": {"options": "-c jit=off"}}
         options.update(kwargs)
         engine = create_engine(url, **options)
         _engines[url] = engine
@@ -66,7 +69,7 @@ def get_read_engine(url: str) -> Engine:
     engine = _engines.get(key)
     if engine is None:
         engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=10,
-                               max_overflow=10, pool_recycle=1800)
+                               max_overflow=10, pool_recycle=1800, connect_args={"options": "-c jit=off"})
         _engines[key] = engine
     return engine
 

@@ -57,7 +57,9 @@ def allocated_sum():
 def open_invoices(session: Session, client_id: str) -> list[OpenInvoice]:
     """Invoices with something still due, oldest due first."""
     due = (Invoice.total_cents - allocated_sum()).label("due")
-    rows = session.execute(select(Invoice.id, due).where(Invoice.client_id == client_id)
+    # paid_at IS NULL first: settle_paid_flags keeps it exact, and a partial index keeps the open few
+    # apart from years of paid invoices, so the sums below run over a handful of rows
+    rows = session.execute(select(Invoice.id, due).where(Invoice.client_id == client_id, Invoice.paid_at.is_(None))
                            .where(Invoice.total_cents - allocated_sum() > 0)
                            .order_by(Invoice.due_date, Invoice.number)).all()
     return [OpenInvoice(r.id, r.due) for r in rows]
@@ -111,13 +113,25 @@ def balance_snapshot(session: Session, client_id: str) -> dict:
                               for i in open_invoices(session, client_id)]}
 
 
-def balance_changed(session: Session, client_id: str) -> None:
-    publish(session, "balance.changed", balance_snapshot(session, client_id))
+def balance_changed(session: Session, client_id: str, snapshot: dict | None = None) -> None:
+    publish(session, "balance.changed", snapshot or balance_snapshot(session, client_id))
+
+
+def payment_unallocated(session: Session, entry: LedgerEntry) -> int:
+    """What of one payment is on no invoice and not refunded."""
+    allocated = session.scalar(select(func.coalesce(func.sum(Allocation.amount_cents), 0).cast(BigInteger))
+                               .where(Allocation.entry_id == entry.id))
+    refunded = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0).cast(BigInteger))
+                              .where(LedgerEntry.kind == "refund", LedgerEntry.payment_id == entry.payment_id))
+    return max(0, -entry.amount_cents - allocated - refunded)
 
 
 def unallocated_payments(session: Session, client_id: str) -> list[tuple[str, int]]:
     """(payment entry id, money of it on no invoice and not refunded), oldest first: the account credit,
-    payment by payment, so a refund knows what its own payment paid."""
+    payment by payment, so a refund knows what its own payment paid. Most accounts have no credit: then
+    nothing is scanned (the credit is derived cheaply from the open invoices and the balance)."""
+    if unapplied_credit(session, client_id) <= 0:
+        return []
     allocated = dict(session.execute(
         select(Allocation.entry_id, func.sum(Allocation.amount_cents).cast(BigInteger))
         .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)

@@ -107,7 +107,10 @@ class Invoice(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(String(36))
     lines: Mapped[list[InvoiceLine]] = relationship(order_by="InvoiceLine.position", lazy="selectin")
-    __table_args__ = (Index("ix_invoices_client_issued", "client_id", "issued_at", "id"),)
+    __table_args__ = (
+        Index("ix_invoices_client_issued", "client_id", "issued_at", "id"),
+        Index("ix_invoices_open", "client_id", "due_date", "number", postgresql_where=text("paid_at IS NULL")),
+    )
 
 
 class InvoiceLine(Base):

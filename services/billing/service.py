@@ -99,12 +99,12 @@ def post_payment(session: Session, payload: dict) -> None:
     ledger.add_allocations(session, allocations, entry.id)
     ledger.settle_paid_flags(session, account.client_id, {i for i, _ in allocations})
     # With the balance after posting: payments stops counting this payment and sees the new balance at once.
+    snapshot = ledger.balance_snapshot(session, account.client_id)
     ledger.publish(session, "payment.posted", {
-        **ledger.balance_snapshot(session, account.client_id),
-        "payment_id": payload["payment_id"], "client_id": account.client_id, "amount_cents": amount,
+        **snapshot, "payment_id": payload["payment_id"], "client_id": account.client_id, "amount_cents": amount,
         "currency": entry.currency, "entry_id": entry.id,
         "allocations": [{"invoice_id": i, "amount_cents": a} for i, a in allocations]})
-    ledger.balance_changed(session, account.client_id)
+    ledger.balance_changed(session, account.client_id, snapshot)
 
 
 def post_refund(session: Session, payload: dict) -> None:
@@ -120,7 +120,7 @@ def post_refund(session: Session, payload: dict) -> None:
         raise ledger.EventForUnknownClient(f"refund for payment {payload['payment_id']} not posted yet")
     amount = int(payload["amount_cents"])
     # this payment's own money on no invoice (not the whole account's credit)
-    credit = dict(ledger.unallocated_payments(session, account.client_id)).get(payment.id, 0)
+    credit = ledger.payment_unallocated(session, payment)
     paid = [Paid(a.invoice_id, a.amount_cents) for a in session.scalars(
         select(Allocation).where(Allocation.entry_id == payment.id).order_by(Allocation.created_at))]
     net: dict[str, int] = {}
@@ -344,8 +344,9 @@ class BillingService:
                                              LedgerEntry.occurred_at < period.end)
             if kind:
                 stmt = stmt.where(LedgerEntry.kind == kind)
-            rows, next_cursor = paginate(session, stmt, [LedgerEntry.seq], [int], limit=limit, cursor=cursor,
-                                         descending=True)
+            # (occurred_at, seq): the order of the (client_id, occurred_at, seq) index, which also serves a date range
+            rows, next_cursor = paginate(session, stmt, [LedgerEntry.occurred_at, LedgerEntry.seq], [datetime, int],
+                                         limit=limit, cursor=cursor, descending=True)
             numbers = dict(session.execute(select(Invoice.id, Invoice.number).where(
                 Invoice.id.in_({r.invoice_id for r in rows if r.invoice_id}))).all())
             items = [{"id": r.id, "occurred_at": r.occurred_at, "kind": r.kind, "description": r.description,

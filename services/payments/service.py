@@ -233,11 +233,11 @@ class PaymentsService:
             card = None
             if body.get("processor_token"):
                 card = self._card_details(body["processor_token"])
-            payment_id, token = self._reserve(client_id, body, card, source, scope, key)
+            payment_id, token, amount, currency = self._reserve(client_id, body, card, source, scope, key)
         except Exception:  # refused (or failed) before any charge: nothing stored under the key
             self._release(scope, key)
             raise
-        result = self._charge(payment_id, token)
+        result = self._charge(payment_id, token, amount, currency)
         with unit_of_work(self.sessions) as session:
             payment = session.get(Payment, payment_id, with_for_update=True)
             self._settle(session, payment, result)
@@ -255,7 +255,8 @@ class PaymentsService:
             raise _Unavailable("The card processor is not answering; nothing was charged. Try again shortly.") \
                 from exc
 
-    def _reserve(self, client_id: str, body: dict, card, source: str, scope: str, key: str) -> tuple[str, str]:
+    def _reserve(self, client_id: str, body: dict, card, source: str, scope: str,
+                 key: str) -> tuple[str, str, int, str]:
         with unit_of_work(self.sessions) as session:
             settings = practice(session)
             if source == "portal" and not settings.online_payments_enabled:
@@ -300,7 +301,7 @@ class PaymentsService:
             publish(session, "payment.attempted", {"payment_id": payment.id, "client_id": client_id,
                                                    "amount_cents": amount, "currency": payment.currency,
                                                    "method_last4": payment.last4, "source": source})
-            return payment.id, payment.processor_token
+            return payment.id, payment.processor_token, payment.amount_cents, payment.currency
 
     def _method(self, session: Session, client_id: str, body: dict, card, source: str, today: date):
         """The card to charge: a saved one, a new token (optionally saved), or the default (AutoPay)."""
@@ -355,10 +356,7 @@ class PaymentsService:
                              cardholder_name=card.cardholder_name, fingerprint=card.fingerprint,
                              is_default=make_default or not has_default)
 
-    def _charge(self, payment_id: str, token: str) -> ChargeResult | str:
-        with unit_of_work(self.sessions) as session:
-            payment = session.get(Payment, payment_id)
-            amount, currency = payment.amount_cents, payment.currency
+    def _charge(self, payment_id: str, token: str, amount: int, currency: str) -> ChargeResult | str:
         try:
             return self.processor.charge(token=token, amount_cents=amount, currency=currency, reference=payment_id,
                                          description="Client portal payment")
