@@ -27,13 +27,6 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value is not None else default
 
 
-def env_bool(name: str, default: bool = False) -> bool:
-    value = env(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
 def database_url(service: str) -> str:
     """`<SERVICE>_DATABASE_URL`, else `<PG_BASE_URL>/<DB_PREFIX><service>`."""
     explicit = env(f"{service.upper()}_DATABASE_URL")

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.billing import ledger, pdf
+from services.billing.domain.numbers import document_number
 from services.billing.models import Account, Allocation, Invoice, LedgerEntry, Statement, Superbill
 
 
@@ -59,7 +60,7 @@ def statement_doc(service, session: Session, statement: Statement) -> dict:
     for e in entries:
         totals[e.kind] += e.amount_cents
     return {"practice": _practice(session), "client": _client(session, statement.client_id),
-            "number": f"STM-{statement.number:06d}", "issued_at": statement.issued_at,
+            "number": document_number("statement", statement.number), "issued_at": statement.issued_at,
             "period_from": statement.period_from, "period_to": statement.period_to,
             "opening_balance_cents": opening, "closing_balance_cents": entries[-1].balance_after_cents if entries
             else opening, "currency": ledger.practice(session).currency,
@@ -89,7 +90,7 @@ def superbill_doc(service, session: Session, superbill: Superbill) -> dict:
                              "description": line.description, "units": line.units,
                              "diagnosis_pointers": pointers, "amount_cents": line.amount_cents, "paid_cents": paid})
     return {"practice": _practice(session), "client": _client(session, superbill.client_id),
-            "number": f"SB-{superbill.number:06d}", "issued_at": superbill.issued_at,
+            "number": document_number("superbill", superbill.number), "issued_at": superbill.issued_at,
             "period_from": superbill.period_from, "period_to": superbill.period_to,
             "provider": dict(superbill.provider or {}), "place_of_service": superbill.place_of_service,
             "diagnosis_codes": list(superbill.diagnosis_codes or []), "services": services,

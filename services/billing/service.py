@@ -23,6 +23,7 @@ from services.billing.domain.errors import (
     UnknownClient,
 )
 from services.billing.domain.ledger import Paid, allocate, invoice_status, unallocate_for_refund
+from services.billing.domain.numbers import document_number, document_title
 from services.billing.models import (
     Account,
     Allocation,
@@ -137,6 +138,14 @@ def post_refund(session: Session, payload: dict) -> None:
 
 # --- the API -----------------------------------------------------------------------------------
 
+def document_entry(kind: str, document) -> dict:
+    """An invoice, statement or superbill as a line of a billing-documents list."""
+    period = None if kind == "invoice" else (document.period_from, document.period_to)
+    return {"id": document.id, "kind": kind, "number": document_number(kind, document.number),
+            "title": document_title(kind, document.number, period), "date": document.issued_at.date(),
+            "total_cents": getattr(document, "total_cents", None), "client_id": document.client_id}
+
+
 @dataclass
 class Period:
     start: datetime
@@ -249,7 +258,8 @@ class BillingService:
             if appointment_id:
                 billable.invoice_id = invoice.id
             ledger.post(session, account, kind="charge", amount_cents=total, invoice_id=invoice.id,
-                        description=f"Invoice #{invoice.number:06d}", occurred_at=now, created_by=staff.user_id)
+                        description=document_title("invoice", invoice.number), occurred_at=now,
+                        created_by=staff.user_id)
             ledger.apply_credit_to(session, account.client_id, invoice)
             ledger.publish(session, "invoice.generated", {
                 "invoice_id": invoice.id, "client_id": account.client_id, "number": invoice.number,
@@ -427,17 +437,14 @@ class BillingService:
         with unit_of_work(self.sessions) as session:
             if for_client and not ledger.practice(session).billing_documents_enabled:
                 raise BillingDocumentsOff("Ask your practice for copies of your billing documents.")
-            docs = [{"id": i.id, "kind": "invoice", "number": f"{i.number:06d}", "title": f"Invoice #{i.number:06d}",
-                     "date": i.issued_at.date(), "total_cents": i.total_cents}
-                    for i in session.scalars(select(Invoice).where(Invoice.client_id == client_id))]
-            docs += [{"id": s.id, "kind": "statement", "number": f"STM-{s.number:06d}",
-                      "title": f"Statement {s.period_from.isoformat()} to {s.period_to.isoformat()}",
-                      "date": s.issued_at.date(), "total_cents": None}
-                     for s in session.scalars(select(Statement).where(Statement.client_id == client_id))]
-            docs += [{"id": s.id, "kind": "superbill", "number": f"SB-{s.number:06d}",
-                      "title": f"Superbill {s.period_from.isoformat()} to {s.period_to.isoformat()}",
-                      "date": s.issued_at.date(), "total_cents": None}
-                     for s in session.scalars(select(Superbill).where(Superbill.client_id == client_id))]
+            if session.get(Account, client_id) is None:
+                raise UnknownClient("No billing account for this client.")
+            docs = [document_entry("invoice", i) for i in session.scalars(
+                select(Invoice).where(Invoice.client_id == client_id))]
+            docs += [document_entry("statement", s) for s in session.scalars(
+                select(Statement).where(Statement.client_id == client_id))]
+            docs += [document_entry("superbill", s) for s in session.scalars(
+                select(Superbill).where(Superbill.client_id == client_id))]
             return sorted(docs, key=lambda d: (d["date"], d["number"]), reverse=True)
 
     def document_pdf(self, document_id: str, *, client_id: str | None) -> tuple[str, bytes]:

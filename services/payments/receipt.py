@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fpdf import FPDF
 
+from services.payments.domain.rules import money
+
 _SYMBOLS = {"USD": "$", "CAD": "CA$", "EUR": "EUR ", "GBP": "GBP ", "AUD": "A$"}
 
 
@@ -15,8 +17,7 @@ def _text(value) -> str:
 
 
 def _money(cents: int, currency: str) -> str:
-    units, rest = divmod(abs(cents), 100)
-    return f"{'-' if cents < 0 else ''}{_SYMBOLS.get(currency, currency + ' ')}{units:,}.{rest:02d}"
+    return _SYMBOLS.get(currency, currency + " ") + money(cents)  # receipts show paid amounts: never negative
 
 
 def render_receipt(practice, account, payment: dict) -> bytes:

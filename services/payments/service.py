@@ -30,6 +30,7 @@ from services.payments.domain.rules import (
     OnlinePaymentsOff,
     PaymentMethodNotFound,
     PaymentNotFound,
+    ProcessorDown,
     RefundTooLarge,
     RequestInProgress,
     card_expired,
@@ -57,7 +58,7 @@ from services.payments.processor import (
     failure_message,
 )
 from shared.db import new_id, unit_of_work, utcnow
-from shared.errors import Conflict, ProblemError, Unprocessable
+from shared.errors import Conflict, Unprocessable
 from shared.events import make_event, record_event
 from shared.pagination import paginate
 
@@ -252,7 +253,7 @@ class PaymentsService:
             raise Unprocessable("This card could not be read; enter it again.",
                                 errors={"processor_token": ["Unknown or used card token."]}) from exc
         except ProcessorUnavailable as exc:
-            raise _Unavailable("The card processor is not answering; nothing was charged. Try again shortly.") \
+            raise ProcessorDown("The card processor is not answering; nothing was charged. Try again shortly.") \
                 from exc
 
     def _reserve(self, client_id: str, body: dict, card, source: str, scope: str,
@@ -496,12 +497,6 @@ class PaymentsService:
             if was_default:
                 default_changed(session, client_id)
 
-    def default_method_id(self, client_id: str) -> str | None:
-        with unit_of_work(self.sessions) as session:
-            return session.scalars(select(PaymentMethod.id).where(
-                PaymentMethod.client_id == client_id, PaymentMethod.is_default.is_(True),
-                PaymentMethod.removed_at.is_(None))).first()
-
     # history
     def list_payments(self, *, client_id: str | None, start: date | None, end: date | None, status: str | None,
                       limit: int, cursor: str | None):
@@ -596,10 +591,6 @@ class PaymentsService:
             return {"id": refund.id, "payment_id": refund.payment_id, "amount_cents": refund.amount_cents,
                     "status": refund.status, "failure_code": refund.failure_code, "reason": refund.reason,
                     "created_at": refund.created_at}
-
-
-class _Unavailable(ProblemError):
-    status, slug, title = 503, "processor-unavailable", "The card processor is not answering"
 
 
 def _get(method, name):

@@ -404,3 +404,12 @@ def test_service_code_changes_and_billing_profile_refuse_bad_input(bstaff, bsnap
     assert bstaff.patch(url, json={"rate_cents": 150}).get_json()["rate_cents"] == 150
     profile = bstaff.put("/api/v1/staff/billing-profile", json={"npi": "1234567893", "provider_name": "Dr. Reyes"})
     assert profile.status_code == 200 and profile.get_json()["npi"] == "1234567893"
+
+
+def test_staff_billing_documents_of_an_unknown_client_are_not_found(bstaff, bclient, codes):
+    assert_problem(bstaff.get(f"/api/v1/staff/clients/{uuid.uuid4()}/billing-documents"), 404)
+    client_id, _ = bclient()
+    made = invoice(bstaff, client_id)
+    docs = bstaff.get(f"/api/v1/staff/clients/{client_id}/billing-documents").get_json()["items"]
+    assert [(d["kind"], d["number"], d["client_id"]) for d in docs] == [("invoice", f"{made['number']:06d}", client_id)]
+    assert docs[0]["pdf_url"] == f"/api/v1/staff/billing-documents/{made['id']}/pdf"

@@ -30,6 +30,7 @@ from services.billing.api.schemas import (
     StaffInvoiceQuery,
     SuperbillIn,
 )
+from services.billing.service import document_entry
 from shared.auth import current_principal, require_roles
 from shared.web import doc, load, load_query
 
@@ -37,11 +38,7 @@ bp = Blueprint("billing_staff", __name__, url_prefix="/api/v1/staff")
 
 
 def _document(kind: str, obj) -> dict:
-    prefix = {"statement": "STM", "superbill": "SB"}[kind]
-    return {"id": obj.id, "kind": kind, "number": f"{prefix}-{obj.number:06d}", "client_id": obj.client_id,
-            "title": f"{kind.title()} {obj.period_from.isoformat()} to {obj.period_to.isoformat()}",
-            "date": obj.issued_at.date(), "total_cents": None,
-            "pdf_url": f"/api/v1/staff/billing-documents/{obj.id}/pdf"}
+    return {**document_entry(kind, obj), "pdf_url": f"/api/v1/staff/billing-documents/{obj.id}/pdf"}
 
 
 @bp.post("/service-codes")
@@ -112,7 +109,6 @@ def client_documents(client_id: str):
     items = billing().documents(client_id, for_client=False)
     for item in items:
         item["pdf_url"] = f"/api/v1/staff/billing-documents/{item['id']}/pdf"
-        item["client_id"] = client_id
     return DocumentList().dump({"items": items, "next_cursor": None})
 
 

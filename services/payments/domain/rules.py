@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, ProblemError, Unprocessable
 
 
 class OnlinePaymentsOff(Forbidden):
@@ -38,6 +38,10 @@ class IdempotencyConflict(Conflict):
 
 class RequestInProgress(Conflict):
     slug, title = "request-in-progress", "A request with this Idempotency-Key is still being processed"
+
+
+class ProcessorDown(ProblemError):
+    status, slug, title = 503, "processor-unavailable", "The card processor is not answering"
 
 
 class CardExpired(Unprocessable):
