@@ -71,6 +71,12 @@ class PaymentMethod(Base):
     )
 
 
+# A payment still weighing on what the client can pay: in flight, or succeeded and not yet on billing's
+# ledger (payment.posted not seen). Literal SQL, shared by the partial index and the query that reads it:
+# a predicate compared to a bind parameter could not use the index under a generic (prepared) plan.
+OPEN_PAYMENT_SQL = "status IN ('pending', 'processing') OR (status = 'succeeded' AND posted_at IS NULL)"
+
+
 class Payment(Base):
     __tablename__ = "payments"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -97,6 +103,7 @@ class Payment(Base):
         Index("ix_payments_client_created", "client_id", "created_at", "id"),
         Index("ix_payments_unsettled", "status", "created_at", postgresql_where=text("status IN ('pending', "
                                                                                     "'processing')")),
+        Index("ix_payments_open", "client_id", postgresql_where=text(OPEN_PAYMENT_SQL)),
     )
 
 

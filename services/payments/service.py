@@ -15,10 +15,11 @@ import hashlib
 import json
 import logging
 import time as clock
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,6 +40,7 @@ from services.payments.domain.rules import (
     requested_amount,
 )
 from services.payments.models import (
+    OPEN_PAYMENT_SQL,
     Account,
     IdempotencyKey,
     InvoiceRef,
@@ -64,6 +66,20 @@ from shared.pagination import paginate
 
 log = logging.getLogger(__name__)
 UNSETTLED = ("pending", "processing")
+
+
+class KeyTaken(Exception):
+    """Another request holds this Idempotency-Key (committed): its answer is this request's answer."""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A pending payment, written and committed, about to be charged."""
+
+    payment_id: str
+    token: str
+    amount_cents: int
+    currency: str
 
 
 def publish(session: Session, event_type: str, payload: dict) -> None:
@@ -121,14 +137,19 @@ def _account_for_event(session: Session, client_id: str) -> Account:
 
 
 def apply_balance(session: Session, payload: dict) -> None:
-    account = _account_for_event(session, payload["client_id"])
+    """Billing's balance and open invoices, unless an older snapshot arrives late (one UPDATE, which locks
+    the account row like a Pay Now decision does)."""
     seq = int(payload.get("ledger_seq") or 0)
-    if seq and seq < account.ledger_seq:
-        return  # an older balance arriving late
-    account.balance_cents = int(payload["balance_cents"])
-    account.ledger_seq = seq
+    values: dict = {"balance_cents": int(payload["balance_cents"]), "ledger_seq": seq}
     if "open_invoices" in payload:
-        account.open_invoices = list(payload["open_invoices"])
+        values["open_invoices"] = list(payload["open_invoices"])
+    accounts = Account.__table__  # Core DML: no ORM bookkeeping on a consumer's hot path
+    stmt = update(accounts).where(accounts.c.client_id == payload["client_id"])
+    if seq:
+        stmt = stmt.where(accounts.c.ledger_seq <= seq)
+    applied = session.execute(stmt.values(**values).returning(accounts.c.client_id)).first()
+    if applied is None:
+        _account_for_event(session, payload["client_id"])  # unknown client: retried, then dead-lettered
 
 
 def remember_invoice(session: Session, payload: dict) -> None:
@@ -138,9 +159,9 @@ def remember_invoice(session: Session, payload: dict) -> None:
 
 
 def mark_posted(session: Session, payload: dict) -> None:
-    payment = session.get(Payment, payload["payment_id"], with_for_update=True)
-    if payment is not None and payment.posted_at is None:
-        payment.posted_at = utcnow()
+    payments = Payment.__table__
+    session.execute(update(payments).where(payments.c.id == payload["payment_id"], payments.c.posted_at.is_(None))
+                    .values(posted_at=utcnow()))
     if "balance_cents" in payload:  # the posting's own balance: no window where the payment counts twice
         apply_balance(session, payload)
 
@@ -157,24 +178,31 @@ class PaymentsService:
         self.in_flight_seconds = config.processor_connect_timeout + config.processor_read_timeout + 30
 
     # idempotency keys
-    def _claim(self, scope: str, key: str, digest: str) -> tuple[int, dict] | None:
-        """None when this request owns the key; else the stored answer (waiting while the first runs)."""
-        deadline = clock.monotonic() + self.config.idempotency_wait_seconds
+    @staticmethod
+    def _claim(session: Session, scope: str, key: str, digest: str, payment_id: str, ttl_hours: int) -> bool:
+        """Claims the key for this request, inside its reserve transaction, already naming the payment it is
+        about to write: both commit together or not at all. A concurrent request with the same key blocks on
+        the unique index until this transaction ends, then finds the key taken (or free, if this one was
+        refused and rolled back)."""
+        keys = IdempotencyKey.__table__
+        return session.execute(
+            pg_insert(keys).values(
+                scope=scope, key=key, request_hash=digest, status="in_progress", payment_id=payment_id,
+                expires_at=utcnow() + timedelta(hours=ttl_hours))
+            .on_conflict_do_nothing().returning(keys.c.key)).first() is not None
+
+    def _await_answer(self, scope: str, key: str, digest: str, deadline: float) -> tuple[int, dict] | None:
+        """The answer stored under a key another request holds (waiting while that request runs); None when
+        the key is free again (that request was refused and stored nothing)."""
         while True:
             with unit_of_work(self.sessions) as session:
-                claimed = session.execute(
-                    pg_insert(IdempotencyKey).values(
-                        scope=scope, key=key, request_hash=digest, status="in_progress",
-                        expires_at=utcnow() + timedelta(hours=self.config.idempotency_ttl_hours))
-                    .on_conflict_do_nothing().returning(IdempotencyKey.key)).first()
-                if claimed is not None:
-                    return None
                 row = session.get(IdempotencyKey, (scope, key))
-                if row is not None:
-                    if row.request_hash != digest:
-                        raise IdempotencyConflict("This Idempotency-Key was already used with a different request.")
-                    if row.status == "done":
-                        return row.response_status, self._replay(session, row)
+                if row is None:
+                    return None
+                if row.request_hash != digest:
+                    raise IdempotencyConflict("This Idempotency-Key was already used with a different request.")
+                if row.status == "done":
+                    return row.response_status, self._replay(session, row)
             if clock.monotonic() > deadline:
                 raise RequestInProgress("The first request with this key is still running; try again shortly.")
             clock.sleep(0.05)
@@ -187,20 +215,15 @@ class PaymentsService:
                 return self.view(session, payment)
         return dict(row.response_body or {})
 
-    def _release(self, scope: str, key: str) -> None:
-        """A request refused before any charge stores nothing: the key can be used again."""
-        with unit_of_work(self.sessions) as session:
-            session.execute(delete(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key,
-                                                         IdempotencyKey.status == "in_progress"))
-
     @staticmethod
-    def _store(session: Session, scope: str, key: str, status: int, body: dict, payment_id: str) -> None:
-        session.execute(update(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-                        .values(status="done", response_status=status, response_body=json.loads(
-                            json.dumps(body, default=str)), payment_id=payment_id))
+    def _key_done(session: Session, scope: str, key: str) -> None:
+        keys = IdempotencyKey.__table__
+        session.execute(update(keys).where(keys.c.scope == scope, keys.c.key == key)
+                        .values(status="done", response_status=201))
 
     # views
-    def view(self, session: Session, payment: Payment) -> dict:
+    def view(self, session: Session, payment) -> dict:
+        """A payment (a mapped Payment or a row of the payments table) as the API shows it."""
         numbers = dict(session.execute(select(InvoiceRef.invoice_id, InvoiceRef.number).where(
             InvoiceRef.invoice_id.in_(payment.invoice_ids or []))).all()) if payment.invoice_ids else {}
         return {"id": payment.id, "client_id": payment.client_id, "status": payment.status,
@@ -215,36 +238,54 @@ class PaymentsService:
                 "receipt_url": f"/api/v1/portal/payments/{payment.id}/receipt"}
 
     # what is owed
-    def exposure(self, session: Session, account: Account) -> Exposure:
-        unposted, in_flight = session.execute(select(
-            func.coalesce(func.sum(Payment.amount_cents).filter(Payment.status == "succeeded",
-                                                               Payment.posted_at.is_(None)), 0),
-            func.coalesce(func.sum(Payment.amount_cents).filter(Payment.status.in_(UNSETTLED)), 0))
-            .where(Payment.client_id == account.client_id)).one()
-        return Exposure(balance_cents=account.balance_cents, unposted_cents=int(unposted),
-                        in_flight_cents=int(in_flight))
+    @staticmethod
+    def _open_payments(session: Session, client_id: str) -> list[tuple[list[str], int, str]]:
+        """(invoice ids, amount, status) of the client's payments in flight or not yet on billing's ledger."""
+        return [(list(ids or []), amount, status) for ids, amount, status in session.execute(
+            select(Payment.invoice_ids, Payment.amount_cents, Payment.status)
+            .where(Payment.client_id == client_id, text(f"({OPEN_PAYMENT_SQL})")))]
+
+    def exposure(self, session: Session, client_id: str, balance_cents: int,
+                 open_payments: list[tuple[list[str], int, str]] | None = None) -> Exposure:
+        if open_payments is None:
+            open_payments = self._open_payments(session, client_id)
+        return Exposure(balance_cents=balance_cents,
+                        unposted_cents=sum(a for _, a, status in open_payments if status == "succeeded"),
+                        in_flight_cents=sum(a for _, a, status in open_payments if status in UNSETTLED))
 
     # paying
     def pay(self, client_id: str, body: dict, key: str, *, source: str = "portal") -> tuple[int, dict]:
+        """Pay Now (and AutoPay's charge): claim the key and reserve the payment in one transaction, charge
+        outside any, then settle it and complete the key in a second."""
         scope = f"client:{client_id}" if source == "portal" else f"{source}:{client_id}"
-        stored = self._claim(scope, key, request_hash({**body, "_source": source}))
-        if stored is not None:
-            return stored
-        try:
-            card = None
-            if body.get("processor_token"):
+        digest = request_hash({**body, "_source": source})
+        deadline = clock.monotonic() + self.config.idempotency_wait_seconds
+        card = None
+        if body.get("processor_token"):
+            try:
                 card = self._card_details(body["processor_token"])
-            payment_id, token, amount, currency = self._reserve(client_id, body, card, source, scope, key)
-        except Exception:  # refused (or failed) before any charge: nothing stored under the key
-            self._release(scope, key)
-            raise
-        result = self._charge(payment_id, token, amount, currency)
+            except (Unprocessable, ProcessorDown):
+                # A repeat of a request that went through, with a token the processor no longer knows:
+                # the first answer stands.
+                stored = self._await_answer(scope, key, digest, deadline)
+                if stored is not None:
+                    return stored
+                raise
+        while True:
+            try:
+                reservation = self._reserve(client_id, body, card, source, scope, key, digest)
+                break
+            except KeyTaken:
+                stored = self._await_answer(scope, key, digest, deadline)
+                if stored is not None:
+                    return stored
+                # the other request was refused and stored nothing: this one decides for itself
+        result = self._charge(reservation.payment_id, reservation.token, reservation.amount_cents,
+                              reservation.currency)
         with unit_of_work(self.sessions) as session:
-            payment = session.get(Payment, payment_id, with_for_update=True)
-            self._settle(session, payment, result)
-            answer = self.view(session, payment)
-            self._store(session, scope, key, 201, answer, payment.id)
-            return 201, answer
+            payment = self._settle(session, reservation.payment_id, result)
+            self._key_done(session, scope, key)
+            return 201, self.view(session, payment)
 
     def _card_details(self, token: str):
         try:
@@ -256,29 +297,46 @@ class PaymentsService:
             raise ProcessorDown("The card processor is not answering; nothing was charged. Try again shortly.") \
                 from exc
 
-    def _reserve(self, client_id: str, body: dict, card, source: str, scope: str,
-                 key: str) -> tuple[str, str, int, str]:
+    def _payer(self, session: Session, client_id: str, source: str, currency: str | None):
+        """The practice's currency and the client's account, its row locked: one payment decision per
+        client at a time. Refuses when online payments are off, the currency is not the practice's, or
+        payments knows of no balance for the client."""
+        stmt = (select(Practice.currency, Practice.online_payments_enabled, Account.balance_cents,
+                       Account.open_invoices)
+                .join(Account, Account.client_id == client_id).where(Practice.id == 1)
+                .with_for_update(of=Account.__table__))
+        row = session.execute(stmt).first()
+        if row is None and session.get(Practice, 1) is None:
+            practice(session)  # a practice that never had settings: its defaults
+            row = session.execute(stmt).first()
+        settings = row if row is not None else practice(session)  # no account: the refusals in their order
+        if source == "portal" and not settings.online_payments_enabled:
+            raise OnlinePaymentsOff("Your practice does not take payments online; contact them to pay.")
+        if currency and currency != settings.currency:
+            raise Unprocessable(f"Payments are in {settings.currency}.",
+                                errors={"currency": [f"Must be {settings.currency}."]})
+        if row is None:
+            raise NothingToPay("You have no balance to pay.")
+        return row
+
+    def _reserve(self, client_id: str, body: dict, card, source: str, scope: str, key: str,
+                 digest: str) -> Reservation:
+        """The payment written as `pending` (counting against the balance for every concurrent request) with
+        payment.attempted, under the client's lock, after every check; refused: nothing written at all."""
+        payment_id = new_id()
         with unit_of_work(self.sessions) as session:
-            settings = practice(session)
-            if source == "portal" and not settings.online_payments_enabled:
-                raise OnlinePaymentsOff("Your practice does not take payments online; contact them to pay.")
-            if body.get("currency") and body["currency"] != settings.currency:
-                raise Unprocessable(f"Payments are in {settings.currency}.",
-                                    errors={"currency": [f"Must be {settings.currency}."]})
-            account = session.get(Account, client_id, with_for_update=True)  # one payment decision at a time
-            if account is None:
-                raise NothingToPay("You have no balance to pay.")
-            today = utcnow().date()
-            method, new_method = self._method(session, client_id, body, card, source, today)
-            holds = [(list(p.invoice_ids or []), p.amount_cents) for p in session.scalars(
-                select(Payment).where(Payment.client_id == client_id, Payment.invoice_ids != [],
-                                      (Payment.status.in_(UNSETTLED)) |
-                                      ((Payment.status == "succeeded") & Payment.posted_at.is_(None))))]
+            if not self._claim(session, scope, key, digest, payment_id, self.config.idempotency_ttl_hours):
+                raise KeyTaken(key)
+            payer = self._payer(session, client_id, source, body.get("currency"))
+            method, new_method = self._method(session, client_id, body, card, source, utcnow().date())
+            open_payments = self._open_payments(session, client_id)
             amount = requested_amount(
-                exposure=self.exposure(session, account), amount_cents=body.get("amount_cents"),
-                pay_balance=bool(body.get("pay_balance")), invoice_ids=list(body.get("invoice_ids") or []),
+                exposure=self.exposure(session, client_id, payer.balance_cents, open_payments),
+                amount_cents=body.get("amount_cents"), pay_balance=bool(body.get("pay_balance")),
+                invoice_ids=list(body.get("invoice_ids") or []),
                 open_invoices=invoice_payable({i["invoice_id"]: int(i["balance_cents"])
-                                               for i in account.open_invoices or []}, holds))
+                                               for i in payer.open_invoices or []},
+                                              [(ids, a) for ids, a, _ in open_payments if ids]))
             if new_method is not None:
                 session.add(new_method)
                 session.flush()
@@ -288,21 +346,18 @@ class PaymentsService:
                                                           "is_default": new_method.is_default})
                 if new_method.is_default:
                     default_changed(session, client_id)
-            payment = Payment(id=new_id(), client_id=client_id, amount_cents=amount, currency=settings.currency,
-                              status="pending", payment_method_id=getattr(new_method or method, "id", None),
-                              processor_token=method["token"] if isinstance(method, dict) else method.processor_token,
-                              brand=_get(method, "brand"), last4=_get(method, "last4"),
-                              invoice_ids=list(dict.fromkeys(body.get("invoice_ids") or [])), note=body.get("note"),
-                              source=source)
-            session.add(payment)
-            session.flush()
-            # The key knows its payment from now on: after a crash, reconciliation can complete it.
-            session.execute(update(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-                            .values(payment_id=payment.id))
-            publish(session, "payment.attempted", {"payment_id": payment.id, "client_id": client_id,
-                                                   "amount_cents": amount, "currency": payment.currency,
-                                                   "method_last4": payment.last4, "source": source})
-            return payment.id, payment.processor_token, payment.amount_cents, payment.currency
+            token = method["token"] if isinstance(method, dict) else method.processor_token
+            last4 = _get(method, "last4")
+            session.execute(insert(Payment.__table__), {
+                "id": payment_id, "client_id": client_id, "amount_cents": amount, "currency": payer.currency,
+                "status": "pending", "payment_method_id": getattr(new_method or method, "id", None),
+                "processor_token": token, "brand": _get(method, "brand"), "last4": last4,
+                "invoice_ids": list(dict.fromkeys(body.get("invoice_ids") or [])), "note": body.get("note"),
+                "source": source, "refunded_cents": 0})
+            publish(session, "payment.attempted", {"payment_id": payment_id, "client_id": client_id,
+                                                   "amount_cents": amount, "currency": payer.currency,
+                                                   "method_last4": last4, "source": source})
+            return Reservation(payment_id, token, amount, payer.currency)
 
     def _method(self, session: Session, client_id: str, body: dict, card, source: str, today: date):
         """The card to charge: a saved one, a new token (optionally saved), or the default (AutoPay)."""
@@ -372,32 +427,38 @@ class PaymentsService:
             return ChargeResult(status="failed", charge_id=None, failure_code="processing_error",
                                 failure_message=failure_message("processing_error"))
 
-    def _settle(self, session: Session, payment: Payment, result: ChargeResult | str | None) -> None:
-        if payment.status not in UNSETTLED:
-            return  # settled already (reconciliation got there first)
+    def _settle(self, session: Session, payment_id: str, result: ChargeResult | str | None):
+        """Settles a pending or processing payment from the processor's answer (None: the processor never saw
+        this reference, so nothing was charged) and answers the payment's row as it now is. One that is
+        settled already (reconciliation got there first) is left as it is."""
         if result == "processing":
-            payment.status = "processing"
-            return
-        if result is None:  # the processor never saw this reference: nothing was charged
-            result = ChargeResult(status="failed", charge_id=None, failure_code="processor_unavailable",
-                                  failure_message=failure_message("processor_unavailable"))
-        payment.settled_at = utcnow()
-        payment.processor_charge_id = result.charge_id
-        if result.succeeded:
-            payment.status = "succeeded"
+            values: dict = {"status": "processing"}
+        else:
+            if result is None:
+                result = ChargeResult(status="failed", charge_id=None, failure_code="processor_unavailable",
+                                      failure_message=failure_message("processor_unavailable"))
+            values = {"settled_at": utcnow(), "processor_charge_id": result.charge_id,
+                      "status": "succeeded" if result.succeeded else "failed"}
+            if not result.succeeded:
+                code = result.failure_code or "processing_error"
+                values.update(failure_code=code, failure_message=result.failure_message or failure_message(code))
+        table = Payment.__table__
+        payment = session.execute(update(table).where(table.c.id == payment_id, table.c.status.in_(UNSETTLED))
+                                  .values(**values).returning(*table.c)).first()
+        if payment is None:
+            return session.execute(select(*table.c).where(table.c.id == payment_id)).one()
+        if payment.status == "succeeded":
             publish(session, "payment.succeeded", {
                 "payment_id": payment.id, "client_id": payment.client_id, "amount_cents": payment.amount_cents,
                 "currency": payment.currency, "invoice_ids": list(payment.invoice_ids or []),
-                "processor_charge_id": result.charge_id, "method": {"brand": payment.brand, "last4": payment.last4},
-                "source": payment.source})
-        else:
-            payment.status = "failed"
-            payment.failure_code = result.failure_code or "processing_error"
-            payment.failure_message = result.failure_message or failure_message(payment.failure_code)
+                "processor_charge_id": payment.processor_charge_id,
+                "method": {"brand": payment.brand, "last4": payment.last4}, "source": payment.source})
+        elif payment.status == "failed":
             publish(session, "payment.failed", {
                 "payment_id": payment.id, "client_id": payment.client_id, "amount_cents": payment.amount_cents,
                 "currency": payment.currency, "failure_code": payment.failure_code,
                 "failure_message": payment.failure_message, "source": payment.source})
+        return payment
 
     # reconciliation
     def reconcile(self, *, older_than_seconds: int | None = None) -> dict:
@@ -418,27 +479,27 @@ class PaymentsService:
                 summary["unknown"] += 1
                 continue
             with unit_of_work(self.sessions) as session:
-                payment = session.get(Payment, payment_id, with_for_update=True)
-                if payment.status not in UNSETTLED:
+                locked = session.execute(select(Payment.status, Payment.created_at).where(Payment.id == payment_id)
+                                         .with_for_update()).one()
+                if locked.status not in UNSETTLED:
                     continue
-                if found is None and payment.created_at > in_flight_until:
+                if found is None and locked.created_at > in_flight_until:
                     # Not at the processor *yet*: the charge call may still be on its way. Only a record
                     # settles a young payment; "nothing was charged" is decided once no call can be in flight.
                     summary["unknown"] += 1
                     continue
-                payment.status = "pending"  # let _settle decide from the processor's record
-                self._settle(session, payment, found)
+                payment = self._settle(session, payment_id, found)
                 summary[payment.status] = summary.get(payment.status, 0) + 1
-                keys = session.scalars(select(IdempotencyKey).where(IdempotencyKey.payment_id == payment_id))
-                for row in keys:  # also completes a key left in progress by a crash mid-request
-                    row.status, row.response_status = "done", row.response_status or 201
-                    row.response_body = json.loads(json.dumps(self.view(session, payment), default=str))
+                # also completes a key left in progress by a crash mid-request
+                session.execute(update(IdempotencyKey).where(IdempotencyKey.payment_id == payment_id).values(
+                    status="done", response_status=func.coalesce(IdempotencyKey.response_status, 201)))
         for refund_id in refund_ids:
             self._reconcile_refund(refund_id)
         with unit_of_work(self.sessions) as session:  # keys live IDEMPOTENCY_TTL_HOURS (48 h), then go
             summary["expired_keys"] = session.execute(delete(IdempotencyKey).where(
                 IdempotencyKey.expires_at < utcnow(), IdempotencyKey.status == "done")).rowcount
             # a request that died before it reserved a payment charged nothing: its key is free again
+            # (keys claimed since 0002 name their payment from the start; this clears older ones)
             summary["abandoned_keys"] = session.execute(delete(IdempotencyKey).where(
                 IdempotencyKey.status == "in_progress", IdempotencyKey.payment_id.is_(None),
                 IdempotencyKey.created_at < in_flight_until)).rowcount
