@@ -32,6 +32,8 @@ class _Batch:
     acked: list[tuple[str, str]]
     nacked: list[tuple[str, str]]
     started: float
+    full: bool = False  # the batch took batch_size rows: more may be waiting
+    notified: bool = False  # a commit was notified while the batch was out: its rows may not be in it
 
 
 class OutboxRelay:
@@ -152,6 +154,8 @@ class OutboxRelay:
             pass
         if self._batch is None:
             self._schedule(0)
+        else:
+            self._batch.notified = True
 
     def _schedule(self, delay: float) -> None:
         """At most one tick pending; a sooner one (a notification) replaces a later one (the safety poll)."""
@@ -191,7 +195,8 @@ class OutboxRelay:
             conn.close()
             self._schedule(self.poll_interval)
             return
-        self._batch = _Batch(conn=conn, pending={}, acked=[], nacked=[], started=time.monotonic())
+        self._batch = _Batch(conn=conn, pending={}, acked=[], nacked=[], started=time.monotonic(),
+                             full=len(rows) >= self.batch_size)
         for row in rows:
             headers = dict(row.headers or {})
             envelope = row.envelope
@@ -245,8 +250,12 @@ class OutboxRelay:
             log.warning("broker refused events", extra={"fields": {"count": len(batch.nacked)}})
             self._schedule(self._backoff)
             self._backoff = min(self._backoff * 2, 30.0)
-        else:
+        elif batch.full or batch.notified or self._listen is None:
             self._schedule(0)
+        else:
+            # Drained as of this batch's read, and nothing committed since (every commit notifies): no
+            # empty read of the outbox now; the next notification, or the safety poll, wakes the relay.
+            self._schedule(self.poll_interval)
 
     def _check_timeout(self) -> None:
         batch = self._batch

@@ -115,6 +115,39 @@ def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(identity_engine, 
         thread.join(10)
 
 
+def test_commits_while_a_batch_is_out_are_published_without_waiting_for_the_poll(identity_engine, migrated,
+                                                                                   exchange, tap):
+    """After a batch the relay reads the outbox again only if a commit was notified meanwhile (or the batch was
+    full): events committed during a batch's publish must still leave at once, not at the 10 s poll."""
+    class SlowConfirms(OutboxRelay):
+        """Confirms handled 50 ms late: every batch is out long enough for commits to land meanwhile."""
+
+        def _on_confirm(self, frame) -> None:
+            self._connection.ioloop.call_later(0.05, lambda: OutboxRelay._on_confirm(self, frame))
+
+    relay = SlowConfirms(service="identity", engine=identity_engine, outbox=outbox, amqp_url=migrated.amqp_url,
+                         exchange=exchange, poll_interval=10.0, batch_size=100)
+    thread = threading.Thread(target=relay.run_forever, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    try:
+        write_events(identity_engine, 1)
+        time.sleep(1.0)
+        ids: list[str] = []
+        writers = [threading.Thread(target=lambda: ids.extend(write_events(identity_engine, 2))) for _ in range(20)]
+        started = time.monotonic()
+        for writer in writers:  # commits land while earlier batches are being published and confirmed
+            writer.start()
+            time.sleep(0.01)
+        for writer in writers:
+            writer.join(10)
+        eventually(lambda: published(identity_engine, ids) == 40, timeout=8, interval=0.01,
+                   message="every event published")
+        assert time.monotonic() - started < 5.0
+    finally:
+        relay.stop()
+        thread.join(10)
+
+
 def test_rolled_back_business_change_publishes_nothing(identity_engine, migrated, exchange, tap):
     sessions = session_factory(identity_engine.url.render_as_string(hide_password=False))
     event = make_event("test.rolled_back", {}, producer="identity")
