@@ -23,8 +23,11 @@ def main(argv, *, config, outbox: Table, processed: Table, subscriptions: dict) 
     configure_logging(f"{config.service}-{args.command}", config.log_level)
     serve_worker_metrics()
     if args.command == "relay":
-        OutboxRelay(service=config.service, engine=get_engine(config.database_url, pool_size=2), outbox=outbox,
-                    amqp_url=config.amqp_url, exchange=config.events_exchange).run_forever()
+        # No ping per checkout: a connection the database dropped fails one tick, which is retried at the next
+        # poll on a fresh connection (SQLAlchemy invalidates the pool on a disconnect).
+        engine = get_engine(config.database_url, pool_size=2, pool_pre_ping=False)
+        OutboxRelay(service=config.service, engine=engine, outbox=outbox, amqp_url=config.amqp_url,
+                    exchange=config.events_exchange).run_forever()
         return 0
     if not subscriptions:
         log.info("this service consumes no events")

@@ -196,6 +196,30 @@ def test_broker_outage_delays_events_never_loses_them(api, staff, new_client, id
         proxy.cut()
 
 
+def test_a_dropped_database_connection_costs_the_relay_one_tick_not_its_events(identity_engine, migrated, exchange,
+                                                                               tap):
+    """The relay's engine does not ping before each read (worker.py): when the database drops its connections,
+    the next read fails, the pool is invalidated, and the following tick publishes on a fresh connection."""
+    url = identity_engine.url
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    engine = get_engine(url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+                        pool_size=2, pool_pre_ping=False)
+    relay, thread = start_relay(engine, migrated.amqp_url, exchange)
+    try:
+        first = write_events(identity_engine, 1)
+        eventually(lambda: published(identity_engine, first) == 1, timeout=15, message="relay connected")
+        proxy.cut()  # every pooled connection (and the LISTEN one) is gone
+        proxy.restore()
+        later = write_events(identity_engine, 3)
+        eventually(lambda: published(identity_engine, later) == 3, timeout=15, message="published after the drop")
+        assert len([e for e in tap() if e["id"] in set(later)]) == 3
+    finally:
+        relay.stop()
+        thread.join(10)
+        proxy.cut()
+        engine.dispose()
+
+
 # --- the consumer ------------------------------------------------------------------------------
 
 effects_meta = MetaData()
