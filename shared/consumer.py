@@ -3,6 +3,12 @@
 A handler runs in one transaction together with the processed-event row; the message is acked only
 after that commit. A failing handler's message goes to a delay queue (TTL, then back to the main
 queue) and, after the last attempt, to the service's dead-letter queue; it is never requeued hot.
+
+Messages the broker has already delivered are handled as one batch: one transaction with one
+processed-event INSERT for all of them, the handlers in delivery order, one commit, one ack. The
+consumer never waits to fill a batch; a single message in hand takes the per-message path. If anything
+in a batch fails, the batch is rolled back and its messages go through the per-message path one by
+one, so only the failing message is retried.
 """
 
 from __future__ import annotations
@@ -10,7 +16,8 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -33,10 +40,18 @@ class PoisonMessage(Exception):
     """A message no retry can fix (not an event at all): it goes straight to the dead-letter queue."""
 
 
+class Delivery(NamedTuple):
+    """A message as pika delivered it, kept until the run loop handles it."""
+    method: pika.spec.Basic.Deliver
+    properties: pika.BasicProperties
+    body: bytes
+
+
 class EventConsumer:
     def __init__(self, *, service: str, session_factory: sessionmaker[Session], processed: Table,
                  subscriptions: dict[str, Handler], amqp_url: str, exchange: str,
-                 retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS, prefetch: int = 50):
+                 retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS, prefetch: int = 50,
+                 batch_size: int | None = None):
         self.service = service
         self.session_factory = session_factory
         self.processed = processed
@@ -50,6 +65,10 @@ class EventConsumer:
         self.dead_letter_queue = f"{service}.events.dlq"
         self.retry_delays = retry_delays
         self.prefetch = prefetch
+        # More than the prefetch is never in hand; 1 turns batching off. A batch keeps the connection's I/O
+        # (heartbeats included) waiting until its commit, which this cap keeps short.
+        self.batch_size = max(1, min(batch_size or prefetch, prefetch))
+        self._in_hand: list[Delivery] = []  # delivered by pika, not yet handled, in delivery order
         self._channel: BlockingChannel | None = None
         self._connection: pika.BlockingConnection | None = None
         self._stopping = False
@@ -79,10 +98,7 @@ class EventConsumer:
     # --- handling ----------------------------------------------------------------------------
     def handle(self, body: bytes) -> str:
         """Runs the handler once per event id; answers 'handled', 'duplicate' or 'ignored'."""
-        try:
-            event = Event.from_json(body)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise PoisonMessage(str(exc)) from exc
+        event = self._parse(body)
         handler = self.subscriptions.get(event.type)
         if handler is None:
             return "ignored"
@@ -100,6 +116,78 @@ class EventConsumer:
             handler(session, event)
         return "handled"
 
+    def handle_batch(self, bodies: Sequence[bytes]) -> list[str]:
+        """handle() for several messages in one transaction: each handler runs once per event id, in the
+        order given. Answers one outcome per body: 'handled', 'duplicate', 'ignored', or 'poison' for a
+        body that is no event (it takes no part; the caller dead-letters it). On any exception the whole
+        batch is rolled back and the exception raised: none of it happened."""
+        outcomes: list[str] = []
+        todo: list[tuple[int, Event]] = []  # (position, event) of the first copy of each id with a handler
+        seen: set[str] = set()
+        for body in bodies:
+            try:
+                event = self._parse(body)
+            except PoisonMessage:
+                outcomes.append("poison")
+                continue
+            if event.type not in self.subscriptions:
+                outcomes.append("ignored")
+            elif event.id in seen:
+                outcomes.append("duplicate")  # the same event twice in one batch: the broker redelivered it
+            else:
+                seen.add(event.id)
+                todo.append((len(outcomes), event))
+                outcomes.append("handled")  # unless the processed-event row says otherwise, below
+        if not todo:
+            return outcomes
+        with unit_of_work(self.session_factory) as session:
+            new = set(session.execute(
+                pg_insert(self.processed)
+                .values([{"consumer": self.service, "event_id": e.id, "event_type": e.type} for _, e in todo])
+                .on_conflict_do_nothing()
+                .returning(self.processed.c.event_id)
+            ).scalars())
+            first = True
+            for position, event in todo:
+                if event.id not in new:
+                    outcomes[position] = "duplicate"
+                    continue
+                if not first:
+                    # Each handler starts from an empty identity map, as in a transaction of its own: no
+                    # ORM object an earlier handler loaded (and maybe a plain UPDATE changed since) is reused.
+                    session.flush()
+                    session.expunge_all()
+                first = False
+                correlation_id_var.set(event.correlation_id)
+                request_id_var.set(None)
+                self.subscriptions[event.type](session, event)
+        return outcomes
+
+    @staticmethod
+    def _parse(body: bytes) -> Event:
+        try:
+            return Event.from_json(body)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PoisonMessage(str(exc)) from exc
+
+    def _on_delivery(self, _channel: BlockingChannel, method, properties, body: bytes) -> None:
+        # pika calls this, inside process_data_events, for every message it has received so far; they are
+        # handled together once it returns (_handle_in_hand).
+        self._in_hand.append(Delivery(method, properties, body))
+
+    def _handle_in_hand(self, channel: BlockingChannel) -> None:
+        """Handles what pika has delivered, oldest first, in batches of at most batch_size.
+
+        Every batch is settled (acked, after its commit or its messages' retry/dead-letter publishes) before
+        the next is looked at, so when a batch is acked, every earlier delivery on the channel already is."""
+        while self._in_hand:
+            batch = self._in_hand[:self.batch_size]
+            del self._in_hand[:self.batch_size]
+            if len(batch) == 1:
+                self._on_message(channel, *batch[0])  # exactly today's path and cost
+            else:
+                self._on_messages(channel, batch)
+
     def _on_message(self, channel: BlockingChannel, method, properties, body: bytes) -> None:
         event_type = method.routing_key
         try:
@@ -110,6 +198,35 @@ class EventConsumer:
             return
         metrics.EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc()
         channel.basic_ack(method.delivery_tag)
+
+    def _on_messages(self, channel: BlockingChannel, batch: list[Delivery]) -> None:
+        try:
+            outcomes = self.handle_batch([delivery.body for delivery in batch])
+        except Exception as exc:
+            # A failing handler, a deadlock with another replica, a lost database: the batch was rolled
+            # back whole. One by one, each message gets its own try, and only the failing one is retried.
+            log.info("event batch rolled back; handling its events one by one",
+                     extra={"fields": {"size": len(batch), "error": f"{type(exc).__name__}: {str(exc)[:200]}"}})
+            for delivery in batch:
+                self._on_message(channel, *delivery)
+            return
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            event_type = delivery.method.routing_key
+            if outcome == "poison":
+                try:
+                    self._parse(delivery.body)  # again, for the reason (poison is rare)
+                except PoisonMessage as exc:
+                    self._retry_or_dead_letter(channel, delivery.properties, delivery.body, event_type, exc)
+            else:
+                metrics.EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc()
+        tags = [delivery.method.delivery_tag for delivery in batch]
+        if tags == list(range(tags[0], tags[-1] + 1)):
+            # `multiple` acks every unacked delivery up to the last tag: only this batch's, as the
+            # earlier ones are settled and the ones received since have higher tags.
+            channel.basic_ack(tags[-1], multiple=True)
+        else:  # a gap means a delivery that is not ours to ack (never seen with one consumer per channel)
+            for tag in tags:
+                channel.basic_ack(tag)
 
     def _retry_or_dead_letter(self, channel: BlockingChannel, properties, body: bytes, event_type: str,
                               exc: Exception) -> None:
@@ -140,6 +257,7 @@ class EventConsumer:
         channel.confirm_delivery()  # retry and dead-letter publishes must not be lost
         channel.basic_qos(prefetch_count=self.prefetch)
         self.declare(channel)
+        self._in_hand = []  # a lost channel's unacked messages come again, on the new one
         self._channel = channel
         return channel
 
@@ -154,9 +272,12 @@ class EventConsumer:
                 backoff = 1.0
                 log.info("consumer connected", extra={"fields": {"queue": self.queue,
                                                                  "types": sorted(self.subscriptions)}})
-                channel.basic_consume(self.queue, self._on_message)
+                channel.basic_consume(self.queue, self._on_delivery)
                 while not self._stopping:
+                    # Returns as soon as deliveries are pending (never waiting for more), after passing
+                    # every message received so far to _on_delivery.
                     self._connection.process_data_events(time_limit=1)
+                    self._handle_in_hand(channel)
             except pika.exceptions.AMQPError as exc:
                 log.warning("broker connection lost: %s", type(exc).__name__)
             finally:
