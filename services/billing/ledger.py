@@ -8,8 +8,9 @@ running balance is right.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import BigInteger, func, insert, select
+from sqlalchemy import BigInteger, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,20 @@ def publish(session: Session, event_type: str, payload: dict) -> None:
     record_event(session, outbox, make_event(event_type, payload, producer="billing"))
 
 
+class Posted(NamedTuple):
+    """A ledger entry just inserted: balance_after_cents is the new balance, seq the new ledger position."""
+
+    id: str
+    seq: int
+    balance_after_cents: int
+
+
+def kind_is(kind: str):
+    """`kind = 'payment'` with the kind inlined, not a bind parameter: psycopg prepares repeated statements, and
+    PostgreSQL's generic plan for them cannot use a partial index (uq_ledger_payment ...) on a parameter."""
+    return LedgerEntry.kind == literal(kind, literal_execute=True)
+
+
 def practice(session: Session) -> Practice:
     row = session.get(Practice, 1)
     if row is None:
@@ -31,6 +46,11 @@ def practice(session: Session) -> Practice:
         session.add(row)
         session.flush()
     return row
+
+
+def practice_currency(session: Session) -> str:
+    """The practice's currency: one column, not the whole settings row."""
+    return session.scalar(select(Practice.currency).where(Practice.id == 1)) or practice(session).currency
 
 
 def lock_account(session: Session, client_id: str, *, from_event: bool = False) -> Account:
@@ -42,10 +62,14 @@ def lock_account(session: Session, client_id: str, *, from_event: bool = False) 
     return account
 
 
+def last_balance(client_id: str):
+    """The balance after the client's latest entry, as a scalar subquery."""
+    return (select(LedgerEntry.balance_after_cents).where(LedgerEntry.client_id == client_id)
+            .order_by(LedgerEntry.seq.desc()).limit(1).scalar_subquery())
+
+
 def balance(session: Session, client_id: str) -> int:
-    last = session.scalars(select(LedgerEntry.balance_after_cents).where(LedgerEntry.client_id == client_id)
-                           .order_by(LedgerEntry.seq.desc()).limit(1)).first()
-    return last or 0
+    return session.scalar(select(last_balance(client_id))) or 0
 
 
 def allocated_sum():
@@ -81,6 +105,26 @@ def post(session: Session, account: Account, *, kind: str, amount_cents: int, de
     return entry
 
 
+# A payment or a refund is on the ledger at most once: the partial unique indexes uq_ledger_payment and
+# uq_ledger_refund (models.LedgerEntry) on these columns.
+ONCE_PER = {"payment": "payment_id", "refund": "refund_id"}
+
+
+def append(session: Session, client_id: str, *, kind: str, amount_cents: int, currency: str, description: str,
+           occurred_at: datetime | None = None, once: bool = False, **fields) -> Posted | None:
+    """`post` in one INSERT, without the ORM: the running balance is computed from the previous entry in the
+    statement (under the caller's account lock). With `once`, a payment or refund already on the ledger is not
+    inserted again, and the answer is None."""
+    stmt = pg_insert(LedgerEntry).values(
+        client_id=client_id, kind=kind, amount_cents=amount_cents, currency=currency,
+        balance_after_cents=func.coalesce(last_balance(client_id), 0) + amount_cents, description=description,
+        occurred_at=occurred_at or utcnow(), **fields)
+    if once:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[ONCE_PER[kind]], index_where=kind_is(kind))
+    row = session.execute(stmt.returning(LedgerEntry.id, LedgerEntry.seq, LedgerEntry.balance_after_cents)).first()
+    return Posted(*row) if row else None
+
+
 def add_allocations(session: Session, allocations: list[tuple[str, int]], entry_id: str | None) -> None:
     if allocations:
         session.execute(insert(Allocation), [{"invoice_id": i, "entry_id": entry_id, "amount_cents": a}
@@ -92,14 +136,25 @@ def settle_paid_flags(session: Session, client_id: str, invoice_ids: set[str]) -
     if not invoice_ids:
         return
     due = (Invoice.total_cents - allocated_sum()).label("due")
-    for invoice, remaining in session.execute(select(Invoice, due).where(Invoice.id.in_(invoice_ids))).all():
-        if remaining <= 0 and invoice.paid_at is None:
-            invoice.paid_at = utcnow()
+    rows = session.execute(select(Invoice.id, Invoice.paid_at, due).where(Invoice.id.in_(invoice_ids))).all()
+    mark_paid(session, client_id, [r.id for r in rows if r.due <= 0 and r.paid_at is None])
+    reopened = [r.id for r in rows if r.due > 0 and r.paid_at is not None]
+    if reopened:
+        session.execute(update(Invoice).where(Invoice.id.in_(reopened)).values(paid_at=None))
+
+
+def mark_paid(session: Session, client_id: str, invoice_ids: list[str]) -> None:
+    """Invoices whose balance just reached zero: paid_at set and invoice.paid sent, once each, in the order given."""
+    if not invoice_ids:
+        return
+    paid = {r.id: r for r in session.execute(
+        update(Invoice).where(Invoice.id.in_(invoice_ids), Invoice.paid_at.is_(None)).values(paid_at=utcnow())
+        .returning(Invoice.id, Invoice.number, Invoice.total_cents, Invoice.currency))}
+    for invoice_id in invoice_ids:
+        if invoice := paid.get(invoice_id):
             publish(session, "invoice.paid", {"invoice_id": invoice.id, "client_id": client_id,
                                               "number": invoice.number, "total_cents": invoice.total_cents,
                                               "currency": invoice.currency})
-        elif remaining > 0 and invoice.paid_at is not None:
-            invoice.paid_at = None
 
 
 def balance_snapshot(session: Session, client_id: str) -> dict:
@@ -107,10 +162,15 @@ def balance_snapshot(session: Session, client_id: str) -> dict:
     invoice still owes after adjustments and refunds too, and ignores an older snapshot arriving late."""
     last_seq = session.scalars(select(LedgerEntry.seq).where(LedgerEntry.client_id == client_id)
                                .order_by(LedgerEntry.seq.desc()).limit(1)).first() or 0
-    return {"client_id": client_id, "balance_cents": balance(session, client_id),
-            "currency": practice(session).currency, "ledger_seq": last_seq,
-            "open_invoices": [{"invoice_id": i.invoice_id, "balance_cents": i.balance_cents}
-                              for i in open_invoices(session, client_id)]}
+    return snapshot(client_id, balance_cents=balance(session, client_id), currency=practice_currency(session),
+                    ledger_seq=last_seq, open_invoices=open_invoices(session, client_id))
+
+
+def snapshot(client_id: str, *, balance_cents: int, currency: str, ledger_seq: int,
+             open_invoices: list[OpenInvoice]) -> dict:
+    """balance_snapshot from values the caller already has (after posting: the new entry's balance and seq)."""
+    return {"client_id": client_id, "balance_cents": balance_cents, "currency": currency, "ledger_seq": ledger_seq,
+            "open_invoices": [{"invoice_id": i.invoice_id, "balance_cents": i.balance_cents} for i in open_invoices]}
 
 
 def balance_changed(session: Session, client_id: str, snapshot: dict | None = None) -> None:

@@ -22,7 +22,7 @@ from services.billing.domain.errors import (
     ServiceCodeTaken,
     UnknownClient,
 )
-from services.billing.domain.ledger import Paid, allocate, invoice_status, unallocate_for_refund
+from services.billing.domain.ledger import Paid, after_allocation, allocate, invoice_status, unallocate_for_refund
 from services.billing.domain.numbers import document_number, document_title
 from services.billing.models import (
     Account,
@@ -86,36 +86,40 @@ def record_completed_session(session: Session, payload: dict) -> None:
 def post_payment(session: Session, payload: dict) -> None:
     """payment.succeeded: on the ledger once, allocated to the invoices named, else oldest due first;
     what is left is an account credit for the next invoice."""
-    account = ledger.lock_account(session, payload["client_id"], from_event=True)
-    if session.scalars(select(LedgerEntry.id).where(LedgerEntry.kind == "payment",
-                                                    LedgerEntry.payment_id == payload["payment_id"])).first():
-        return  # the same payment under another event id: already posted
+    client_id = ledger.lock_account(session, payload["client_id"], from_event=True).client_id
     amount = int(payload["amount_cents"])
     method = payload.get("method") or {}
-    label = f"{method.get('brand', 'card').title()} ending {method['last4']}" if method.get("last4") else "card"
-    entry = ledger.post(session, account, kind="payment", amount_cents=-amount, payment_id=payload["payment_id"],
-                        description=f"Payment by {label}", method=method or None)
-    allocations, _credit = allocate(amount, ledger.open_invoices(session, account.client_id),
-                                    list(payload.get("invoice_ids") or []))
+    currency = ledger.practice_currency(session)
+    entry = ledger.append(session, client_id, kind="payment", amount_cents=-amount, currency=currency,
+                          description=f"Payment by {card_label(method)}", payment_id=payload["payment_id"],
+                          method=method or None, once=True)
+    if entry is None:
+        return  # the same payment under another event id: already posted
+    open_invoices = ledger.open_invoices(session, client_id)
+    allocations, _credit = allocate(amount, open_invoices, list(payload.get("invoice_ids") or []))
     ledger.add_allocations(session, allocations, entry.id)
-    ledger.settle_paid_flags(session, account.client_id, {i for i, _ in allocations})
+    # under the account lock nothing else changed these invoices: what is left open follows from the allocations
+    still_open, paid_off = after_allocation(open_invoices, allocations)
+    ledger.mark_paid(session, client_id, paid_off)
     # With the balance after posting: payments stops counting this payment and sees the new balance at once.
-    snapshot = ledger.balance_snapshot(session, account.client_id)
+    snapshot = ledger.snapshot(client_id, balance_cents=entry.balance_after_cents, currency=currency,
+                               ledger_seq=entry.seq, open_invoices=still_open)
     ledger.publish(session, "payment.posted", {
-        **snapshot, "payment_id": payload["payment_id"], "client_id": account.client_id, "amount_cents": amount,
-        "currency": entry.currency, "entry_id": entry.id,
+        **snapshot, "payment_id": payload["payment_id"], "client_id": client_id, "amount_cents": amount,
+        "currency": currency, "entry_id": entry.id,
         "allocations": [{"invoice_id": i, "amount_cents": a} for i, a in allocations]})
-    ledger.balance_changed(session, account.client_id, snapshot)
+    ledger.balance_changed(session, client_id, snapshot)
+
+
+def card_label(method: dict) -> str:
+    return f"{method.get('brand', 'card').title()} ending {method['last4']}" if method.get("last4") else "card"
 
 
 def post_refund(session: Session, payload: dict) -> None:
     """payment.refunded: the refund raises the balance; it uses up account credit first, then re-opens
     the invoices that payment paid, the most recent first."""
-    account = ledger.lock_account(session, payload["client_id"], from_event=True)
-    if session.scalars(select(LedgerEntry.id).where(LedgerEntry.kind == "refund",
-                                                    LedgerEntry.refund_id == payload["refund_id"])).first():
-        return
-    payment = session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "payment",
+    client_id = ledger.lock_account(session, payload["client_id"], from_event=True).client_id
+    payment = session.scalars(select(LedgerEntry).where(ledger.kind_is("payment"),
                                                         LedgerEntry.payment_id == payload["payment_id"])).first()
     if payment is None:
         raise ledger.EventForUnknownClient(f"refund for payment {payload['payment_id']} not posted yet")
@@ -128,12 +132,17 @@ def post_refund(session: Session, payload: dict) -> None:
     for p in paid:
         net[p.invoice_id] = net.get(p.invoice_id, 0) + p.amount_cents
     reversals = unallocate_for_refund(amount, credit, [Paid(i, a) for i, a in net.items() if a > 0])
-    ledger.post(session, account, kind="refund", amount_cents=amount, payment_id=payload["payment_id"],
-                refund_id=payload["refund_id"], description="Refund of " + payment.description.lower(),
-                reason=payload.get("reason"))
+    currency = ledger.practice_currency(session)
+    entry = ledger.append(session, client_id, kind="refund", amount_cents=amount, currency=currency,
+                          description="Refund of " + payment.description.lower(), payment_id=payload["payment_id"],
+                          refund_id=payload["refund_id"], reason=payload.get("reason"), once=True)
+    if entry is None:
+        return  # the same refund again: already posted
     ledger.add_allocations(session, reversals, payment.id)
-    ledger.settle_paid_flags(session, account.client_id, {i for i, _ in reversals})
-    ledger.balance_changed(session, account.client_id)
+    ledger.settle_paid_flags(session, client_id, {i for i, _ in reversals})
+    ledger.balance_changed(session, client_id, ledger.snapshot(
+        client_id, balance_cents=entry.balance_after_cents, currency=currency, ledger_seq=entry.seq,
+        open_invoices=ledger.open_invoices(session, client_id)))
 
 
 # --- the API -----------------------------------------------------------------------------------

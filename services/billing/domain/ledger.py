@@ -42,6 +42,19 @@ def allocate(amount_cents: int, open_invoices: list[OpenInvoice], preferred: lis
     return allocations, left
 
 
+def after_allocation(open_invoices: list[OpenInvoice], allocations: list[tuple[str, int]]) -> tuple[
+        list[OpenInvoice], list[str]]:
+    """What `allocations` (made by `allocate` over `open_invoices`) leave open, in the order given, and the
+    invoices they paid off, in the order they were paid."""
+    taken: dict[str, int] = {}
+    for invoice_id, amount in allocations:
+        taken[invoice_id] = taken.get(invoice_id, 0) + amount
+    still_open = [OpenInvoice(i.invoice_id, i.balance_cents - taken.get(i.invoice_id, 0)) for i in open_invoices
+                  if i.balance_cents > taken.get(i.invoice_id, 0)]
+    left = {i.invoice_id for i in still_open}
+    return still_open, [i for i in taken if i not in left]
+
+
 def unallocate_for_refund(refund_cents: int, unapplied_credit_cents: int, paid_by_payment: list[Paid]) -> list[
         tuple[str, int]]:
     """A refund first uses up the account credit (money never applied to an invoice); what remains
