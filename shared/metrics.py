@@ -27,6 +27,8 @@ HTTP_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 EVENTS_PUBLISHED = Counter("events_published_total", "Events confirmed by the broker", ["service", "type"])
+EVENTS_UNROUTED = Counter("events_unrouted_total", "Events published while no queue was bound for their type",
+                          ["service", "type"])
 EVENTS_CONSUMED = Counter(
     "events_consumed_total", "Events handled by a consumer", ["service", "type", "outcome"]
 )

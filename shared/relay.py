@@ -270,5 +270,7 @@ class OutboxRelay:
             self._mark(batch)
 
     def _on_return(self, channel, method, properties, body) -> None:
-        # Nobody is bound for this type yet: the broker still confirms it; note it for operators.
-        log.info("event had no subscriber", extra={"fields": {"type": method.routing_key}})
+        # Nobody is bound for this type yet (payment.attempted until messaging subscribes, say): the broker
+        # still confirms it. Counted for operators; a log line per event would be noise on a hot type.
+        metrics.EVENTS_UNROUTED.labels(self.service, method.routing_key).inc()
+        log.debug("event had no subscriber", extra={"fields": {"type": method.routing_key}})

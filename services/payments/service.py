@@ -215,12 +215,6 @@ class PaymentsService:
                 return self.view(session, payment)
         return dict(row.response_body or {})
 
-    @staticmethod
-    def _key_done(session: Session, scope: str, key: str) -> None:
-        keys = IdempotencyKey.__table__
-        session.execute(update(keys).where(keys.c.scope == scope, keys.c.key == key)
-                        .values(status="done", response_status=201))
-
     # views
     def view(self, session: Session, payment) -> dict:
         """A payment (a mapped Payment or a row of the payments table) as the API shows it."""
@@ -283,8 +277,7 @@ class PaymentsService:
         result = self._charge(reservation.payment_id, reservation.token, reservation.amount_cents,
                               reservation.currency)
         with unit_of_work(self.sessions) as session:
-            payment = self._settle(session, reservation.payment_id, result)
-            self._key_done(session, scope, key)
+            payment = self._settle(session, reservation.payment_id, result, key=(scope, key))
             return 201, self.view(session, payment)
 
     def _card_details(self, token: str):
@@ -329,6 +322,9 @@ class PaymentsService:
                 raise KeyTaken(key)
             payer = self._payer(session, client_id, source, body.get("currency"))
             method, new_method = self._method(session, client_id, body, card, source, utcnow().date())
+            # A statement of its own, after the lock: its snapshot then includes the payments that concurrent
+            # requests for this client committed while this one waited (the locking statement's snapshot,
+            # taken before the wait, would not).
             open_payments = self._open_payments(session, client_id)
             amount = requested_amount(
                 exposure=self.exposure(session, client_id, payer.balance_cents, open_payments),
@@ -427,10 +423,12 @@ class PaymentsService:
             return ChargeResult(status="failed", charge_id=None, failure_code="processing_error",
                                 failure_message=failure_message("processing_error"))
 
-    def _settle(self, session: Session, payment_id: str, result: ChargeResult | str | None):
+    def _settle(self, session: Session, payment_id: str, result: ChargeResult | str | None, *,
+                key: tuple[str, str] | None = None):
         """Settles a pending or processing payment from the processor's answer (None: the processor never saw
         this reference, so nothing was charged) and answers the payment's row as it now is. One that is
-        settled already (reconciliation got there first) is left as it is."""
+        settled already (reconciliation got there first) is left as it is. `key` (scope, key): the request's
+        Idempotency-Key is marked done in the same statement."""
         if result == "processing":
             values: dict = {"status": "processing"}
         else:
@@ -443,8 +441,13 @@ class PaymentsService:
                 code = result.failure_code or "processing_error"
                 values.update(failure_code=code, failure_message=result.failure_message or failure_message(code))
         table = Payment.__table__
-        payment = session.execute(update(table).where(table.c.id == payment_id, table.c.status.in_(UNSETTLED))
-                                  .values(**values).returning(*table.c)).first()
+        stmt = (update(table).where(table.c.id == payment_id, table.c.status.in_(UNSETTLED)).values(**values)
+                .returning(*table.c))
+        if key is not None:  # a data-modifying WITH runs whether or not the payment's row still matched
+            keys = IdempotencyKey.__table__
+            stmt = stmt.add_cte(update(keys).where(keys.c.scope == key[0], keys.c.key == key[1])
+                                .values(status="done", response_status=201).cte("key_done"))
+        payment = session.execute(stmt).first()
         if payment is None:
             return session.execute(select(*table.c).where(table.c.id == payment_id)).one()
         if payment.status == "succeeded":

@@ -220,6 +220,25 @@ def test_a_dropped_database_connection_costs_the_relay_one_tick_not_its_events(i
         engine.dispose()
 
 
+def test_an_event_nobody_subscribes_to_is_confirmed_and_counted(identity_engine, migrated, broker):
+    """No queue bound for the type: the broker returns the mandatory message and still confirms it; the relay
+    marks it published and counts it in events_unrouted_total."""
+    from shared import metrics
+
+    lonely = f"test.lonely.{uuid.uuid4().hex[:8]}"  # a fresh exchange: nothing is bound to it
+    counter = metrics.EVENTS_UNROUTED.labels("identity", "test.unrouted")
+    before = counter._value.get()
+    relay, thread = start_relay(identity_engine, migrated.amqp_url, lonely)
+    try:
+        ids = write_events(identity_engine, 2, event_type="test.unrouted")
+        eventually(lambda: published(identity_engine, ids) == 2, timeout=15, message="confirmed and marked")
+        eventually(lambda: counter._value.get() - before >= 2, timeout=5, message="counted as unrouted")
+    finally:
+        relay.stop()
+        thread.join(10)
+        broker.exchange_delete(lonely)
+
+
 # --- the consumer ------------------------------------------------------------------------------
 
 effects_meta = MetaData()
