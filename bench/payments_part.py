@@ -454,6 +454,49 @@ def ledger_lag(stack: Stack, clients: list[dict], rate: float, seconds: float, b
     }
 
 
+def paced_latency(stack: Stack, clients: list[dict], kind: str, rate: float, seconds: float) -> dict:
+    """Open loop: requests sent at a fixed rate, well below capacity (from a thread pool, a requests.Session per
+    thread), each one's latency measured. Unlike wrk -c1, which sends the next payment the moment the last is
+    answered, the stack has finished each payment's events before the next arrives: what is measured is the
+    answer's own path, not the queue behind a saturated machine. `kind`: "charge" (the sandbox, raw) or "paynow"
+    (through the gateway)."""
+    local = threading.local()
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        client = clients[i % len(clients)]
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        if kind == "paynow":
+            url, headers = stack.urls["gateway"] + PAY_PATH, {"Authorization": f"Bearer {client['access_token']}",
+                                                             "Idempotency-Key": str(uuid.uuid4())}
+            body = {"amount_cents": PAYMENT_CENTS, "payment_method_id": client["method_id"]}
+        else:
+            url, headers = stack.urls["sandbox"] + CHARGE_PATH, {"Authorization": f"Bearer {PROCESSOR_KEY}"}
+            body = {"token": client["card_token"], "amount_cents": PAYMENT_CENTS, "currency": "USD",
+                    "reference": str(uuid.uuid4()), "description": "Client portal payment"}
+        started = time.perf_counter()
+        r = session.post(url, json=body, headers=headers, timeout=30)
+        elapsed = (time.perf_counter() - started) * 1000
+        ok = r.status_code in (200, 201) and r.json().get("status") == "succeeded"
+        with lock:
+            (latencies.append(elapsed) if ok else failures.append(f"{r.status_code} {r.text[:80]}"))
+
+    count = int(rate * seconds)
+    with ThreadPoolExecutor(8, thread_name_prefix=f"bench-{kind}") as pool:
+        started = time.perf_counter()
+        for i in range(count):
+            pause = started + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            pool.submit(one, i)
+    return {"kind": kind, "rate": rate, "seconds": seconds, "n": len(latencies), "failed": len(failures),
+            "failures": sorted(set(failures))[:3], "p50_ms": _r(percentile(latencies, 50)),
+            "p90_ms": _r(percentile(latencies, 90)), "p99_ms": _r(percentile(latencies, 99))}
+
+
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -535,6 +578,18 @@ def run(procs: Procs, workspace: Workspace, settings: dict) -> dict:
             lag["drain"] = drain(*dsns, timeout=60)
         out["lag"] = out["lag_runs"][0]
         out["final"] = drain(*dsns, timeout=30)
+
+        # What the service adds to the processor call, each request on a machine that is not busy with the
+        # ones before it: both paced at the same low rate.
+        paced_rate, paced_seconds = settings.get("paced_rate", 10.0), settings.get("paced_seconds", 15.0)
+        out["paced"] = {}
+        for kind, name in (("charge", "raw charge"), ("paynow", "Pay Now")):
+            log(f"payments: {name} paced at {paced_rate:g}/s for {paced_seconds:.0f} s")
+            result = paced_latency(stack, clients, kind, paced_rate, paced_seconds)
+            out["paced"][name] = result
+            log(f"payments: {name} paced: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
+                f"({result['n']} answered, {result['failed']} failed)")
+        out["paced"]["drain"] = drain(*dsns, timeout=30)
     finally:
         procs.stop_all()
         broker.cleanup()

@@ -55,6 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--payments-duration", type=float, default=20.0, help="seconds of the concurrent Pay Now run")
     parser.add_argument("--lag-rate", type=float, default=50.0, help="payments per second of the ledger-lag run")
     parser.add_argument("--lag-seconds", type=float, default=20.0)
+    parser.add_argument("--paced-rate", type=float, default=10.0,
+                        help="requests per second of the open-loop raw charge and Pay Now runs")
+    parser.add_argument("--paced-seconds", type=float, default=15.0)
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (server logs, wrk scripts)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave var/bench/ alone")
     return parser.parse_args(argv)
@@ -141,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                 "consumer_n": args.consumer_n, "billing_entries": args.billing_entries,
                 "billing_invoices": args.billing_invoices, "payments_clients": args.payments_clients,
                 "payments_concurrency": args.payments_concurrency, "payments_duration": args.payments_duration,
-                "lag_rate": args.lag_rate, "lag_seconds": args.lag_seconds}
+                "lag_rate": args.lag_rate, "lag_seconds": args.lag_seconds, "paced_rate": args.paced_rate,
+                "paced_seconds": args.paced_seconds}
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     os.chdir(ROOT)
