@@ -362,7 +362,8 @@ def latency(procs: Procs, workspace: Workspace, broker: BenchBroker, db_url: str
 
 
 def consumer_capacity(broker: BenchBroker, db_url: str, n: int) -> dict:
-    """How fast shared.consumer.EventConsumer drains a backlog (one transaction and one ack per event)."""
+    """How fast shared.consumer.EventConsumer drains a backlog (the messages in hand handled as one batch: one
+    transaction, one processed-events insert and one ack per batch of up to the prefetch, 50)."""
     from services.identity.models import processed_events
     from shared.consumer import EventConsumer
     from shared.db import session_factory

@@ -179,7 +179,8 @@ def markdown(results: dict) -> str:
         backlog = events.get("consumer_backlog")
         if backlog:
             lines += [f"The consumer drains a backlog of {_f(backlog['n'])} events at "
-                      f"{_f(backlog['msgs_per_s'], 0)} events/s (one transaction and one ack per event).", ""]
+                      f"{_f(backlog['msgs_per_s'], 0)} events/s (in batches of what the broker has delivered, "
+                      "up to the prefetch of 50: one transaction and one ack per batch).", ""]
         ratio = relay["rows_per_s"] / confirm["msgs_per_s"]
         aims.append(("relay rows/s ÷ raw per-message-confirm msg/s", "≥ 100 %", _pct(ratio) + _noisy(relay),
                      ratio >= 1.0))
