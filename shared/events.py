@@ -19,10 +19,14 @@ from sqlalchemy import (
     Table,
     func,
     insert,
+    literal,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.dml import Insert
 
 from shared.db import new_id
 from shared.logs import correlation_id_var, request_id_var
@@ -89,13 +93,31 @@ def define_event_tables(metadata: MetaData) -> tuple[Table, Table]:
     return outbox, processed
 
 
-def record_event(session: Session, outbox: Table, event: Event) -> Event:
-    """Adds the event to the caller's transaction: it is published only if that transaction commits."""
+def outbox_row(event: Event) -> dict[str, Any]:
     headers = {"request_id": request_id_var.get(), "correlation_id": event.correlation_id}
+    return {"id": event.id, "event_type": event.type, "envelope": event.to_dict(),
+            "headers": {k: v for k, v in headers.items() if v}}
+
+
+def record_event(session: Session, outbox: Table, event: Event, *, along: Executable | None = None) -> Event:
+    """Adds the event to the caller's transaction: it is published only if that transaction commits.
+
+    `along`: the INSERT, UPDATE or DELETE the event announces, sent in the same statement (a data-modifying
+    WITH), so the change and its event cost one round trip."""
+    stmt = insert(outbox)
+    if along is not None:
+        stmt = stmt.add_cte(along.cte("announced"))
     # Parameters, not .values(): one cached statement, not a new one built and compiled per event.
-    session.execute(insert(outbox), {"id": event.id, "event_type": event.type, "envelope": event.to_dict(),
-                                     "headers": {k: v for k, v in headers.items() if v}})
+    session.execute(stmt, outbox_row(event))
     return event
+
+
+def event_for_each(outbox: Table, event: Event, rows) -> Insert:
+    """An INSERT of the event once per row of `rows` (a CTE of a data-modifying statement's RETURNING): the
+    event is recorded only if the change it announces happened, in the statement that makes the change."""
+    row = outbox_row(event)
+    return insert(outbox).from_select(
+        list(row), select(*(literal(value, outbox.c[name].type) for name, value in row.items())).select_from(rows))
 
 
 # DDL for migrations: the trigger wakes the relay at commit, so events leave without polling delay.

@@ -61,7 +61,7 @@ from services.payments.processor import (
 )
 from shared.db import new_id, unit_of_work, utcnow
 from shared.errors import Conflict, Unprocessable
-from shared.events import make_event, record_event
+from shared.events import event_for_each, make_event, record_event
 from shared.pagination import paginate
 
 log = logging.getLogger(__name__)
@@ -74,16 +74,21 @@ class KeyTaken(Exception):
 
 @dataclass(frozen=True)
 class Reservation:
-    """A pending payment, written and committed, about to be charged."""
+    """A pending payment, written and committed, about to be charged (what its events say of it)."""
 
-    payment_id: str
+    id: str
+    client_id: str
     token: str
     amount_cents: int
     currency: str
+    invoice_ids: list[str]
+    brand: str | None
+    last4: str | None
+    source: str
 
 
-def publish(session: Session, event_type: str, payload: dict) -> None:
-    record_event(session, outbox, make_event(event_type, payload, producer="payments"))
+def publish(session: Session, event_type: str, payload: dict, *, along=None) -> None:
+    record_event(session, outbox, make_event(event_type, payload, producer="payments"), along=along)
 
 
 def default_changed(session: Session, client_id: str) -> None:
@@ -274,10 +279,9 @@ class PaymentsService:
                 if stored is not None:
                     return stored
                 # the other request was refused and stored nothing: this one decides for itself
-        result = self._charge(reservation.payment_id, reservation.token, reservation.amount_cents,
-                              reservation.currency)
+        result = self._charge(reservation.id, reservation.token, reservation.amount_cents, reservation.currency)
         with unit_of_work(self.sessions) as session:
-            payment = self._settle(session, reservation.payment_id, result, key=(scope, key))
+            payment = self._settle(session, reservation, result, key=(scope, key))
             return 201, self.view(session, payment)
 
     def _card_details(self, token: str):
@@ -342,18 +346,21 @@ class PaymentsService:
                                                           "is_default": new_method.is_default})
                 if new_method.is_default:
                     default_changed(session, client_id)
-            token = method["token"] if isinstance(method, dict) else method.processor_token
-            last4 = _get(method, "last4")
-            session.execute(insert(Payment.__table__), {
-                "id": payment_id, "client_id": client_id, "amount_cents": amount, "currency": payer.currency,
-                "status": "pending", "payment_method_id": getattr(new_method or method, "id", None),
-                "processor_token": token, "brand": _get(method, "brand"), "last4": last4,
-                "invoice_ids": list(dict.fromkeys(body.get("invoice_ids") or [])), "note": body.get("note"),
-                "source": source, "refunded_cents": 0})
+            reservation = Reservation(
+                id=payment_id, client_id=client_id, amount_cents=amount, currency=payer.currency,
+                token=method["token"] if isinstance(method, dict) else method.processor_token,
+                invoice_ids=list(dict.fromkeys(body.get("invoice_ids") or [])), brand=_get(method, "brand"),
+                last4=_get(method, "last4"), source=source)
+            written = insert(Payment.__table__).values(
+                id=payment_id, client_id=client_id, amount_cents=amount, currency=payer.currency, status="pending",
+                payment_method_id=getattr(new_method or method, "id", None), processor_token=reservation.token,
+                brand=reservation.brand, last4=reservation.last4, invoice_ids=reservation.invoice_ids,
+                note=body.get("note"), source=source, refunded_cents=0)
             publish(session, "payment.attempted", {"payment_id": payment_id, "client_id": client_id,
                                                    "amount_cents": amount, "currency": payer.currency,
-                                                   "method_last4": last4, "source": source})
-            return Reservation(payment_id, token, amount, payer.currency)
+                                                   "method_last4": reservation.last4, "source": source},
+                    along=written)
+            return reservation
 
     def _method(self, session: Session, client_id: str, body: dict, card, source: str, today: date):
         """The card to charge: a saved one, a new token (optionally saved), or the default (AutoPay)."""
@@ -423,12 +430,13 @@ class PaymentsService:
             return ChargeResult(status="failed", charge_id=None, failure_code="processing_error",
                                 failure_message=failure_message("processing_error"))
 
-    def _settle(self, session: Session, payment_id: str, result: ChargeResult | str | None, *,
+    def _settle(self, session: Session, payment, result: ChargeResult | str | None, *,
                 key: tuple[str, str] | None = None):
-        """Settles a pending or processing payment from the processor's answer (None: the processor never saw
-        this reference, so nothing was charged) and answers the payment's row as it now is. One that is
-        settled already (reconciliation got there first) is left as it is. `key` (scope, key): the request's
-        Idempotency-Key is marked done in the same statement."""
+        """Settles a pending or processing payment (a Reservation, or its row) from the processor's answer (None:
+        the processor never saw this reference, so nothing was charged) and answers the payment's row as it now
+        is, in one statement: the update, its event (recorded only if the update happened) and, with `key`
+        (scope, key), the request's Idempotency-Key marked done. A payment settled already (reconciliation
+        got there first) is left as it is, and no event is recorded again."""
         if result == "processing":
             values: dict = {"status": "processing"}
         else:
@@ -441,27 +449,21 @@ class PaymentsService:
                 code = result.failure_code or "processing_error"
                 values.update(failure_code=code, failure_message=result.failure_message or failure_message(code))
         table = Payment.__table__
-        stmt = (update(table).where(table.c.id == payment_id, table.c.status.in_(UNSETTLED)).values(**values)
-                .returning(*table.c))
+        settled = (update(table).where(table.c.id == payment.id, table.c.status.in_(UNSETTLED)).values(**values)
+                   .returning(*table.c).cte("settled"))
+        stmt = select(settled)
+        outcome = _outcome_event(payment, values)
+        if outcome is not None:
+            stmt = stmt.add_cte(event_for_each(outbox, make_event(*outcome, producer="payments"), settled)
+                                .cte("outcome"))
         if key is not None:  # a data-modifying WITH runs whether or not the payment's row still matched
             keys = IdempotencyKey.__table__
             stmt = stmt.add_cte(update(keys).where(keys.c.scope == key[0], keys.c.key == key[1])
                                 .values(status="done", response_status=201).cte("key_done"))
-        payment = session.execute(stmt).first()
-        if payment is None:
-            return session.execute(select(*table.c).where(table.c.id == payment_id)).one()
-        if payment.status == "succeeded":
-            publish(session, "payment.succeeded", {
-                "payment_id": payment.id, "client_id": payment.client_id, "amount_cents": payment.amount_cents,
-                "currency": payment.currency, "invoice_ids": list(payment.invoice_ids or []),
-                "processor_charge_id": payment.processor_charge_id,
-                "method": {"brand": payment.brand, "last4": payment.last4}, "source": payment.source})
-        elif payment.status == "failed":
-            publish(session, "payment.failed", {
-                "payment_id": payment.id, "client_id": payment.client_id, "amount_cents": payment.amount_cents,
-                "currency": payment.currency, "failure_code": payment.failure_code,
-                "failure_message": payment.failure_message, "source": payment.source})
-        return payment
+        row = session.execute(stmt).first()
+        if row is None:
+            return session.execute(select(*table.c).where(table.c.id == payment.id)).one()
+        return row
 
     # reconciliation
     def reconcile(self, *, older_than_seconds: int | None = None) -> dict:
@@ -482,8 +484,8 @@ class PaymentsService:
                 summary["unknown"] += 1
                 continue
             with unit_of_work(self.sessions) as session:
-                locked = session.execute(select(Payment.status, Payment.created_at).where(Payment.id == payment_id)
-                                         .with_for_update()).one()
+                table = Payment.__table__
+                locked = session.execute(select(*table.c).where(table.c.id == payment_id).with_for_update()).one()
                 if locked.status not in UNSETTLED:
                     continue
                 if found is None and locked.created_at > in_flight_until:
@@ -491,7 +493,7 @@ class PaymentsService:
                     # settles a young payment; "nothing was charged" is decided once no call can be in flight.
                     summary["unknown"] += 1
                     continue
-                payment = self._settle(session, payment_id, found)
+                payment = self._settle(session, locked, found)
                 summary[payment.status] = summary.get(payment.status, 0) + 1
                 # also completes a key left in progress by a crash mid-request
                 session.execute(update(IdempotencyKey).where(IdempotencyKey.payment_id == payment_id).values(
@@ -655,6 +657,21 @@ class PaymentsService:
             return {"id": refund.id, "payment_id": refund.payment_id, "amount_cents": refund.amount_cents,
                     "status": refund.status, "failure_code": refund.failure_code, "reason": refund.reason,
                     "created_at": refund.created_at}
+
+
+def _outcome_event(payment, values: dict) -> tuple[str, dict] | None:
+    """payment.succeeded or payment.failed for a payment (a Reservation or its row) settling with `values`."""
+    common = {"payment_id": payment.id, "client_id": payment.client_id, "amount_cents": payment.amount_cents,
+              "currency": payment.currency}
+    if values["status"] == "succeeded":
+        return "payment.succeeded", {**common, "invoice_ids": list(payment.invoice_ids or []),
+                                     "processor_charge_id": values["processor_charge_id"],
+                                     "method": {"brand": payment.brand, "last4": payment.last4},
+                                     "source": payment.source}
+    if values["status"] == "failed":
+        return "payment.failed", {**common, "failure_code": values["failure_code"],
+                                  "failure_message": values["failure_message"], "source": payment.source}
+    return None
 
 
 def _get(method, name):

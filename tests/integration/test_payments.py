@@ -81,6 +81,7 @@ def test_pay_the_balance_with_a_saved_card(payer, sandbox, payments_engine):
     assert succeeded == [{"payment_id": body["id"], "client_id": client_id, "amount_cents": 12500, "currency": "USD",
                           "invoice_ids": [], "processor_charge_id": succeeded[0]["processor_charge_id"],
                           "method": {"brand": "visa", "last4": "4242"}, "source": "portal"}]
+    assert succeeded[0]["processor_charge_id"].startswith("ch_")  # the sandbox's charge id
     assert payments_outbox(payments_engine, "payment.attempted", payment_id=body["id"])[0]["method_last4"] == "4242"
     receipt = me.get(body["receipt_url"].replace("/api/v1/portal", "/api/v1/portal"))
     assert receipt.status_code == 200 and receipt.data.startswith(b"%PDF")

@@ -14,7 +14,7 @@ from tests.integration.payments_fixtures import pay, tokenize
 
 pytestmark = pytest.mark.integration
 METHODS = "/api/v1/portal/payment-methods"
-MAX_STATEMENTS = 8  # claim, lock + settings, card, open payments, payment, payment.attempted; settle (+ key), event
+MAX_STATEMENTS = 6  # claim; lock + settings; card; open payments; payment + payment.attempted; settle + event + key
 MAX_TRANSACTIONS = 2  # reserve; settle (the charge runs between them, outside any)
 
 
