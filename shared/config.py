@@ -49,6 +49,9 @@ class BaseConfig:
     database_url: str = ""
     amqp_url: str = field(default_factory=lambda: env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"))
     events_exchange: str = field(default_factory=lambda: env("EVENTS_EXCHANGE", "portal.events"))
+    # How long the relay waits after a commit's notification before reading the outbox, so commits close
+    # together leave in one batch (Kafka's linger.ms): a payment's attempted and settled events, for one.
+    relay_linger_ms: int = field(default_factory=lambda: env_int("RELAY_LINGER_MS", 10))
     celery_broker_url: str = field(
         default_factory=lambda: env("CELERY_BROKER_URL", env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"))
     )

@@ -27,7 +27,7 @@ def main(argv, *, config, outbox: Table, processed: Table, subscriptions: dict) 
         # poll on a fresh connection (SQLAlchemy invalidates the pool on a disconnect).
         engine = get_engine(config.database_url, pool_size=2, pool_pre_ping=False)
         OutboxRelay(service=config.service, engine=engine, outbox=outbox, amqp_url=config.amqp_url,
-                    exchange=config.events_exchange).run_forever()
+                    exchange=config.events_exchange, linger=config.relay_linger_ms / 1000).run_forever()
         return 0
     if not subscriptions:
         log.info("this service consumes no events")

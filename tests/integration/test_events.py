@@ -148,6 +148,29 @@ def test_commits_while_a_batch_is_out_are_published_without_waiting_for_the_poll
         thread.join(10)
 
 
+def test_commits_within_the_linger_leave_in_one_batch(identity_engine, migrated, exchange, tap):
+    """With a linger, the relay waits that long after a notification before reading: two commits 30 ms apart
+    are read, published and marked together (one batch: one published_at)."""
+    relay = OutboxRelay(service="identity", engine=identity_engine, outbox=outbox, amqp_url=migrated.amqp_url,
+                        exchange=exchange, poll_interval=10.0, linger=0.3)
+    thread = threading.Thread(target=relay.run_forever, kwargs={"install_signals": False}, daemon=True)
+    thread.start()
+    try:
+        write_events(identity_engine, 1)  # the first tick after connecting
+        time.sleep(1.0)
+        first = write_events(identity_engine, 1)
+        time.sleep(0.03)
+        second = write_events(identity_engine, 1)
+        eventually(lambda: published(identity_engine, first + second) == 2, timeout=5, interval=0.01,
+                   message="both published")
+        with identity_engine.connect() as conn:
+            stamps = set(conn.execute(select(outbox.c.published_at).where(outbox.c.id.in_(first + second))).scalars())
+        assert len(stamps) == 1, stamps
+    finally:
+        relay.stop()
+        thread.join(10)
+
+
 def test_rolled_back_business_change_publishes_nothing(identity_engine, migrated, exchange, tap):
     sessions = session_factory(identity_engine.url.render_as_string(hide_password=False))
     event = make_event("test.rolled_back", {}, producer="identity")
