@@ -95,8 +95,8 @@ class Proxy:
                                     "Sign in first: this needs a bearer access token.", request_id, "unauthorized",
                                     [("WWW-Authenticate", "Bearer")]), prefix
                 check_role(self.verifier.principal(token.strip()), roles)
-            except ProblemError as exc:
-                extra = [("WWW-Authenticate", "Bearer")] if exc.status == 401 else []
+            except ProblemError as exc:  # its headers too: WWW-Authenticate with a 401, Retry-After with a 503
+                extra = list(exc.headers.items())
                 return _problem(start_response, exc.status, exc.title, exc.detail, request_id, exc.slug, extra), prefix
         route = self.routes.match(path)
         if route is None:

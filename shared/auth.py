@@ -13,7 +13,7 @@ import jwt
 import urllib3
 from flask import g, request
 
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 STAFF_ROLES = frozenset({"staff", "admin"})
 CLIENT_ROLES = frozenset({"client"})
@@ -29,6 +29,10 @@ class Principal:
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+
+class KeysUnavailable(Exception):
+    """Identity did not hand out its signing keys."""
 
 
 class JWKSCache:
@@ -47,7 +51,7 @@ class JWKSCache:
     def _fetch_http(self) -> dict:
         response = self._http.request("GET", self.url)
         if response.status != 200:
-            raise Unauthorized("Signing keys are unavailable.")
+            raise KeysUnavailable(f"identity answered {response.status} for its signing keys")
         return json.loads(response.data)
 
     def _refresh(self) -> None:
@@ -76,8 +80,10 @@ class JWKSCache:
             if key is None and (stale or not self._keys):
                 try:
                     self._refresh()
-                except Exception as exc:  # identity unreachable: no key, no entry
-                    raise Unauthorized("Signing keys are unavailable.") from exc
+                except Exception as exc:
+                    # Identity unreachable: the token may well be good, so not 401 (a client would sign
+                    # its user out); 503, try again shortly.
+                    raise ServiceUnavailable("Sign-in cannot be checked right now; try again shortly.") from exc
                 key = self._keys.get(kid)
         if key is None:
             raise Unauthorized("The access token is not valid.")

@@ -43,6 +43,14 @@ class Unauthorized(ProblemError):
         super().__init__(detail, **kwargs)
 
 
+class ServiceUnavailable(ProblemError):
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+    def __init__(self, detail: str | None = None, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": "5"})
+        super().__init__(detail, **kwargs)
+
+
 class Forbidden(ProblemError):
     status, slug, title = 403, "forbidden", "Forbidden"
 

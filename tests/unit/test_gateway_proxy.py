@@ -15,6 +15,7 @@ import pytest
 from werkzeug.test import Client
 
 from gateway.proxy import Proxy
+from shared.auth import JWKSCache, TokenVerifier
 
 ECHOED_HEADERS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")
 
@@ -134,6 +135,21 @@ def test_unusable_tokens_are_401(gateway, seen, tokens, kind):
 def test_a_token_signed_elsewhere_is_401(gateway, seen, other_signer):
     token = other_signer.access_token(user_id="u", role="admin", client_id=None, ttl=300)
     problem_of(gateway.get("/api/v1/staff/users", headers=bearer(token)), 401, "unauthorized")
+    assert seen == []
+
+
+def test_identity_down_before_its_keys_were_fetched_is_503_not_401(upstream, seen, tokens, signer):
+    """A gateway process that has not fetched the signing keys yet, while identity is down: the token may be
+    good, so 503 with Retry-After (a 401 would make the client sign its user out)."""
+    def down():
+        raise ConnectionRefusedError("identity is down")
+
+    keys = JWKSCache("http://jwks.invalid/.well-known/jwks.json", fetch=down)
+    gateway = Client(make_proxy(upstream.url, TokenVerifier(keys, issuer=signer.issuer, audience=signer.audience)))
+    response = gateway.get("/api/v1/staff/users", headers=bearer(tokens["staff"]))
+    problem_of(response, 503, "service-unavailable")
+    assert response.headers["Retry-After"] == "5"
+    assert "WWW-Authenticate" not in response.headers
     assert seen == []
 
 

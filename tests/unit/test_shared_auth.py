@@ -18,7 +18,7 @@ from shared.auth import (
     protect_blueprint,
     require_roles,
 )
-from shared.errors import Forbidden, Unauthorized, install_error_handlers
+from shared.errors import Forbidden, ServiceUnavailable, Unauthorized, install_error_handlers
 
 
 class Clock:
@@ -118,10 +118,12 @@ def test_a_rotated_key_is_picked_up_on_the_next_allowed_refresh(cache, jwks, sig
     assert jwks.calls == 2
 
 
-def test_an_unreachable_identity_is_unauthorized_not_a_crash(cache, jwks, signer):
+def test_an_unreachable_identity_is_503_not_401_and_not_a_crash(cache, jwks, signer):
+    """The token may be good: a 401 would make a client sign its user out over an identity outage."""
     jwks.fail = True
-    with pytest.raises(Unauthorized, match="unavailable"):
+    with pytest.raises(ServiceUnavailable) as raised:
         cache.key(signer.kid)
+    assert raised.value.status == 503 and raised.value.headers.get("Retry-After")
 
 
 def test_a_failing_fetch_also_counts_against_min_refresh(cache, jwks, signer, clock):
@@ -130,10 +132,12 @@ def test_a_failing_fetch_also_counts_against_min_refresh(cache, jwks, signer, cl
     cache.key(signer.kid)
     clock.advance(31)
     jwks.fail = True
-    for _ in range(3):
-        with pytest.raises(Unauthorized):
-            cache.key("rotated-kid")
+    with pytest.raises(ServiceUnavailable):  # the one fetch allowed fails
+        cache.key("rotated-kid")
+    for _ in range(2):
         clock.advance(1)
+        with pytest.raises(Unauthorized):  # no new fetch within min_refresh: an unknown kid is refused
+            cache.key("rotated-kid")
     assert jwks.calls == 2
 
 
