@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
+import pika
 import pytest
 from sqlalchemy import text
 
@@ -168,6 +170,20 @@ def assert_problem(response, status: int, *, field: str | None = None) -> dict:
     if field:
         assert field in body.get("errors", {}), body
     return body
+
+
+@pytest.fixture
+def exchange():
+    """A topic exchange of the test's own: its events reach only the test's queues."""
+    return f"test.events.{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def broker(migrated):
+    """A channel on the run's vhost."""
+    connection = pika.BlockingConnection(pika.URLParameters(migrated.amqp_url))
+    yield connection.channel()
+    connection.close()
 
 
 from tests.integration.billing_fixtures import (  # noqa: E402,F401 (fixtures for the billing tests)

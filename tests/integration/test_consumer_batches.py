@@ -32,18 +32,6 @@ BROKEN = "unknown client: not in the directory yet"
 
 
 @pytest.fixture
-def exchange():
-    return f"test.batches.{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def broker(migrated):
-    connection = pika.BlockingConnection(pika.URLParameters(migrated.amqp_url))
-    yield connection.channel()
-    connection.close()
-
-
-@pytest.fixture
 def sessions(identity_engine):
     """The consumer's own engine: every commit it counts is the consumer's."""
     effects_meta.create_all(identity_engine)

@@ -24,18 +24,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def exchange():
-    return f"test.events.{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def broker(migrated):
-    connection = pika.BlockingConnection(pika.URLParameters(migrated.amqp_url))
-    yield connection.channel()
-    connection.close()
-
-
-@pytest.fixture
 def tap(broker, exchange):
     """A queue bound to every event of the test's exchange; answers a function that drains it."""
     broker.exchange_declare(exchange, exchange_type="topic", durable=True)
