@@ -44,6 +44,7 @@ class JWKSCache:
         self.min_refresh = min_refresh
         self._keys: dict[str, object] = {}
         self._fetched_at = 0.0
+        self._last_fetch_failed = False
         self._lock = threading.Lock()
         self._http = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout), retries=False)
         self._fetch = fetch or self._fetch_http
@@ -56,12 +57,14 @@ class JWKSCache:
 
     def _refresh(self) -> None:
         self._fetched_at = time.monotonic()  # a failed attempt counts too: no fetch storm while identity is down
+        self._last_fetch_failed = True
         document = self._fetch()
         keys = {}
         for jwk in document.get("keys", []):
             keys[jwk["kid"]] = jwt.PyJWK.from_dict(jwk).key
         self._keys = keys
         self._fetched_at = time.monotonic()
+        self._last_fetch_failed = False
 
     def ensure_loaded(self) -> None:
         """Readiness: keys are cached, or can be fetched now."""
@@ -86,6 +89,8 @@ class JWKSCache:
                     raise ServiceUnavailable("Sign-in cannot be checked right now; try again shortly.") from exc
                 key = self._keys.get(kid)
         if key is None:
+            if self._last_fetch_failed:  # a kid we could not look up (a rotation during an outage, say)
+                raise ServiceUnavailable("Sign-in cannot be checked right now; try again shortly.")
             raise Unauthorized("The access token is not valid.")
         return key
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, types
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
@@ -76,7 +76,8 @@ def get_engine(url: str, **kwargs) -> Engine:
 def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
     """pool_pre_ping, but only for a connection that has been idle in the pool for `idle_seconds`: a ping per
     checkout costs a round trip on every transaction of a busy service. A dead connection is discarded and
-    the pool tries another (SQLAlchemy's documented custom pessimistic ping: DisconnectionError at checkout)."""
+    the pool is invalidated and a fresh connection made (SQLAlchemy's custom pessimistic ping: a DisconnectionError at
+    checkout)."""
 
     @event.listens_for(engine, "checkin")
     def _checked_in(dbapi_connection, record) -> None:
@@ -91,7 +92,8 @@ def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS
             dbapi_connection.execute("SELECT 1")
             dbapi_connection.rollback()  # the ping opened a transaction (psycopg is not in autocommit)
         except Exception as exc:
-            raise DisconnectionError("pooled connection is gone") from exc
+            # The database went away: every connection pooled before now is suspect, not just this one.
+            raise InvalidatePoolError("pooled connection is gone") from exc
 
 
 def get_read_engine(url: str) -> Engine:

@@ -112,12 +112,13 @@ def record_event(session: Session, outbox: Table, event: Event, *, along: Execut
     return event
 
 
-def event_for_each(outbox: Table, event: Event, rows) -> Insert:
-    """An INSERT of the event once per row of `rows` (a CTE of a data-modifying statement's RETURNING): the
-    event is recorded only if the change it announces happened, in the statement that makes the change."""
+def event_if_any(outbox: Table, event: Event, rows) -> Insert:
+    """An INSERT of the event if `rows` (a CTE of a data-modifying statement's RETURNING) has a row: the event
+    is recorded only if the change it announces happened, in the statement that makes the change."""
     row = outbox_row(event)
     return insert(outbox).from_select(
-        list(row), select(*(literal(value, outbox.c[name].type) for name, value in row.items())).select_from(rows))
+        list(row), select(*(literal(value, outbox.c[name].type) for name, value in row.items()))
+        .select_from(rows).limit(1))
 
 
 # DDL for migrations: the trigger wakes the relay at commit, so events leave without polling delay.

@@ -1,12 +1,14 @@
 """Payments' use cases: saved cards, Pay Now with exactly-once charges, refunds, reconciliation.
 
 A charge goes in three steps, so money moves once whatever happens in between:
-1. claim the Idempotency-Key (its own committed row: a concurrent duplicate sees it and waits);
-2. under the client's account lock, check the amount against what is payable and write the payment as
-   `pending` (it now counts against the balance for every concurrent request), with payment.attempted;
-3. outside any transaction, charge with our payment id as the processor's reference, then settle the
-   payment and store the answer under the key. A timeout leaves it `processing` for reconciliation,
-   which asks the processor by reference: never a second charge, never a silent loss.
+1. in one transaction: claim the Idempotency-Key (a row naming the payment about to be written; a
+   concurrent duplicate waits on the unique index), then, under the client's account lock, check the
+   amount against what is payable and write the payment as `pending` (it now counts against the balance
+   for every concurrent request), with payment.attempted. A refusal rolls all of it back, key included;
+2. outside any transaction, charge with our payment id as the processor's reference;
+3. settle the payment, record its outcome event and mark the key done, in one statement. A timeout
+   leaves it `processing` for reconciliation, which asks the processor by reference: never a second
+   charge, never a silent loss.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.payments.domain.rules import (
@@ -60,8 +63,8 @@ from services.payments.processor import (
     failure_message,
 )
 from shared.db import new_id, unit_of_work, utcnow
-from shared.errors import Conflict, Unprocessable
-from shared.events import event_for_each, make_event, record_event
+from shared.errors import Conflict, ProblemError, Unprocessable
+from shared.events import event_if_any, make_event, record_event
 from shared.pagination import paginate
 
 log = logging.getLogger(__name__)
@@ -261,18 +264,24 @@ class PaymentsService:
         deadline = clock.monotonic() + self.config.idempotency_wait_seconds
         card = None
         if body.get("processor_token"):
+            # A repeat of a request that went through answers without asking the processor again.
+            stored = self._await_answer(scope, key, digest, deadline)
+            if stored is not None:
+                return stored
             try:
                 card = self._card_details(body["processor_token"])
-            except (Unprocessable, ProcessorDown):
-                # A repeat of a request that went through, with a token the processor no longer knows:
-                # the first answer stands.
-                stored = self._await_answer(scope, key, digest, deadline)
-                if stored is not None:
-                    return stored
+            except (ProblemError, ProcessorError):
+                # The same request may be under way right now (its claim not committed yet): its answer,
+                # not "nothing was charged", is this one's.
+                if self._key_claimed(scope, key):
+                    stored = self._await_answer(scope, key, digest, deadline)
+                    if stored is not None:
+                        return stored
                 raise
         while True:
             try:
-                reservation = self._reserve(client_id, body, card, source, scope, key, digest)
+                reservation = _once_more_on_disconnect(
+                    lambda: self._reserve(client_id, body, card, source, scope, key, digest))
                 break
             except KeyTaken:
                 stored = self._await_answer(scope, key, digest, deadline)
@@ -280,9 +289,25 @@ class PaymentsService:
                     return stored
                 # the other request was refused and stored nothing: this one decides for itself
         result = self._charge(reservation.id, reservation.token, reservation.amount_cents, reservation.currency)
+        return 201, _once_more_on_disconnect(lambda: self._finish(reservation, result, (scope, key)))
+
+    def _finish(self, reservation: Reservation, result, key: tuple[str, str]) -> dict:
+        """After the charge. Safe to repeat: a settled payment is left as it is and no event recorded again."""
         with unit_of_work(self.sessions) as session:
-            payment = self._settle(session, reservation, result, key=(scope, key))
-            return 201, self.view(session, payment)
+            return self.view(session, self._settle(session, reservation, result, key=key))
+
+    def _key_claimed(self, scope: str, key: str) -> bool:
+        """Whether a request holds this key, committed or not: the probe insert waits on an uncommitted claim
+        (the unique index) and is always rolled back."""
+        keys = IdempotencyKey.__table__
+        with self.sessions() as session:
+            try:
+                return session.execute(
+                    pg_insert(keys).values(scope=scope, key=key, request_hash="", status="in_progress",
+                                           expires_at=utcnow()).on_conflict_do_nothing().returning(keys.c.key)
+                ).first() is None
+            finally:
+                session.rollback()
 
     def _card_details(self, token: str):
         try:
@@ -454,7 +479,7 @@ class PaymentsService:
         stmt = select(settled)
         outcome = _outcome_event(payment, values)
         if outcome is not None:
-            stmt = stmt.add_cte(event_for_each(outbox, make_event(*outcome, producer="payments"), settled)
+            stmt = stmt.add_cte(event_if_any(outbox, make_event(*outcome, producer="payments"), settled)
                                 .cte("outcome"))
         if key is not None:  # a data-modifying WITH runs whether or not the payment's row still matched
             keys = IdempotencyKey.__table__
@@ -657,6 +682,19 @@ class PaymentsService:
             return {"id": refund.id, "payment_id": refund.payment_id, "amount_cents": refund.amount_cents,
                     "status": refund.status, "failure_code": refund.failure_code, "reason": refund.reason,
                     "created_at": refund.created_at}
+
+
+def _once_more_on_disconnect(step):
+    """Runs a database step again, once, when its connection turned out dead (a restart or failover since it
+    was last used: the pool pings only idle connections). Only for steps that are safe to repeat: the
+    reserve (rolled back whole) and the settle (a settled payment is left as it is)."""
+    try:
+        return step()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("database connection lost; trying once more on a fresh one")
+        return step()
 
 
 def _outcome_event(payment, values: dict) -> tuple[str, dict] | None:

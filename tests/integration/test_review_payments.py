@@ -14,6 +14,7 @@ from services.payments.domain.rules import RequestInProgress
 from services.payments.service import PaymentsService
 from tests.integration.conftest import Api, assert_problem
 from tests.integration.payments_fixtures import SANDBOX_KEY, pay, payments_outbox, tokenize
+from tests.support.processes import eventually
 
 pytestmark = pytest.mark.integration
 METHODS = "/api/v1/portal/payment-methods"
@@ -194,3 +195,88 @@ def test_the_same_invoice_cannot_be_paid_twice_while_the_first_payment_is_unpost
         charged = conn.execute(text("SELECT count(*) FROM payments WHERE client_id = :c AND status = 'succeeded'"),
                                {"c": client_id}).scalar()
     assert charged == 1
+
+
+# --- found in the review of the two-transaction Pay Now --------------------------------------------------
+
+class BlippingTokens(GatedProcessor):
+    """Token look-ups fail (a processor blip) while `blip` is set; everything else goes through."""
+
+    blip = False
+
+    def retrieve_token(self, token):
+        if self.blip:
+            from services.payments.processor import ProcessorUnavailable
+
+            raise ProcessorUnavailable("blip")
+        return self.inner.retrieve_token(token)
+
+    def charge(self, **kwargs):
+        return self.inner.charge(**kwargs)
+
+
+def test_a_retry_whose_token_look_up_fails_while_the_first_request_is_under_way_gets_its_answer(
+        payer, sandbox, payments_app, payments_engine):
+    """The first request has claimed the key (not committed yet) and waits for the client's account lock;
+    the same request again hits a processor blip on the token look-up. It must not answer "nothing was
+    charged" (the client would pay again): it waits for the first request and answers what that answered."""
+    client_id, me, _ = payer(5000)
+    processor = BlippingTokens(payments_app.extensions["payments"].processor)
+    service = _service(payments_app, processor)
+    body, key = {"processor_token": tokenize(sandbox[0]), "amount_cents": 1500}, f"blip-{uuid.uuid4().hex}"
+    blocker = payments_engine.connect()  # something else holds the account row for a moment
+    holding = blocker.begin()
+    blocker.execute(text("SELECT 1 FROM accounts WHERE client_id = :c FOR UPDATE"), {"c": client_id})
+    first: dict = {}
+    worker = threading.Thread(target=lambda: first.update(answer=service.pay(client_id, body, key)))
+    worker.start()
+    try:
+        def waiting_for_the_lock() -> bool:  # its key claimed (uncommitted), blocked on the account row
+            with payments_engine.connect() as conn:
+                return bool(conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                              "'Lock' AND datname = current_database()")).scalar())
+
+        eventually(waiting_for_the_lock, timeout=5, interval=0.05, message="first request waits for the lock")
+        processor.blip = True
+        retry: dict = {}
+        second = threading.Thread(target=lambda: retry.update(answer=service.pay(client_id, body, key)))
+        second.start()
+        threading.Event().wait(0.3)
+        holding.rollback()  # the first request goes on and charges
+        second.join(15)
+        worker.join(15)
+    finally:
+        blocker.close()
+    assert first["answer"][0] == 201 and first["answer"][1]["status"] == "succeeded"
+    assert retry.get("answer") == first["answer"], retry
+
+
+def test_the_settle_after_a_charge_survives_a_database_dropping_its_connections(payer, sandbox, payments_app,
+                                                                               payments_config):
+    """A restart or failover while the charge is out: the settle's pooled connection (used a moment ago, so not
+    pinged) is dead. The settle is safe to repeat, so it runs once more on a fresh connection: the client gets
+    its answer, not a 500 with the payment left pending until reconciliation."""
+    from shared.db import get_engine, session_factory
+
+    client_id, _, _ = payer(5000)
+    name = f"settle-{uuid.uuid4().hex[:8]}"
+    url = payments_config.database_url + ("&" if "?" in payments_config.database_url else "?") + \
+        f"application_name={name}"
+    engine = get_engine(url)
+
+    class DropsConnections(GatedProcessor):
+        def charge(self, **kwargs):
+            with get_engine(payments_config.database_url).connect() as conn:  # the database restarts, for us
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE application_name = :n"), {"n": name})
+            return self.inner.charge(**kwargs)
+
+    real = payments_app.extensions["payments"]
+    service = PaymentsService(config=real.config, sessions=session_factory(url),
+                              processor=DropsConnections(real.processor))
+    try:
+        status, answer = service.pay(client_id, {"processor_token": tokenize(sandbox[0]), "amount_cents": 1500},
+                                     uuid.uuid4().hex)
+    finally:
+        engine.dispose()
+    assert status == 201 and answer["status"] == "succeeded"

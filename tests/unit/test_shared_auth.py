@@ -132,13 +132,26 @@ def test_a_failing_fetch_also_counts_against_min_refresh(cache, jwks, signer, cl
     cache.key(signer.kid)
     clock.advance(31)
     jwks.fail = True
-    with pytest.raises(ServiceUnavailable):  # the one fetch allowed fails
-        cache.key("rotated-kid")
-    for _ in range(2):
-        clock.advance(1)
-        with pytest.raises(Unauthorized):  # no new fetch within min_refresh: an unknown kid is refused
+    for _ in range(3):
+        # the one fetch allowed fails; after it, no new fetch within min_refresh, and a kid that could not be
+        # looked up is still "cannot check now" (503), not "your token is bad" (401)
+        with pytest.raises(ServiceUnavailable):
             cache.key("rotated-kid")
+        clock.advance(1)
     assert jwks.calls == 2
+
+
+def test_an_unknown_kid_is_401_once_identity_answers_again(cache, jwks, signer, clock):
+    cache.key(signer.kid)
+    clock.advance(31)
+    jwks.fail = True
+    with pytest.raises(ServiceUnavailable):
+        cache.key("rotated-kid")
+    jwks.fail = False
+    clock.advance(31)
+    with pytest.raises(Unauthorized):  # identity answered, and the kid is not among its keys
+        cache.key("rotated-kid")
+    assert jwks.calls == 3
 
 
 # --- TokenVerifier cache -----------------------------------------------------------------------------
