@@ -79,8 +79,12 @@ class JWKSCache:
             return key
         with self._lock:
             key = self._keys.get(kid)
-            stale = time.monotonic() - self._fetched_at >= self.min_refresh
-            if key is None and (stale or not self._keys):
+            # Without any key yet, try again after a second, not min_refresh: a gateway that started while
+            # identity was down recovers at once. Either way, failed attempts are spaced out too, so requests
+            # do not queue on the lock behind one slow fetch after another.
+            wait = self.min_refresh if self._keys else min(1.0, self.min_refresh)
+            stale = time.monotonic() - self._fetched_at >= wait or not self._fetched_at
+            if key is None and stale:
                 try:
                     self._refresh()
                 except Exception as exc:

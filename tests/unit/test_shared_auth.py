@@ -141,6 +141,21 @@ def test_a_failing_fetch_also_counts_against_min_refresh(cache, jwks, signer, cl
     assert jwks.calls == 2
 
 
+def test_without_any_key_yet_failed_fetches_are_a_second_apart(cache, jwks, signer, clock):
+    """A gateway that started while identity is down: one fetch per second at most (no queue of 2 s fetches
+    on the lock), and it recovers within a second of identity coming back."""
+    jwks.fail = True
+    for _ in range(3):
+        with pytest.raises(ServiceUnavailable):
+            cache.key(signer.kid)
+        clock.advance(0.2)
+    assert jwks.calls == 1
+    jwks.fail = False
+    clock.advance(1)
+    assert cache.key(signer.kid) is not None
+    assert jwks.calls == 2
+
+
 def test_an_unknown_kid_is_401_once_identity_answers_again(cache, jwks, signer, clock):
     cache.key(signer.kid)
     clock.advance(31)
