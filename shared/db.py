@@ -75,9 +75,8 @@ def get_engine(url: str, **kwargs) -> Engine:
 
 def ping_when_idle(engine: Engine, idle_seconds: float = PING_AFTER_IDLE_SECONDS) -> None:
     """pool_pre_ping, but only for a connection that has been idle in the pool for `idle_seconds`: a ping per
-    checkout costs a round trip on every transaction of a busy service. A dead connection is discarded and
-    the pool is invalidated and a fresh connection made (SQLAlchemy's custom pessimistic ping: a DisconnectionError at
-    checkout)."""
+    checkout costs a round trip on every transaction of a busy service. A dead one invalidates the pool and
+    is replaced by a fresh connection (SQLAlchemy's custom pessimistic ping: a DisconnectionError at checkout)."""
 
     @event.listens_for(engine, "checkin")
     def _checked_in(dbapi_connection, record) -> None:

@@ -247,10 +247,8 @@ class PaymentsService:
             select(Payment.invoice_ids, Payment.amount_cents, Payment.status)
             .where(Payment.client_id == client_id, text(f"({OPEN_PAYMENT_SQL})")))]
 
-    def exposure(self, session: Session, client_id: str, balance_cents: int,
-                 open_payments: list[tuple[list[str], int, str]] | None = None) -> Exposure:
-        if open_payments is None:
-            open_payments = self._open_payments(session, client_id)
+    @staticmethod
+    def exposure(balance_cents: int, open_payments: list[tuple[list[str], int, str]]) -> Exposure:
         return Exposure(balance_cents=balance_cents,
                         unposted_cents=sum(a for _, a, status in open_payments if status == "succeeded"),
                         in_flight_cents=sum(a for _, a, status in open_payments if status in UNSETTLED))
@@ -356,7 +354,7 @@ class PaymentsService:
             # taken before the wait, would not).
             open_payments = self._open_payments(session, client_id)
             amount = requested_amount(
-                exposure=self.exposure(session, client_id, payer.balance_cents, open_payments),
+                exposure=self.exposure(payer.balance_cents, open_payments),
                 amount_cents=body.get("amount_cents"), pay_balance=bool(body.get("pay_balance")),
                 invoice_ids=list(body.get("invoice_ids") or []),
                 open_invoices=invoice_payable({i["invoice_id"]: int(i["balance_cents"])
