@@ -94,17 +94,6 @@ def unapplied_credit(session: Session, client_id: str) -> int:
     return max(0, sum(i.balance_cents for i in open_invoices(session, client_id)) - balance(session, client_id))
 
 
-def post(session: Session, account: Account, *, kind: str, amount_cents: int, description: str,
-         occurred_at: datetime | None = None, **fields) -> LedgerEntry:
-    currency = practice(session).currency
-    entry = LedgerEntry(client_id=account.client_id, kind=kind, amount_cents=amount_cents, currency=currency,
-                        balance_after_cents=balance(session, account.client_id) + amount_cents,
-                        description=description, occurred_at=occurred_at or utcnow(), **fields)
-    session.add(entry)
-    session.flush()
-    return entry
-
-
 # A payment or a refund is on the ledger at most once: the partial unique indexes uq_ledger_payment and
 # uq_ledger_refund (models.LedgerEntry) on these columns.
 ONCE_PER = {"payment": "payment_id", "refund": "refund_id"}
@@ -112,9 +101,10 @@ ONCE_PER = {"payment": "payment_id", "refund": "refund_id"}
 
 def append(session: Session, client_id: str, *, kind: str, amount_cents: int, currency: str, description: str,
            occurred_at: datetime | None = None, once: bool = False, **fields) -> Posted | None:
-    """`post` in one INSERT, without the ORM: the running balance is computed from the previous entry in the
-    statement (under the caller's account lock). With `once`, a payment or refund already on the ledger is not
-    inserted again, and the answer is None."""
+    """An entry on the ledger (every charge, payment, refund and adjustment goes through here), in one INSERT:
+    the running balance is computed from the previous entry in the statement (under the caller's account
+    lock). With `once`, a payment or refund already on the ledger is not inserted again, and the answer is
+    None."""
     stmt = pg_insert(LedgerEntry).values(
         client_id=client_id, kind=kind, amount_cents=amount_cents, currency=currency,
         balance_after_cents=func.coalesce(last_balance(client_id), 0) + amount_cents, description=description,

@@ -266,9 +266,10 @@ class BillingService:
             session.flush()
             if appointment_id:
                 billable.invoice_id = invoice.id
-            ledger.post(session, account, kind="charge", amount_cents=total, invoice_id=invoice.id,
-                        description=document_title("invoice", invoice.number), occurred_at=now,
-                        created_by=staff.user_id)
+            ledger.append(session, account.client_id, kind="charge", amount_cents=total,
+                          currency=ledger.practice_currency(session), invoice_id=invoice.id,
+                          description=document_title("invoice", invoice.number), occurred_at=now,
+                          created_by=staff.user_id)
             ledger.apply_credit_to(session, account.client_id, invoice)
             ledger.publish(session, "invoice.generated", {
                 "invoice_id": invoice.id, "client_id": account.client_id, "number": invoice.number,
@@ -377,7 +378,7 @@ class BillingService:
 
     def adjust(self, client_id: str, data: dict, staff: Principal) -> dict:
         with unit_of_work(self.sessions) as session:
-            account = ledger.lock_account(session, client_id)
+            ledger.lock_account(session, client_id)  # one posting at a time per client
             open_invoices = ledger.open_invoices(session, client_id)
             amount = data["amount_cents"]
             if data.get("invoice_id"):
@@ -391,16 +392,16 @@ class BillingService:
             elif amount > sum(i.balance_cents for i in open_invoices):
                 raise AdjustmentTooLarge("The adjustment is larger than what the client owes on invoices.")
             label = {"write_off": "Write-off", "discount": "Discount"}[data["kind"]]
-            entry = ledger.post(session, account, kind="adjustment", amount_cents=-amount,
-                                adjustment_kind=data["kind"], reason=data["reason"],
-                                description=f"{label}: {data['reason']}"[:300], created_by=staff.user_id,
-                                invoice_id=data.get("invoice_id"))
+            entry = ledger.append(session, client_id, kind="adjustment", amount_cents=-amount,
+                                  currency=ledger.practice_currency(session), adjustment_kind=data["kind"],
+                                  reason=data["reason"], description=f"{label}: {data['reason']}"[:300],
+                                  created_by=staff.user_id, invoice_id=data.get("invoice_id"))
             allocations, _ = allocate(amount, open_invoices)
             ledger.add_allocations(session, allocations, entry.id)
             ledger.settle_paid_flags(session, client_id, {i for i, _ in allocations})
             ledger.balance_changed(session, client_id)
-            return {"id": entry.id, "kind": entry.kind, "adjustment_kind": data["kind"], "amount_cents": amount,
-                    "reason": entry.reason, "balance_after_cents": entry.balance_after_cents,
+            return {"id": entry.id, "kind": "adjustment", "adjustment_kind": data["kind"], "amount_cents": amount,
+                    "reason": data["reason"], "balance_after_cents": entry.balance_after_cents,
                     "allocations": [{"invoice_id": i, "amount_cents": a} for i, a in allocations]}
 
     def set_autopay(self, client_id: str, enabled: bool) -> dict:
