@@ -17,9 +17,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
     insert,
-    literal,
     select,
     text,
 )
@@ -103,7 +103,8 @@ def record_event(session: Session, outbox: Table, event: Event, *, along: Execut
     """Adds the event to the caller's transaction: it is published only if that transaction commits.
 
     `along`: the INSERT, UPDATE or DELETE the event announces, sent in the same statement (a data-modifying
-    WITH), so the change and its event cost one round trip."""
+    WITH), so the change and its event cost one round trip. On a hot path, build that statement once with
+    `announcing()` instead."""
     stmt = insert(outbox)
     if along is not None:
         stmt = stmt.add_cte(along.cte("announced"))
@@ -112,13 +113,26 @@ def record_event(session: Session, outbox: Table, event: Event, *, along: Execut
     return event
 
 
-def event_if_any(outbox: Table, event: Event, rows) -> Insert:
-    """An INSERT of the event if `rows` (a CTE of a data-modifying statement's RETURNING) has a row: the event
-    is recorded only if the change it announces happened, in the statement that makes the change."""
-    row = outbox_row(event)
+def announcing(outbox: Table, change: Executable) -> Insert:
+    """An event's INSERT with the change it announces (an INSERT, UPDATE or DELETE written with bindparams whose
+    names are not outbox columns), as one statement to build once, at import: SQLAlchemy then neither builds
+    nor compiles it per event. Execute it with `{**outbox_row(event), **the change's parameters}`."""
+    return insert(outbox).add_cte(change.cte("announced"))
+
+
+def event_if_any(outbox: Table, rows) -> Insert:
+    """An INSERT of an event if `rows` (a CTE of a data-modifying statement's RETURNING) has a row: the event
+    is recorded only if the change it announces happened, in the statement that makes the change. Built
+    once; the event comes as parameters: `event_params(event)`."""
+    columns = ("id", "event_type", "envelope", "headers")
     return insert(outbox).from_select(
-        list(row), select(*(literal(value, outbox.c[name].type) for name, value in row.items()))
+        list(columns), select(*(bindparam(f"event_{name}", type_=outbox.c[name].type) for name in columns))
         .select_from(rows).limit(1))
+
+
+def event_params(event: Event) -> dict[str, Any]:
+    """The parameters of an `event_if_any()` statement for this event."""
+    return {f"event_{name}": value for name, value in outbox_row(event).items()}
 
 
 # DDL for migrations: the trigger wakes the relay at commit, so events leave without polling delay.

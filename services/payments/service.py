@@ -13,6 +13,7 @@ A charge goes in three steps, so money moves once whatever happens in between:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -62,13 +63,56 @@ from services.payments.processor import (
     ProcessorUnavailable,
     failure_message,
 )
-from shared.db import new_id, unit_of_work, utcnow
+from shared.db import Json, UTCDateTime, new_id, unit_of_work, utcnow
 from shared.errors import Conflict, ProblemError, Unprocessable
-from shared.events import event_if_any, make_event, record_event
+from shared.events import announcing, event_if_any, event_params, make_event, outbox_row, record_event
 from shared.pagination import paginate
 
 log = logging.getLogger(__name__)
 UNSETTLED = ("pending", "processing")
+
+# --- Pay Now's statements, built once: SQLAlchemy then neither builds nor compiles them per payment ---------
+
+# The client's account row locked (one payment decision per client at a time), with the practice's settings and
+# the saved card to charge (by id, or the default card for AutoPay); and, under that lock, the request's
+# Idempotency-Key claimed, already naming the payment about to be written. The claim selects from the locked row,
+# so it runs after the lock is held: every claim of a client's keys is made under that client's lock, and a
+# concurrent request with the same key waits on the account row, then finds the key taken (or free, if the
+# first request was refused and rolled back). No account: no row, no claim.
+PAYER_SQL = text("""
+WITH payer AS (
+    SELECT p.currency, p.online_payments_enabled, a.balance_cents, a.open_invoices
+    FROM practice p JOIN accounts a ON a.client_id = :client_id
+    WHERE p.id = 1
+    FOR UPDATE OF a
+), claim AS (
+    INSERT INTO idempotency_keys (scope, key, request_hash, status, payment_id, expires_at)
+    SELECT :scope, :key, :request_hash, 'in_progress', :payment_id, :expires_at FROM payer
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT payer.currency, payer.online_payments_enabled, payer.balance_cents, payer.open_invoices,
+       EXISTS (SELECT FROM claim) AS claimed,
+       card.id AS card_id, card.processor_token, card.brand, card.last4, card.exp_month, card.exp_year
+FROM payer LEFT JOIN LATERAL (
+    SELECT m.id, m.processor_token, m.brand, m.last4, m.exp_month, m.exp_year FROM payment_methods m
+    WHERE m.client_id = :client_id AND m.removed_at IS NULL
+      AND CASE WHEN :default_card THEN m.is_default ELSE m.id = :method_id END
+    LIMIT 1
+) card ON true
+""").bindparams(bindparam("expires_at", type_=UTCDateTime), bindparam("default_card", type_=Boolean)).columns(
+    currency=String, online_payments_enabled=Boolean, balance_cents=BigInteger, open_invoices=Json, claimed=Boolean,
+    card_id=String, processor_token=String, brand=String, last4=String, exp_month=Integer, exp_year=Integer)
+
+_payments = Payment.__table__
+# The client's payments in flight or not yet on billing's ledger (the partial index ix_payments_open).
+OPEN_PAYMENTS = select(_payments.c.invoice_ids, _payments.c.amount_cents, _payments.c.status).where(
+    _payments.c.client_id == bindparam("client_id"), text(f"({OPEN_PAYMENT_SQL})"))
+# The payment, written as pending, with payment.attempted (parameters: payment_<column>).
+WRITTEN_COLUMNS = ("id", "client_id", "amount_cents", "currency", "status", "payment_method_id", "processor_token",
+                   "brand", "last4", "invoice_ids", "note", "source", "refunded_cents")
+RESERVE = announcing(outbox, insert(_payments).values({name: bindparam(f"payment_{name}")
+                                                       for name in WRITTEN_COLUMNS}))
 
 
 class KeyTaken(Exception):
@@ -180,25 +224,15 @@ class PaymentsService:
     def __init__(self, *, config, sessions: sessionmaker[Session], processor: CardProcessor):
         self.config = config
         self.sessions = sessions
+        # For a step that is one statement, atomic by itself (the settle): no BEGIN and COMMIT round trips.
+        self.statement_sessions = sessionmaker(bind=sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT"),
+                                               expire_on_commit=False)
         self.processor = processor
         # The longest a charge or refund call can be on its way: until then "not at the processor" proves
         # nothing. Connect + read timeouts and a margin for the processor's own retries.
         self.in_flight_seconds = config.processor_connect_timeout + config.processor_read_timeout + 30
 
     # idempotency keys
-    @staticmethod
-    def _claim(session: Session, scope: str, key: str, digest: str, payment_id: str, ttl_hours: int) -> bool:
-        """Claims the key for this request, inside its reserve transaction, already naming the payment it is
-        about to write: both commit together or not at all. A concurrent request with the same key blocks on
-        the unique index until this transaction ends, then finds the key taken (or free, if this one was
-        refused and rolled back)."""
-        keys = IdempotencyKey.__table__
-        return session.execute(
-            pg_insert(keys).values(
-                scope=scope, key=key, request_hash=digest, status="in_progress", payment_id=payment_id,
-                expires_at=utcnow() + timedelta(hours=ttl_hours))
-            .on_conflict_do_nothing().returning(keys.c.key)).first() is not None
-
     def _await_answer(self, scope: str, key: str, digest: str, deadline: float) -> tuple[int, dict] | None:
         """The answer stored under a key another request holds (waiting while that request runs); None when
         the key is free again (that request was refused and stored nothing)."""
@@ -244,8 +278,7 @@ class PaymentsService:
     def _open_payments(session: Session, client_id: str) -> list[tuple[list[str], int, str]]:
         """(invoice ids, amount, status) of the client's payments in flight or not yet on billing's ledger."""
         return [(list(ids or []), amount, status) for ids, amount, status in session.execute(
-            select(Payment.invoice_ids, Payment.amount_cents, Payment.status)
-            .where(Payment.client_id == client_id, text(f"({OPEN_PAYMENT_SQL})")))]
+            OPEN_PAYMENTS, {"client_id": client_id})]
 
     @staticmethod
     def exposure(balance_cents: int, open_payments: list[tuple[list[str], int, str]]) -> Exposure:
@@ -271,7 +304,7 @@ class PaymentsService:
             except (ProblemError, ProcessorError):
                 # The same request may be under way right now (its claim not committed yet): its answer,
                 # not "nothing was charged", is this one's.
-                if self._key_claimed(scope, key):
+                if self._key_claimed(client_id, scope, key):
                     stored = self._await_answer(scope, key, digest, deadline)
                     if stored is not None:
                         return stored
@@ -291,15 +324,18 @@ class PaymentsService:
 
     def _finish(self, reservation: Reservation, result, key: tuple[str, str]) -> dict:
         """After the charge. Safe to repeat: a settled payment is left as it is and no event recorded again."""
-        with unit_of_work(self.sessions) as session:
+        with unit_of_work(self.statement_sessions) as session:
             return self.view(session, self._settle(session, reservation, result, key=key))
 
-    def _key_claimed(self, scope: str, key: str) -> bool:
-        """Whether a request holds this key, committed or not: the probe insert waits on an uncommitted claim
-        (the unique index) and is always rolled back."""
+    def _key_claimed(self, client_id: str, scope: str, key: str) -> bool:
+        """Whether a request holds this key, committed or not. Keys are claimed under the client's account lock,
+        so the probe first takes that lock: it waits for a request that holds it or is queued for it (PostgreSQL
+        grants a row lock to its waiters in turn), which has then claimed the key or been refused. The probe
+        insert also waits on an uncommitted claim (the unique index); all of it is rolled back."""
         keys = IdempotencyKey.__table__
         with self.sessions() as session:
             try:
+                session.execute(select(Account.client_id).where(Account.client_id == client_id).with_for_update())
                 return session.execute(
                     pg_insert(keys).values(scope=scope, key=key, request_hash="", status="in_progress",
                                            expires_at=utcnow()).on_conflict_do_nothing().returning(keys.c.key)
@@ -317,21 +353,22 @@ class PaymentsService:
             raise ProcessorDown("The card processor is not answering; nothing was charged. Try again shortly.") \
                 from exc
 
-    def _payer(self, session: Session, client_id: str, source: str, currency: str | None):
-        """The practice's currency and the client's account, its row locked: one payment decision per
-        client at a time. Refuses when online payments are off, the currency is not the practice's, or
-        payments knows of no balance for the client."""
-        stmt = (select(Practice.currency, Practice.online_payments_enabled, Account.balance_cents,
-                       Account.open_invoices)
-                .join(Account, Account.client_id == client_id).where(Practice.id == 1)
-                .with_for_update(of=Account.__table__))
-        row = session.execute(stmt).first()
+    def _payer(self, session: Session, client_id: str, body: dict, card, source: str, claim: dict):
+        """PAYER_SQL: the account locked, the practice's settings, the saved card to charge, and the key
+        claimed under the lock. KeyTaken when another request holds the key; refuses when online payments
+        are off, the currency is not the practice's, or payments knows of no balance for the client."""
+        params = {"client_id": client_id, **claim, "method_id": body.get("payment_method_id"),
+                  "default_card": card is None and not body.get("payment_method_id")}
+        row = session.execute(PAYER_SQL, params).first()
         if row is None and session.get(Practice, 1) is None:
             practice(session)  # a practice that never had settings: its defaults
-            row = session.execute(stmt).first()
+            row = session.execute(PAYER_SQL, params).first()
+        if row is not None and not row.claimed:
+            raise KeyTaken(claim["key"])
         settings = row if row is not None else practice(session)  # no account: the refusals in their order
         if source == "portal" and not settings.online_payments_enabled:
             raise OnlinePaymentsOff("Your practice does not take payments online; contact them to pay.")
+        currency = body.get("currency")
         if currency and currency != settings.currency:
             raise Unprocessable(f"Payments are in {settings.currency}.",
                                 errors={"currency": [f"Must be {settings.currency}."]})
@@ -344,11 +381,11 @@ class PaymentsService:
         """The payment written as `pending` (counting against the balance for every concurrent request) with
         payment.attempted, under the client's lock, after every check; refused: nothing written at all."""
         payment_id = new_id()
+        claim = {"scope": scope, "key": key, "request_hash": digest, "payment_id": payment_id,
+                 "expires_at": utcnow() + timedelta(hours=self.config.idempotency_ttl_hours)}
         with unit_of_work(self.sessions) as session:
-            if not self._claim(session, scope, key, digest, payment_id, self.config.idempotency_ttl_hours):
-                raise KeyTaken(key)
-            payer = self._payer(session, client_id, source, body.get("currency"))
-            method, new_method = self._method(session, client_id, body, card, source, utcnow().date())
+            payer = self._payer(session, client_id, body, card, source, claim)
+            method, new_method = self._method(session, client_id, body, card, payer, utcnow().date())
             # A statement of its own, after the lock: its snapshot then includes the payments that concurrent
             # requests for this client committed while this one waited (the locking statement's snapshot,
             # taken before the wait, would not).
@@ -371,28 +408,29 @@ class PaymentsService:
                     default_changed(session, client_id)
             reservation = Reservation(
                 id=payment_id, client_id=client_id, amount_cents=amount, currency=payer.currency,
-                token=method["token"] if isinstance(method, dict) else method.processor_token,
-                invoice_ids=list(dict.fromkeys(body.get("invoice_ids") or [])), brand=_get(method, "brand"),
-                last4=_get(method, "last4"), source=source)
-            written = insert(Payment.__table__).values(
-                id=payment_id, client_id=client_id, amount_cents=amount, currency=payer.currency, status="pending",
-                payment_method_id=getattr(new_method or method, "id", None), processor_token=reservation.token,
-                brand=reservation.brand, last4=reservation.last4, invoice_ids=reservation.invoice_ids,
-                note=body.get("note"), source=source, refunded_cents=0)
-            publish(session, "payment.attempted", {"payment_id": payment_id, "client_id": client_id,
-                                                   "amount_cents": amount, "currency": payer.currency,
-                                                   "method_last4": reservation.last4, "source": source},
-                    along=written)
+                token=method["token"], invoice_ids=list(dict.fromkeys(body.get("invoice_ids") or [])),
+                brand=method["brand"], last4=method["last4"], source=source)
+            written = {"id": payment_id, "client_id": client_id, "amount_cents": amount, "currency": payer.currency,
+                       "status": "pending", "payment_method_id": new_method.id if new_method else method.get("id"),
+                       "processor_token": reservation.token, "brand": reservation.brand, "last4": reservation.last4,
+                       "invoice_ids": reservation.invoice_ids, "note": body.get("note"), "source": source,
+                       "refunded_cents": 0}
+            attempted = make_event("payment.attempted", {
+                "payment_id": payment_id, "client_id": client_id, "amount_cents": amount, "currency": payer.currency,
+                "method_last4": reservation.last4, "source": source}, producer="payments")
+            session.execute(RESERVE, {**outbox_row(attempted),
+                                      **{f"payment_{name}": value for name, value in written.items()}})
             return reservation
 
-    def _method(self, session: Session, client_id: str, body: dict, card, source: str, today: date):
-        """The card to charge: a saved one, a new token (optionally saved), or the default (AutoPay)."""
+    def _method(self, session: Session, client_id: str, body: dict, card, payer, today: date):
+        """The card to charge, as {id, token, brand, last4}, and a PaymentMethod to save with it (or None): a
+        new token (optionally saved), or the saved card PAYER_SQL read (by id, or the default for AutoPay)."""
         if card is not None:
             if card_expired(card.exp_month, card.exp_year, today):
                 raise CardExpired("This card has expired; use another card.",
                                   errors={"processor_token": ["The card has expired."]},
                                   extra={"failure_code": "expired_card"})
-            details = {"token": body["processor_token"], "brand": card.brand, "last4": card.last4}
+            details = {"id": None, "token": body["processor_token"], "brand": card.brand, "last4": card.last4}
             already_saved = card.fingerprint and session.scalars(select(PaymentMethod.id).where(
                 PaymentMethod.client_id == client_id, PaymentMethod.fingerprint == card.fingerprint,
                 PaymentMethod.removed_at.is_(None))).first()
@@ -400,21 +438,18 @@ class PaymentsService:
                 return details, self._new_method(session, client_id, body["processor_token"], card,
                                                  bool(body.get("make_default")))
             return details, None
-        if body.get("payment_method_id"):
-            method = self._own_method(session, client_id, body["payment_method_id"])
-        else:
-            method = session.scalars(select(PaymentMethod).where(
-                PaymentMethod.client_id == client_id, PaymentMethod.is_default.is_(True),
-                PaymentMethod.removed_at.is_(None))).first()
-            if method is None:
-                raise Unprocessable("There is no card on file to charge.",
-                                    errors={"payment_method_id": ["Choose a card or enter a new one."]},
-                                    extra={"failure_code": "no_payment_method"})
-        if card_expired(method.exp_month, method.exp_year, today):
+        if payer.card_id is None:
+            if body.get("payment_method_id"):  # unknown, another client's, or removed
+                raise PaymentMethodNotFound("No saved card with this id.")
+            raise Unprocessable("There is no card on file to charge.",
+                                errors={"payment_method_id": ["Choose a card or enter a new one."]},
+                                extra={"failure_code": "no_payment_method"})
+        if card_expired(payer.exp_month, payer.exp_year, today):
             raise CardExpired("This card has expired; use another card.",
                               errors={"payment_method_id": ["The card has expired."]},
                               extra={"failure_code": "expired_card"})
-        return method, None
+        return {"id": payer.card_id, "token": payer.processor_token, "brand": payer.brand,
+                "last4": payer.last4}, None
 
     def _own_method(self, session: Session, client_id: str, method_id: str) -> PaymentMethod:
         method = session.get(PaymentMethod, method_id)
@@ -471,21 +506,15 @@ class PaymentsService:
             if not result.succeeded:
                 code = result.failure_code or "processing_error"
                 values.update(failure_code=code, failure_message=result.failure_message or failure_message(code))
-        table = Payment.__table__
-        settled = (update(table).where(table.c.id == payment.id, table.c.status.in_(UNSETTLED)).values(**values)
-                   .returning(*table.c).cte("settled"))
-        stmt = select(settled)
         outcome = _outcome_event(payment, values)
+        params = {"settling_id": payment.id, **{f"new_{name}": value for name, value in values.items()}}
         if outcome is not None:
-            stmt = stmt.add_cte(event_if_any(outbox, make_event(*outcome, producer="payments"), settled)
-                                .cte("outcome"))
-        if key is not None:  # a data-modifying WITH runs whether or not the payment's row still matched
-            keys = IdempotencyKey.__table__
-            stmt = stmt.add_cte(update(keys).where(keys.c.scope == key[0], keys.c.key == key[1])
-                                .values(status="done", response_status=201).cte("key_done"))
-        row = session.execute(stmt).first()
+            params.update(event_params(make_event(*outcome, producer="payments")))
+        if key is not None:
+            params.update(key_scope=key[0], key_key=key[1])
+        row = session.execute(_settle_statement(tuple(values), outcome is not None, key is not None), params).first()
         if row is None:
-            return session.execute(select(*table.c).where(table.c.id == payment.id)).one()
+            return session.execute(select(*_payments.c).where(_payments.c.id == payment.id)).one()
         return row
 
     # reconciliation
@@ -682,6 +711,26 @@ class PaymentsService:
                     "created_at": refund.created_at}
 
 
+@functools.cache
+def _settle_statement(columns: tuple[str, ...], with_event: bool, with_key: bool):
+    """The settle as one statement (built once per shape): the payment's UPDATE (only while it is unsettled)
+    RETURNING its row, the outcome event INSERTed from that RETURNING (so only if this statement settled it)
+    and, with a key, the Idempotency-Key marked done (a data-modifying WITH runs whether or not the payment's
+    row still matched). Parameters: settling_id, new_<column>, event_params(), key_scope and key_key: none is
+    a column's name, which SQLAlchemy would take as a value for that column in the UPDATEs and the INSERT."""
+    settled = (update(_payments).where(_payments.c.id == bindparam("settling_id"), _payments.c.status.in_(UNSETTLED))
+               .values({name: bindparam(f"new_{name}") for name in columns}).returning(*_payments.c).cte("settled"))
+    stmt = select(settled)
+    if with_event:
+        stmt = stmt.add_cte(event_if_any(outbox, settled).cte("outcome"))
+    if with_key:
+        keys = IdempotencyKey.__table__
+        stmt = stmt.add_cte(update(keys).where(keys.c.scope == bindparam("key_scope"),
+                                               keys.c.key == bindparam("key_key"))
+                            .values(status="done", response_status=201).cte("key_done"))
+    return stmt
+
+
 def _once_more_on_disconnect(step):
     """Runs a database step again, once, when its connection turned out dead (a restart or failover since it
     was last used: the pool pings only idle connections). Only for steps that are safe to repeat: the
@@ -708,8 +757,4 @@ def _outcome_event(payment, values: dict) -> tuple[str, dict] | None:
         return "payment.failed", {**common, "failure_code": values["failure_code"],
                                   "failure_message": values["failure_message"], "source": payment.source}
     return None
-
-
-def _get(method, name):
-    return method[name] if isinstance(method, dict) else getattr(method, name)
 
