@@ -231,6 +231,38 @@ def test_a_post_is_never_sent_twice_but_a_look_up_is_retried():
         server.close()
 
 
+def test_the_environment_s_proxy_settings_are_honoured_as_they_were_at_start(monkeypatch):
+    """Read once, when the adapter is made (not on every call): a proxy the deployment sets is used, NO_PROXY
+    is respected, and a change afterwards takes a restart. A charge the proxy took and then lost is of unknown
+    outcome (urllib3 calls it a ProxyError), not "never sent"; a proxy that cannot be reached is."""
+    proxy = SilentServer()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        through_proxy = HttpProcessor("http://processor.example.test", API_KEY, timeout=(1.0, 1.0), retries=0)
+        monkeypatch.setenv("NO_PROXY", "processor.example.test")
+        direct = HttpProcessor("http://processor.example.test", API_KEY, timeout=(1.0, 0.5), retries=0)
+        monkeypatch.delenv("HTTP_PROXY")
+        with pytest.raises(ProcessorTimeout):  # the proxy read the request and hung up: the outcome is unknown
+            through_proxy.charge(token="tok_x", amount_cents=100, currency="USD", reference=ref(), description="")
+        time.sleep(0.1)
+        assert proxy.requests == ["POST"]
+        with pytest.raises(ProcessorUnavailable):  # straight to a host that does not exist: never sent
+            direct.find_charge(ref())
+        assert proxy.requests == ["POST"]
+        assert through_proxy.session.trust_env is False and direct.session.trust_env is False
+        through_proxy.close()
+        direct.close()
+    finally:
+        proxy.close()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    unreachable = HttpProcessor("http://processor.example.test", API_KEY, timeout=(1.0, 1.0), retries=0)
+    with pytest.raises(ProcessorUnavailable):
+        unreachable.charge(token="tok_x", amount_cents=100, currency="USD", reference=ref(), description="")
+    unreachable.close()
+
+
 def test_no_card_number_or_cvc_reaches_the_sandbox_log(sandbox, processor):
     process, url = sandbox
     cards = ["4242424242424242", "5555555555554444", "4000000000000002", "4000000000009995", "4000000000000069",

@@ -15,6 +15,7 @@ Only tokens, amounts and our references travel through here; card numbers never 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -47,8 +48,9 @@ NOTHING_DONE = frozenset({429, 503})
 
 def _never_sent(exc: requests.RequestException) -> bool:
     """True when the error happened before a byte of the request reached the processor."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError
-                  | requests.exceptions.ProxyError):
+    # Not every ProxyError: through a plain-HTTP proxy, urllib3 calls any failure a ProxyError, also one after
+    # the request went out. Only a connection to the proxy that never opened is found below.
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
         return True
     seen: set[int] = set()
     cause: BaseException | None = exc
@@ -56,8 +58,11 @@ def _never_sent(exc: requests.RequestException) -> bool:
         seen.add(id(cause))
         if isinstance(cause, NewConnectionError | ConnectTimeoutError):
             return True
-        # requests wraps urllib3's MaxRetryError, which keeps the last error in .reason
+        # requests wraps urllib3's MaxRetryError, which keeps the last error in .reason; urllib3's ProxyError
+        # keeps its own in .original_error
         reason = getattr(cause, "reason", None)
+        if not isinstance(reason, BaseException):
+            reason = getattr(cause, "original_error", None)
         if isinstance(reason, BaseException):
             cause = reason
             continue
@@ -90,6 +95,14 @@ class HttpProcessor(CardProcessor):
         adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=pool_maxsize)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        # The environment's proxy (HTTPS_PROXY, NO_PROXY, ...) and CA bundle settings, read once here: with
+        # trust_env, requests reads every environment variable again on each call (a third of a charge's CPU
+        # on our side). A change to them takes a restart, like every other setting.
+        self.session.trust_env = False
+        self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            self.session.verify = bundle
 
     def close(self) -> None:
         self.session.close()
