@@ -4,7 +4,7 @@ Why SQLite rather than a dict: the payments database keeps processor tokens of s
 cards, so the sandbox must still know them after `make run` is restarted; and a write
 transaction (`BEGIN IMMEDIATE`) makes "look up the reference, else record the charge"
 atomic across threads and even across gunicorn workers, so one reference can never be
-charged twice. A connection per operation keeps threads from sharing one.
+charged twice. A connection per thread keeps threads from sharing one.
 
 A token row keeps brand, last four, expiry, holder name, a keyed fingerprint and the
 test card's outcome class; never the card number or the CVC.
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,8 +92,9 @@ class SandboxStore:
             # Each connection would open a different, empty database.
             raise ValueError("The sandbox needs a database file (SANDBOX_DATABASE_PATH), not :memory:.")
         self.path = path
+        self._local = threading.local()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
+        with closing(self._open()) as conn:  # not kept: a server may fork after this
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
             conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('fingerprint_key', ?)",
@@ -102,12 +104,19 @@ class SandboxStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, opened once: opening one per operation cost more than the operation.
+        synchronous=NORMAL: with WAL, a crash of the sandbox loses nothing; only a power cut could lose the
+        last commits, which a sandbox can afford (a fsync per charge it cannot, on a shared test machine)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        yield conn
+
+    def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        try:
-            yield conn
-        finally:
-            conn.close()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
