@@ -192,16 +192,25 @@ def apply_balance(session: Session, payload: dict) -> None:
     """Billing's balance and open invoices, unless an older snapshot arrives late (one UPDATE, which locks
     the account row like a Pay Now decision does)."""
     seq = int(payload.get("ledger_seq") or 0)
-    values: dict = {"balance_cents": int(payload["balance_cents"]), "ledger_seq": seq}
+    params = {"target_client": payload["client_id"], "new_balance_cents": int(payload["balance_cents"]),
+              "new_ledger_seq": seq}
     if "open_invoices" in payload:
-        values["open_invoices"] = list(payload["open_invoices"])
-    accounts = Account.__table__  # Core DML: no ORM bookkeeping on a consumer's hot path
-    stmt = update(accounts).where(accounts.c.client_id == payload["client_id"])
-    if seq:
-        stmt = stmt.where(accounts.c.ledger_seq <= seq)
-    applied = session.execute(stmt.values(**values).returning(accounts.c.client_id)).first()
+        params["new_open_invoices"] = list(payload["open_invoices"])
+    applied = session.execute(_balance_statement("new_open_invoices" in params, bool(seq)), params).first()
     if applied is None:
         _account_for_event(session, payload["client_id"])  # unknown client: retried, then dead-lettered
+
+
+@functools.cache
+def _balance_statement(with_invoices: bool, ordered: bool):
+    """apply_balance's UPDATE, built once per shape (Core DML: no ORM bookkeeping on a consumer's hot path).
+    Parameter names are no column's: SQLAlchemy would take those as more values to set."""
+    accounts = Account.__table__
+    names = ("balance_cents", "ledger_seq", "open_invoices") if with_invoices else ("balance_cents", "ledger_seq")
+    stmt = update(accounts).where(accounts.c.client_id == bindparam("target_client"))
+    if ordered:
+        stmt = stmt.where(accounts.c.ledger_seq <= bindparam("new_ledger_seq"))
+    return stmt.values({name: bindparam(f"new_{name}") for name in names}).returning(accounts.c.client_id)
 
 
 def remember_invoice(session: Session, payload: dict) -> None:
@@ -211,11 +220,13 @@ def remember_invoice(session: Session, payload: dict) -> None:
 
 
 def mark_posted(session: Session, payload: dict) -> None:
-    payments = Payment.__table__
-    session.execute(update(payments).where(payments.c.id == payload["payment_id"], payments.c.posted_at.is_(None))
-                    .values(posted_at=utcnow()))
+    session.execute(_MARK_POSTED, {"posted_payment": payload["payment_id"], "now": utcnow()})
     if "balance_cents" in payload:  # the posting's own balance: no window where the payment counts twice
         apply_balance(session, payload)
+
+
+_MARK_POSTED = update(_payments).where(_payments.c.id == bindparam("posted_payment"),
+                                      _payments.c.posted_at.is_(None)).values(posted_at=bindparam("now"))
 
 
 # --- the service --------------------------------------------------------------------------------
