@@ -86,29 +86,30 @@ def record_completed_session(session: Session, payload: dict) -> None:
 def post_payment(session: Session, payload: dict) -> None:
     """payment.succeeded: on the ledger once, allocated to the invoices named, else oldest due first;
     what is left is an account credit for the next invoice."""
-    client_id = ledger.lock_account(session, payload["client_id"], from_event=True).client_id
+    client_id, currency = ledger.lock_for_posting(session, payload["client_id"], from_event=True)
     amount = int(payload["amount_cents"])
     method = payload.get("method") or {}
-    currency = ledger.practice_currency(session)
-    entry = ledger.append(session, client_id, kind="payment", amount_cents=-amount, currency=currency,
-                          description=f"Payment by {card_label(method)}", payment_id=payload["payment_id"],
-                          method=method or None, once=True)
-    if entry is None:
+    posted = ledger.append_reading_open_invoices(
+        session, client_id, kind="payment", amount_cents=-amount, currency=currency,
+        description=f"Payment by {card_label(method)}", payment_id=payload["payment_id"], method=method or None)
+    if posted is None:
         return  # the same payment under another event id: already posted
-    open_invoices = ledger.open_invoices(session, client_id)
+    entry, open_invoices = posted
     allocations, _credit = allocate(amount, open_invoices, list(payload.get("invoice_ids") or []))
     ledger.add_allocations(session, allocations, entry.id)
     # under the account lock nothing else changed these invoices: what is left open follows from the allocations
     still_open, paid_off = after_allocation(open_invoices, allocations)
-    ledger.mark_paid(session, client_id, paid_off)
+    messages = ledger.set_paid(session, client_id, paid_off)
     # With the balance after posting: payments stops counting this payment and sees the new balance at once.
     snapshot = ledger.snapshot(client_id, balance_cents=entry.balance_after_cents, currency=currency,
                                ledger_seq=entry.seq, open_invoices=still_open)
-    ledger.publish(session, "payment.posted", {
+    messages.append(("payment.posted", {
         **snapshot, "payment_id": payload["payment_id"], "client_id": client_id, "amount_cents": amount,
         "currency": currency, "entry_id": entry.id,
-        "allocations": [{"invoice_id": i, "amount_cents": a} for i, a in allocations]})
-    ledger.balance_changed(session, client_id, snapshot)
+        "allocations": [{"invoice_id": i, "amount_cents": a} for i, a in allocations]}))
+    messages.append(("balance.changed", snapshot))
+    # invoice.paid (each invoice paid off), payment.posted and balance.changed, in that order, in one INSERT
+    ledger.publish_all(session, messages)
 
 
 def card_label(method: dict) -> str:

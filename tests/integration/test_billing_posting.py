@@ -3,6 +3,8 @@ the other services, duplicates, and how many statements one payment costs the co
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -13,10 +15,11 @@ from tests.integration.billing_fixtures import billing_outbox, invoice, paid
 
 pytestmark = pytest.mark.integration
 
-# One card payment on 3 open invoices, 2 of them paid off: lock the account, read the currency, insert the
-# entry (with the running balance and the "already posted?" check in it), read the open invoices, insert
-# the allocations, mark 2 invoices paid, and 4 outbox rows (2 invoice.paid, payment.posted, balance.changed).
-MAX_PAYMENT_STATEMENTS = 10
+# One card payment on 3 open invoices, 2 of them paid off: lock the account (reading the currency with it),
+# insert the entry (with the running balance and the "already posted?" check in it, and the open invoices read
+# beside it), insert the allocations (one executemany), mark 2 invoices paid, and 4 outbox rows (2 invoice.paid,
+# payment.posted, balance.changed: one executemany).
+MAX_PAYMENT_STATEMENTS = 5
 
 
 def entry(engine, kind: str, **match) -> dict:
@@ -138,3 +141,41 @@ def test_a_payment_costs_a_fixed_handful_of_statements(bstaff, bclient, codes, d
     assert len(sent) <= MAX_PAYMENT_STATEMENTS, "\n\n".join(sent)
     # kind compared to a bind parameter keeps a prepared statement's generic plan off the partial unique index
     assert not [s for s in sent if "kind = %(" in s]
+
+
+def test_a_payment_that_waited_for_the_account_lock_sees_what_was_posted_meanwhile(bstaff, bclient, codes, deliver,
+                                                                                     billing_config, billing_engine):
+    """READ COMMITTED: the running balance and the open invoices are read in statements after the account lock's,
+    so a payment that had to wait for the lock allocates only what the posting it waited for left open."""
+    from services.billing import service
+    from services.billing.ledger import lock_for_posting
+    from shared.db import session_factory
+
+    client_id, _ = bclient()
+    a = invoice(bstaff, client_id)  # 150.00
+    holder = session_factory(billing_config.database_url)()
+    try:
+        lock_for_posting(holder, client_id)
+        waiting = threading.Thread(target=paid, args=(deliver, client_id, 15000))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        with billing_engine.connect() as conn:
+            while not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                        "AND wait_event_type = 'Lock'")).scalar():
+                conn.rollback()
+                assert time.monotonic() < deadline, "the payment never waited for the account lock"
+                time.sleep(0.02)
+        first = str(uuid.uuid4())  # posted while the other waits: 100.00 of a
+        service.post_payment(holder, {"payment_id": first, "client_id": client_id, "amount_cents": 10000,
+                                      "invoice_ids": [a["id"]], "method": {}})
+        holder.commit()
+    finally:
+        holder.close()
+    waiting.join(30)
+    assert not waiting.is_alive()
+    later = billing_outbox(billing_engine, "payment.posted", client_id=client_id)[-1]
+    assert later["payment_id"] != first
+    assert later["allocations"] == [{"invoice_id": a["id"], "amount_cents": 5000}]  # what was left, the rest credit
+    assert later["balance_cents"] == -10000 and later["open_invoices"] == []
+    assert entry(billing_engine, "payment", payment_id=later["payment_id"])["balance_after_cents"] == -10000
+    assert paid_events(billing_engine, a) == [1]
