@@ -73,12 +73,13 @@ UNSETTLED = ("pending", "processing")
 
 # --- Pay Now's statements, built once: SQLAlchemy then neither builds nor compiles them per payment ---------
 
-# The client's account row locked (one payment decision per client at a time), with the practice's settings and
-# the saved card to charge (by id, or the default card for AutoPay); and, under that lock, the request's
-# Idempotency-Key claimed, already naming the payment about to be written. The claim selects from the locked row,
-# so it runs after the lock is held: every claim of a client's keys is made under that client's lock, and a
-# concurrent request with the same key waits on the account row, then finds the key taken (or free, if the
-# first request was refused and rolled back). No account: no row, no claim.
+# The client's account row locked (one payment decision per client at a time), with the practice's settings;
+# and, under that lock, the request's Idempotency-Key claimed, already naming the payment about to be written.
+# The claim selects from the locked row, so it runs after the lock is held: every claim of a client's keys is
+# made under that client's lock, and a concurrent request with the same key waits on the account row, then finds
+# the key taken (or free, if the first request was refused and rolled back). No account: no row, no claim.
+# After a wait for the lock, PostgreSQL reads the locked row again, but nothing else in this statement: what
+# must be as of after the wait is read by the next statement.
 PAYER_SQL = text("""
 WITH payer AS (
     SELECT p.currency, p.online_payments_enabled, a.balance_cents, a.open_invoices
@@ -92,22 +93,31 @@ WITH payer AS (
     RETURNING 1
 )
 SELECT payer.currency, payer.online_payments_enabled, payer.balance_cents, payer.open_invoices,
-       EXISTS (SELECT FROM claim) AS claimed,
-       card.id AS card_id, card.processor_token, card.brand, card.last4, card.exp_month, card.exp_year
-FROM payer LEFT JOIN LATERAL (
+       EXISTS (SELECT FROM claim) AS claimed
+FROM payer
+""").bindparams(bindparam("expires_at", type_=UTCDateTime)).columns(
+    currency=String, online_payments_enabled=Boolean, balance_cents=BigInteger, open_invoices=Json, claimed=Boolean)
+
+# Under the lock, in a statement of its own: its snapshot then includes what concurrent requests committed while
+# this one waited for the lock (payments for this client, a card removed, another default card), which the
+# locking statement's snapshot, taken before the wait, would not. The saved card to charge (by id, or the
+# default card for AutoPay; none for a new token) and the client's payments in flight or not yet on billing's
+# ledger (the partial index ix_payments_open), as [invoice ids, amount, status].
+AFTER_LOCK_SQL = text(f"""
+SELECT card.id AS card_id, card.processor_token, card.brand, card.last4, card.exp_month, card.exp_year,
+       (SELECT coalesce(json_agg(json_build_array(p.invoice_ids, p.amount_cents, p.status)), '[]'::json)
+        FROM payments p WHERE p.client_id = :client_id AND ({OPEN_PAYMENT_SQL})) AS open_payments
+FROM (SELECT) AS one LEFT JOIN LATERAL (
     SELECT m.id, m.processor_token, m.brand, m.last4, m.exp_month, m.exp_year FROM payment_methods m
     WHERE m.client_id = :client_id AND m.removed_at IS NULL
       AND CASE WHEN :default_card THEN m.is_default ELSE m.id = :method_id END
     LIMIT 1
-) card ON true
-""").bindparams(bindparam("expires_at", type_=UTCDateTime), bindparam("default_card", type_=Boolean)).columns(
-    currency=String, online_payments_enabled=Boolean, balance_cents=BigInteger, open_invoices=Json, claimed=Boolean,
-    card_id=String, processor_token=String, brand=String, last4=String, exp_month=Integer, exp_year=Integer)
+) AS card ON true
+""").bindparams(bindparam("default_card", type_=Boolean)).columns(  # noqa: S608 (models' constant, no input)
+    card_id=String, processor_token=String, brand=String, last4=String, exp_month=Integer, exp_year=Integer,
+    open_payments=Json)
 
 _payments = Payment.__table__
-# The client's payments in flight or not yet on billing's ledger (the partial index ix_payments_open).
-OPEN_PAYMENTS = select(_payments.c.invoice_ids, _payments.c.amount_cents, _payments.c.status).where(
-    _payments.c.client_id == bindparam("client_id"), text(f"({OPEN_PAYMENT_SQL})"))
 # The payment, written as pending, with payment.attempted (parameters: payment_<column>).
 WRITTEN_COLUMNS = ("id", "client_id", "amount_cents", "currency", "status", "payment_method_id", "processor_token",
                    "brand", "last4", "invoice_ids", "note", "source", "refunded_cents")
@@ -286,10 +296,13 @@ class PaymentsService:
 
     # what is owed
     @staticmethod
-    def _open_payments(session: Session, client_id: str) -> list[tuple[list[str], int, str]]:
-        """(invoice ids, amount, status) of the client's payments in flight or not yet on billing's ledger."""
-        return [(list(ids or []), amount, status) for ids, amount, status in session.execute(
-            OPEN_PAYMENTS, {"client_id": client_id})]
+    def _after_lock(session: Session, client_id: str, body: dict, card):
+        """AFTER_LOCK_SQL: the saved card to charge (None for a new token or no such card) and the client's
+        payments in flight or not yet on billing's ledger, as (invoice ids, amount, status)."""
+        row = session.execute(AFTER_LOCK_SQL, {"client_id": client_id, "method_id": body.get("payment_method_id"),
+                                               "default_card": card is None and not body.get("payment_method_id")}
+                              ).one()
+        return row, [(list(ids or []), int(amount), status) for ids, amount, status in row.open_payments]
 
     @staticmethod
     def exposure(balance_cents: int, open_payments: list[tuple[list[str], int, str]]) -> Exposure:
@@ -320,18 +333,35 @@ class PaymentsService:
                     if stored is not None:
                         return stored
                 raise
+        payment_id = new_id()
         while True:
             try:
                 reservation = _once_more_on_disconnect(
-                    lambda: self._reserve(client_id, body, card, source, scope, key, digest))
+                    lambda: self._reserve(client_id, body, card, source, scope, key, digest, payment_id))
                 break
             except KeyTaken:
+                # This request's own reserve, when it committed but the answer to the COMMIT was lost and it
+                # ran once more: the payment is written and not charged yet.
+                reservation = self._reserved(payment_id)
+                if reservation is not None:
+                    break
                 stored = self._await_answer(scope, key, digest, deadline)
                 if stored is not None:
                     return stored
                 # the other request was refused and stored nothing: this one decides for itself
         result = self._charge(reservation.id, reservation.token, reservation.amount_cents, reservation.currency)
         return 201, _once_more_on_disconnect(lambda: self._finish(reservation, result, (scope, key)))
+
+    def _reserved(self, payment_id: str) -> Reservation | None:
+        """The reservation of a payment written and not charged yet (still pending), if there is one."""
+        with unit_of_work(self.statement_sessions) as session:
+            row = session.execute(select(*_payments.c).where(_payments.c.id == payment_id,
+                                                            _payments.c.status == "pending")).first()
+        if row is None:
+            return None
+        return Reservation(id=row.id, client_id=row.client_id, token=row.processor_token,
+                           amount_cents=row.amount_cents, currency=row.currency,
+                           invoice_ids=list(row.invoice_ids or []), brand=row.brand, last4=row.last4, source=row.source)
 
     def _finish(self, reservation: Reservation, result, key: tuple[str, str]) -> dict:
         """After the charge. Safe to repeat: a settled payment is left as it is and no event recorded again."""
@@ -365,11 +395,10 @@ class PaymentsService:
                 from exc
 
     def _payer(self, session: Session, client_id: str, body: dict, card, source: str, claim: dict):
-        """PAYER_SQL: the account locked, the practice's settings, the saved card to charge, and the key
-        claimed under the lock. KeyTaken when another request holds the key; refuses when online payments
-        are off, the currency is not the practice's, or payments knows of no balance for the client."""
-        params = {"client_id": client_id, **claim, "method_id": body.get("payment_method_id"),
-                  "default_card": card is None and not body.get("payment_method_id")}
+        """PAYER_SQL: the account locked, the practice's settings, and the key claimed under the lock. KeyTaken
+        when another request holds the key; refuses when online payments are off, the currency is not the
+        practice's, or payments knows of no balance for the client."""
+        params = {"client_id": client_id, **claim}
         row = session.execute(PAYER_SQL, params).first()
         if row is None and session.get(Practice, 1) is None:
             practice(session)  # a practice that never had settings: its defaults
@@ -388,19 +417,15 @@ class PaymentsService:
         return row
 
     def _reserve(self, client_id: str, body: dict, card, source: str, scope: str, key: str,
-                 digest: str) -> Reservation:
+                 digest: str, payment_id: str) -> Reservation:
         """The payment written as `pending` (counting against the balance for every concurrent request) with
         payment.attempted, under the client's lock, after every check; refused: nothing written at all."""
-        payment_id = new_id()
         claim = {"scope": scope, "key": key, "request_hash": digest, "payment_id": payment_id,
                  "expires_at": utcnow() + timedelta(hours=self.config.idempotency_ttl_hours)}
         with unit_of_work(self.sessions) as session:
             payer = self._payer(session, client_id, body, card, source, claim)
-            method, new_method = self._method(session, client_id, body, card, payer, utcnow().date())
-            # A statement of its own, after the lock: its snapshot then includes the payments that concurrent
-            # requests for this client committed while this one waited (the locking statement's snapshot,
-            # taken before the wait, would not).
-            open_payments = self._open_payments(session, client_id)
+            saved, open_payments = self._after_lock(session, client_id, body, card)
+            method, new_method = self._method(session, client_id, body, card, saved, utcnow().date())
             amount = requested_amount(
                 exposure=self.exposure(payer.balance_cents, open_payments),
                 amount_cents=body.get("amount_cents"), pay_balance=bool(body.get("pay_balance")),
@@ -433,9 +458,10 @@ class PaymentsService:
                                       **{f"payment_{name}": value for name, value in written.items()}})
             return reservation
 
-    def _method(self, session: Session, client_id: str, body: dict, card, payer, today: date):
+    def _method(self, session: Session, client_id: str, body: dict, card, saved, today: date):
         """The card to charge, as {id, token, brand, last4}, and a PaymentMethod to save with it (or None): a
-        new token (optionally saved), or the saved card PAYER_SQL read (by id, or the default for AutoPay)."""
+        new token (optionally saved), or the saved card AFTER_LOCK_SQL read (by id, or the default for
+        AutoPay)."""
         if card is not None:
             if card_expired(card.exp_month, card.exp_year, today):
                 raise CardExpired("This card has expired; use another card.",
@@ -449,18 +475,18 @@ class PaymentsService:
                 return details, self._new_method(session, client_id, body["processor_token"], card,
                                                  bool(body.get("make_default")))
             return details, None
-        if payer.card_id is None:
+        if saved.card_id is None:
             if body.get("payment_method_id"):  # unknown, another client's, or removed
                 raise PaymentMethodNotFound("No saved card with this id.")
             raise Unprocessable("There is no card on file to charge.",
                                 errors={"payment_method_id": ["Choose a card or enter a new one."]},
                                 extra={"failure_code": "no_payment_method"})
-        if card_expired(payer.exp_month, payer.exp_year, today):
+        if card_expired(saved.exp_month, saved.exp_year, today):
             raise CardExpired("This card has expired; use another card.",
                               errors={"payment_method_id": ["The card has expired."]},
                               extra={"failure_code": "expired_card"})
-        return {"id": payer.card_id, "token": payer.processor_token, "brand": payer.brand,
-                "last4": payer.last4}, None
+        return {"id": saved.card_id, "token": saved.processor_token, "brand": saved.brand,
+                "last4": saved.last4}, None
 
     def _own_method(self, session: Session, client_id: str, method_id: str) -> PaymentMethod:
         method = session.get(PaymentMethod, method_id)

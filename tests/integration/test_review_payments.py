@@ -280,3 +280,47 @@ def test_the_settle_after_a_charge_survives_a_database_dropping_its_connections(
     finally:
         engine.dispose()
     assert status == 201 and answer["status"] == "succeeded"
+
+
+class LosesTheFirstCommitAnswer:
+    """A session factory whose first session commits, then reports the connection lost (the COMMIT's answer
+    never arrived): the caller cannot tell whether the transaction committed."""
+
+    def __init__(self, sessions):
+        self.sessions, self.lost = sessions, False
+        self.kw = sessions.kw
+
+    def __call__(self):
+        session = self.sessions()
+        if not self.lost:
+            self.lost = True
+            commit = session.commit
+
+            def commit_then_lose_the_answer():
+                commit()
+                from sqlalchemy.exc import DBAPIError
+
+                raise DBAPIError("COMMIT", None, ConnectionError("server closed the connection"),
+                                 connection_invalidated=True)
+
+            session.commit = commit_then_lose_the_answer
+        return session
+
+
+def test_a_reserve_whose_commit_answer_was_lost_goes_on_with_its_own_payment(payer, sandbox, payments_app,
+                                                                            payments_engine):
+    """The reserve committed but its connection died before the answer: it runs once more, finds the key taken
+    by its own payment, and charges that payment (not a 409 for a payment nobody will ever charge)."""
+    client_id, me, _ = payer(5000)
+    card = me.post("/api/v1/portal/payment-methods", json={"processor_token": tokenize(sandbox[0])}).get_json()
+    real: PaymentsService = payments_app.extensions["payments"]
+    service = PaymentsService(config=real.config, sessions=LosesTheFirstCommitAnswer(real.sessions),
+                              processor=real.processor)
+    status, answer = service.pay(client_id, {"amount_cents": 1500, "payment_method_id": card["id"]},
+                                 f"lost-{uuid.uuid4().hex}")
+    assert service.sessions.lost
+    assert status == 201 and answer["status"] == "succeeded", answer
+    with payments_engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status FROM payments WHERE client_id = :c"), {"c": client_id}).all()
+    assert [(r.id, r.status) for r in rows] == [(answer["id"], "succeeded")]
+    assert real.processor.find_charge(answer["id"]).status == "succeeded"

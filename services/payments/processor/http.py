@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import time
 from typing import Any
 
@@ -48,15 +49,16 @@ NOTHING_DONE = frozenset({429, 503})
 
 def _never_sent(exc: requests.RequestException) -> bool:
     """True when the error happened before a byte of the request reached the processor."""
-    # Not every ProxyError: through a plain-HTTP proxy, urllib3 calls any failure a ProxyError, also one after
-    # the request went out. Only a connection to the proxy that never opened is found below.
-    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+    # Not every ProxyError or SSLError: through a plain-HTTP proxy, urllib3 calls any failure a ProxyError, and
+    # a TLS error while reading the answer is an SSLError too, both after the request went out. Only a
+    # connection that never opened, or a certificate this side refused, is found below.
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, NewConnectionError | ConnectTimeoutError):
+        if isinstance(cause, NewConnectionError | ConnectTimeoutError | ssl.SSLCertVerificationError):
             return True
         # requests wraps urllib3's MaxRetryError, which keeps the last error in .reason; urllib3's ProxyError
         # keeps its own in .original_error

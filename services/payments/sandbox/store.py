@@ -125,10 +125,20 @@ class SandboxStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._abandon(conn)
                 raise
-            conn.execute("COMMIT")
+
+    def _abandon(self, conn: sqlite3.Connection) -> None:
+        """Ends a failed write transaction, also one whose COMMIT failed: left open on this thread's kept
+        connection, it would hold the database's write lock and stop every other thread."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            self._local.conn = None
+            conn.close()
 
     def check(self) -> None:
         with self._connect() as conn:
