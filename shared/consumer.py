@@ -9,19 +9,25 @@ processed-event INSERT for all of them, the handlers in delivery order, one comm
 consumer never waits to fill a batch; a single message in hand takes the per-message path. If anything
 in a batch fails, the batch is rolled back and its messages go through the per-message path one by
 one, so only the failing message is retried.
+
+What a transaction costs besides its handlers is kept small: the processed-event INSERT is one statement for
+any number of events, compiled once and sent to the driver as it is; metric children are looked up once. An
+idle consumer sleeps until a delivery comes or stop() wakes it.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from sqlalchemy import Table
+from sqlalchemy import String, Table, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,10 +40,26 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Event], None]
 DEFAULT_RETRY_DELAYS = (1, 5, 30, 120, 600)
+# The run loop sleeps until a delivery comes or stop() wakes it: no wake-up a second while idle. This is only
+# the longest it waits should a wake-up ever be missed.
+IDLE_WAIT_SECONDS = 30
 
 
 class PoisonMessage(Exception):
     """A message no retry can fix (not an event at all): it goes straight to the dead-letter queue."""
+
+
+def _claim_statement(processed: Table):
+    """Inserts the processed-event rows of a list of events, answering the ids that were new: one statement
+    for one event or fifty (arrays as parameters), compiled once and prepared by psycopg, instead of a
+    multi-row VALUES built and compiled afresh for every batch."""
+    rows = (func.unnest(bindparam("event_ids", type_=ARRAY(String)), bindparam("event_types", type_=ARRAY(String)))
+            .table_valued("event_id", "event_type").render_derived("events"))
+    return (pg_insert(processed)
+            .from_select(["consumer", "event_id", "event_type"],
+                         select(bindparam("consumer", type_=String), rows.c.event_id, rows.c.event_type))
+            .on_conflict_do_nothing()
+            .returning(processed.c.event_id))
 
 
 class Delivery(NamedTuple):
@@ -69,6 +91,8 @@ class EventConsumer:
         # (heartbeats included) waiting until its commit, which this cap keeps short.
         self.batch_size = max(1, min(batch_size or prefetch, prefetch))
         self._in_hand: list[Delivery] = []  # delivered by pika, not yet handled, in delivery order
+        self._claim_sql: str | None = None  # _claim_statement(processed) for the session's dialect
+        self._consumed: dict[tuple[str, str], object] = {}  # (type, outcome) -> its events_consumed_total child
         self._channel: BlockingChannel | None = None
         self._connection: pika.BlockingConnection | None = None
         self._stopping = False
@@ -105,13 +129,7 @@ class EventConsumer:
         correlation_id_var.set(event.correlation_id)
         request_id_var.set(None)
         with unit_of_work(self.session_factory) as session:
-            inserted = session.execute(
-                pg_insert(self.processed)
-                .values(consumer=self.service, event_id=event.id, event_type=event.type)
-                .on_conflict_do_nothing()
-                .returning(self.processed.c.event_id)
-            ).first()
-            if inserted is None:
+            if not self._claim(session, [event]):
                 return "duplicate"
             handler(session, event)
         return "handled"
@@ -141,27 +159,42 @@ class EventConsumer:
         if not todo:
             return outcomes
         with unit_of_work(self.session_factory) as session:
-            new = set(session.execute(
-                pg_insert(self.processed)
-                .values([{"consumer": self.service, "event_id": e.id, "event_type": e.type} for _, e in todo])
-                .on_conflict_do_nothing()
-                .returning(self.processed.c.event_id)
-            ).scalars())
-            first = True
+            new = self._claim(session, [e for _, e in todo])
             for position, event in todo:
                 if event.id not in new:
                     outcomes[position] = "duplicate"
                     continue
-                if not first:
+                if session.new or session.identity_map:
                     # Each handler starts from an empty identity map, as in a transaction of its own: no
                     # ORM object an earlier handler loaded (and maybe a plain UPDATE changed since) is reused.
+                    # (Dirty and deleted objects are in the identity map; a handler of plain DML leaves none.)
                     session.flush()
                     session.expunge_all()
-                first = False
                 correlation_id_var.set(event.correlation_id)
                 request_id_var.set(None)
                 self.subscriptions[event.type](session, event)
         return outcomes
+
+    def _claim(self, session: Session, events: Sequence[Event]) -> set[str]:
+        """Inserts the events' processed-event rows in the session's transaction; answers the ids that were new
+        (the others were handled before).
+
+        The SQL, compiled once, goes straight to the driver on the session's connection: SQLAlchemy's execution
+        context and result set-up (built afresh for each statement run as text) cost more than the statement.
+        A connection the database dropped is invalidated here, as SQLAlchemy would, so the rollback that
+        follows is no error of its own and the next transaction takes a fresh connection."""
+        connection = session.connection()
+        if self._claim_sql is None:
+            self._claim_sql = str(_claim_statement(self.processed).compile(dialect=connection.dialect))
+        driver = connection.connection.driver_connection
+        try:
+            cursor = driver.execute(self._claim_sql, {"consumer": self.service, "event_ids": [e.id for e in events],
+                                                      "event_types": [e.type for e in events]})
+            return {row[0] for row in cursor}
+        except Exception as exc:
+            if driver.closed:
+                connection.invalidate(exc)
+            raise
 
     @staticmethod
     def _parse(body: bytes) -> Event:
@@ -196,8 +229,15 @@ class EventConsumer:
             self._retry_or_dead_letter(channel, properties, body, event_type, exc)
             channel.basic_ack(method.delivery_tag)
             return
-        metrics.EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc()
+        self._count(event_type, outcome)
         channel.basic_ack(method.delivery_tag)
+
+    def _count(self, event_type: str, outcome: str) -> None:
+        counter = self._consumed.get((event_type, outcome))
+        if counter is None:
+            counter = self._consumed[(event_type, outcome)] = metrics.EVENTS_CONSUMED.labels(
+                self.service, event_type, outcome)
+        counter.inc()
 
     def _on_messages(self, channel: BlockingChannel, batch: list[Delivery]) -> None:
         try:
@@ -218,7 +258,7 @@ class EventConsumer:
                 except PoisonMessage as exc:
                     self._retry_or_dead_letter(channel, delivery.properties, delivery.body, event_type, exc)
             else:
-                metrics.EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc()
+                self._count(event_type, outcome)
         tags = [delivery.method.delivery_tag for delivery in batch]
         if tags == list(range(tags[0], tags[-1] + 1)):
             # `multiple` acks every unacked delivery up to the last tag: only this batch's, as the
@@ -242,13 +282,13 @@ class EventConsumer:
             log.warning("event handling failed; retrying", exc_info=exc,
                         extra={"fields": {"type": event_type, "attempt": attempt, "retry_in_s": delay}})
             channel.basic_publish(self.retry_exchange, self.retry_queue(delay), body, properties=props)
-            metrics.EVENTS_CONSUMED.labels(self.service, event_type, "retried").inc()
+            self._count(event_type, "retried")
         else:
             log.error("event dead-lettered", exc_info=exc, extra={"fields": {"type": event_type,
                                                                             "attempt": attempt}})
             channel.basic_publish(self.dead_letter_exchange, self.queue, body, properties=props)
             metrics.EVENTS_DEAD_LETTERED.labels(self.service, event_type).inc()
-            metrics.EVENTS_CONSUMED.labels(self.service, event_type, "dead_lettered").inc()
+            self._count(event_type, "dead_lettered")
 
     # --- lifecycle ---------------------------------------------------------------------------
     def connect(self) -> BlockingChannel:
@@ -275,8 +315,8 @@ class EventConsumer:
                 channel.basic_consume(self.queue, self._on_delivery)
                 while not self._stopping:
                     # Returns as soon as deliveries are pending (never waiting for more), after passing
-                    # every message received so far to _on_delivery.
-                    self._connection.process_data_events(time_limit=1)
+                    # every message received so far to _on_delivery; or when stop() wakes it.
+                    self._connection.process_data_events(time_limit=IDLE_WAIT_SECONDS)
                     self._handle_in_hand(channel)
             except pika.exceptions.AMQPError as exc:
                 log.warning("broker connection lost: %s", type(exc).__name__)
@@ -287,7 +327,19 @@ class EventConsumer:
                 backoff = min(backoff * 2, 30.0)
 
     def stop(self) -> None:
+        """Stops once the batch in hand is settled; from a signal handler or from any thread."""
         self._stopping = True
+        # Wakes the run loop from a thread of its own: a signal handler runs in the loop's thread, maybe while
+        # it holds the pika lock that add_callback_threadsafe takes.
+        threading.Thread(target=self._wake, name="consumer-stop", daemon=True).start()
+
+    def _wake(self) -> None:
+        connection = self._connection
+        if connection is not None:
+            try:
+                connection.add_callback_threadsafe(lambda: None)  # process_data_events returns to run it
+            except Exception:  # closed or closing: the loop is ending anyway
+                log.debug("no connection to wake")
 
     def _close(self) -> None:
         try:

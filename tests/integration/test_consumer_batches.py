@@ -302,6 +302,37 @@ def test_each_handler_in_a_batch_sees_the_database_not_an_earlier_handlers_objec
     assert read == ["v0", "v1"]
 
 
+def test_what_a_handler_added_is_flushed_before_the_next_handler_runs(sessions, identity_engine):
+    """A handler that leaves an ORM object pending: the next handler in the batch sees its row (flushed), and
+    starts from an empty session, as in a transaction of its own; handlers of plain DML leave nothing to flush."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    class EffectRow(Base):
+        __table__ = effects
+
+    seen: list[tuple[list[str], int]] = []
+
+    def on_add(session, event):
+        session.add(EffectRow(event_id=event.id, note="added"))  # pending: not flushed by the handler
+
+    def on_look(session, event):
+        notes = session.connection().execute(  # a Core read on the connection: no autoflush
+            select(effects.c.note).where(effects.c.event_id == event.payload["of"])).scalars().all()
+        seen.append((notes, len(session.identity_map) + len(session.new)))
+
+    consumer = EventConsumer(
+        service=f"testbatch{uuid.uuid4().hex[:6]}", session_factory=sessions.factory, processed=processed_events,
+        subscriptions={"test.add": on_add, "test.look": on_look}, amqp_url="amqp://unused", exchange="unused")
+    added = make_event("test.add", {}, producer="test")
+    look = make_event("test.look", {"of": added.id}, producer="test")
+    look_again = make_event("test.look", {"of": added.id}, producer="test")
+    assert consumer.handle_batch([body(added), body(look), body(look_again)]) == ["handled"] * 3
+    assert seen == [(["added"], 0), (["added"], 0)]
+    assert effect_rows(identity_engine, added.id) == ["added"]
+
+
 class RecordingChannel:
     """What the per-message and batch paths do to the channel: acks and retry/dead-letter publishes."""
 

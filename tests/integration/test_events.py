@@ -80,6 +80,28 @@ def test_relay_publishes_committed_events_once_with_their_envelope(identity_engi
     assert not thread.is_alive()
 
 
+def test_events_arrive_in_outbox_order_with_the_envelope_as_recorded(identity_engine, migrated, exchange, tap):
+    """The relay publishes the JSON text PostgreSQL keeps: it decodes to the envelope as recorded, non-ASCII
+    text included, and one relay's events arrive in the order they were committed."""
+    sessions = session_factory(identity_engine.url.render_as_string(hide_password=False))
+    events = []
+    for batch in range(3):
+        with unit_of_work(sessions) as session:
+            for i in range(10):
+                events.append(record_event(session, outbox, make_event(
+                    "test.ordered", {"n": batch * 10 + i, "note": "Zoë’s café ✓ 東京", "amount_cents": 1250},
+                    producer="identity", correlation_id=f"corr-{batch}")))
+    relay, thread = start_relay(identity_engine, migrated.amqp_url, exchange)
+    try:
+        ids = {e.id for e in events}
+        received = eventually(lambda: got if len(got := [e for e in tap() if e["id"] in ids]) == 30 else None,
+                              timeout=15, message="all delivered")
+        assert received == [e.to_dict() for e in events]
+    finally:
+        relay.stop()
+        thread.join(10)
+
+
 def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(identity_engine, migrated, exchange, tap):
     """The poll is only a safety net: with it set to 10 s, NOTIFY at commit must publish each event at once."""
     relay = OutboxRelay(service="identity", engine=identity_engine, outbox=outbox, amqp_url=migrated.amqp_url,
