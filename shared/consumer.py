@@ -181,7 +181,8 @@ class EventConsumer:
 
         The SQL, compiled once, goes straight to the driver on the session's connection: SQLAlchemy's execution
         context and result set-up (built afresh for each statement run as text) cost more than the statement.
-        A connection the database dropped is invalidated here, as SQLAlchemy would, so the rollback that
+        A connection the database dropped is invalidated here (that one only: the pool pings any connection
+        idle for over a second), so the rollback that
         follows is no error of its own and the next transaction takes a fresh connection."""
         connection = session.connection()
         if self._claim_sql is None:

@@ -46,6 +46,8 @@ from shared import metrics
 from shared.events import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
+# As long as the engines' pool_recycle: the relay's kept connection is renewed as often as a pooled one.
+KEEP_CONNECTION_SECONDS = 1800.0
 
 
 @dataclass
@@ -109,6 +111,7 @@ class OutboxRelay:
         self._tick_timer = None
         self._listen: psycopg.Connection | None = None
         self._db: PoolProxiedConnection | None = None  # checked out of the engine's pool between batches
+        self._db_since = 0.0
         self._claim_sql, self._refused_sql, self._unconfirmed_sql = _outbox_statements(outbox, engine, batch_size)
         self._published_counters: dict[str, object] = {}
         self._stopping = False
@@ -230,8 +233,13 @@ class OutboxRelay:
 
     # --- the outbox's connection ---------------------------------------------------------------
     def _database(self) -> psycopg.Connection:
+        """The connection kept between batches (not checked out per batch), handed back to the pool and taken
+        again after KEEP_CONNECTION_SECONDS, so the pool's recycle still renews it."""
+        if self._db is not None and time.monotonic() - self._db_since > KEEP_CONNECTION_SECONDS:
+            self._release_database()
         if self._db is None:
             self._db = self.engine.raw_connection()
+            self._db_since = time.monotonic()
         return self._db.driver_connection
 
     def _discard_database(self, exc: BaseException) -> None:

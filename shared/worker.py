@@ -24,7 +24,7 @@ def main(argv, *, config, outbox: Table, processed: Table, subscriptions: dict) 
     serve_worker_metrics()
     if args.command == "relay":
         # No ping per checkout: a connection the database dropped fails one tick, which is retried at the next
-        # poll on a fresh connection (SQLAlchemy invalidates the pool on a disconnect).
+        # poll on a fresh connection (the relay closes a connection whose statement failed).
         engine = get_engine(config.database_url, pool_size=2, pool_pre_ping=False)
         OutboxRelay(service=config.service, engine=engine, outbox=outbox, amqp_url=config.amqp_url,
                     exchange=config.events_exchange, linger=config.relay_linger_ms / 1000).run_forever()

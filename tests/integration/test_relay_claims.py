@@ -4,6 +4,7 @@ when the broker confirms it, refuses part of it, never answers, or the database 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from types import SimpleNamespace
 
@@ -192,3 +193,17 @@ def test_a_connection_dropped_before_the_commit_leaves_the_rows_to_publish_again
     assert [props.message_id for _, _, props in relay._channel.published] == ids + ids
     relay._on_confirm(confirm(pika.spec.Basic.Ack(delivery_tag=4, multiple=True)))
     assert outbox_state(identity_engine, ids) == [(True, 1)] * 2
+
+
+def test_the_kept_connection_is_handed_back_to_the_pool_after_a_while(relays, monkeypatch):
+    """Kept between batches (no checkout per batch), but handed back after KEEP_CONNECTION_SECONDS, so the pool's
+    recycle renews it like any pooled connection."""
+    relay = relays(FakeChannel())
+    first = relay._database()
+    assert relay._database() is first and relay._db is not None
+    kept = relay._db
+    monkeypatch.setattr("shared.relay.KEEP_CONNECTION_SECONDS", 0.0)
+    time.sleep(0.01)
+    relay._database()
+    assert relay._db is not kept, "the connection was not handed back to the pool"
+    relay._release_database()
