@@ -69,10 +69,12 @@ def make_event(event_type: str, payload: dict[str, Any], *, producer: str, versi
                  payload=payload)
 
 
-def define_event_tables(metadata: MetaData) -> tuple[Table, Table]:
-    """The outbox and the processed-event table, in the service's own metadata."""
+def define_event_tables(metadata: MetaData, *, outbox_name: str = "outbox",
+                        processed_name: str = "processed_events") -> tuple[Table, Table]:
+    """The outbox and the processed-event table, in the service's own metadata (other names: a test's own
+    tables beside a service's)."""
     outbox = Table(
-        "outbox", metadata,
+        outbox_name, metadata,
         Column("seq", BigInteger, Identity(always=True), primary_key=True),
         Column("id", String(36), nullable=False, unique=True),
         Column("event_type", String(100), nullable=False),
@@ -81,10 +83,10 @@ def define_event_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
         Column("attempts", Integer, nullable=False, server_default=text("0")),
-        Index("ix_outbox_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
+        Index(f"ix_{outbox_name}_unpublished", "seq", postgresql_where=text("published_at IS NULL")),
     )
     processed = Table(
-        "processed_events", metadata,
+        processed_name, metadata,
         Column("consumer", String(100), primary_key=True),
         Column("event_id", String(64), primary_key=True),
         Column("event_type", String(100), nullable=False),

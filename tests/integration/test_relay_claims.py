@@ -11,37 +11,19 @@ from types import SimpleNamespace
 import pika
 import pytest
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Identity,
-    Integer,
     MetaData,
-    String,
-    Table,
-    func,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
+from shared.events import define_event_tables
 from shared.relay import OutboxRelay
 
 pytestmark = pytest.mark.integration
 
-# The outbox's columns (shared.events.define_event_tables) in a table of the tests' own: no other test's rows.
+# The outbox (shared.events.define_event_tables) as a table of the tests' own: no other test's rows.
 meta = MetaData()
-relay_outbox = Table(
-    "test_relay_outbox", meta,
-    Column("seq", BigInteger, Identity(always=True), primary_key=True),
-    Column("id", String(36), nullable=False, unique=True),
-    Column("event_type", String(100), nullable=False),
-    Column("envelope", JSONB, nullable=False),
-    Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("published_at", DateTime(timezone=True)),
-    Column("attempts", Integer, nullable=False, server_default=text("0")),
-)
+relay_outbox, _ = define_event_tables(meta, outbox_name="test_relay_outbox", processed_name="test_relay_processed")
 
 
 class FakeIoloop:
