@@ -4,7 +4,6 @@ the other services, duplicates, and how many statements one payment costs the co
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from contextlib import contextmanager
 
@@ -12,6 +11,7 @@ import pytest
 from sqlalchemy import event, text
 
 from tests.integration.billing_fixtures import billing_outbox, invoice, paid
+from tests.support.locks import wait_for_lock_waiters
 
 pytestmark = pytest.mark.integration
 
@@ -158,13 +158,7 @@ def test_a_payment_that_waited_for_the_account_lock_sees_what_was_posted_meanwhi
         lock_for_posting(holder, client_id)
         waiting = threading.Thread(target=paid, args=(deliver, client_id, 15000))
         waiting.start()
-        deadline = time.monotonic() + 10
-        with billing_engine.connect() as conn:
-            while not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                        "AND wait_event_type = 'Lock'")).scalar():
-                conn.rollback()
-                assert time.monotonic() < deadline, "the payment never waited for the account lock"
-                time.sleep(0.02)
+        wait_for_lock_waiters(billing_engine, what="payment(s) posting")
         first = str(uuid.uuid4())  # posted while the other waits: 100.00 of a
         service.post_payment(holder, {"payment_id": first, "client_id": client_id, "amount_cents": 10000,
                                       "invoice_ids": [a["id"]], "method": {}})

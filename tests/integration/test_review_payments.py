@@ -14,7 +14,7 @@ from services.payments.domain.rules import RequestInProgress
 from services.payments.service import PaymentsService
 from tests.integration.conftest import Api, assert_problem
 from tests.integration.payments_fixtures import SANDBOX_KEY, pay, payments_outbox, tokenize
-from tests.support.processes import eventually
+from tests.support.locks import wait_for_lock_waiters
 
 pytestmark = pytest.mark.integration
 METHODS = "/api/v1/portal/payment-methods"
@@ -217,8 +217,8 @@ class BlippingTokens(GatedProcessor):
 
 def test_a_retry_whose_token_look_up_fails_while_the_first_request_is_under_way_gets_its_answer(
         payer, sandbox, payments_app, payments_engine):
-    """The first request has claimed the key (not committed yet) and waits for the client's account lock;
-    the same request again hits a processor blip on the token look-up. It must not answer "nothing was
+    """The first request waits for the client's account lock (its key is claimed under that lock, so not
+    yet); the same request again hits a processor blip on the token look-up. It must not answer "nothing was
     charged" (the client would pay again): it waits for the first request and answers what that answered."""
     client_id, me, _ = payer(5000)
     processor = BlippingTokens(payments_app.extensions["payments"].processor)
@@ -231,12 +231,7 @@ def test_a_retry_whose_token_look_up_fails_while_the_first_request_is_under_way_
     worker = threading.Thread(target=lambda: first.update(answer=service.pay(client_id, body, key)))
     worker.start()
     try:
-        def waiting_for_the_lock() -> bool:  # its key claimed (uncommitted), blocked on the account row
-            with payments_engine.connect() as conn:
-                return bool(conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                                              "'Lock' AND datname = current_database()")).scalar())
-
-        eventually(waiting_for_the_lock, timeout=5, interval=0.05, message="first request waits for the lock")
+        wait_for_lock_waiters(payments_engine, timeout=5, what="first request")  # on the account row
         processor.blip = True
         retry: dict = {}
         second = threading.Thread(target=lambda: retry.update(answer=service.pay(client_id, body, key)))

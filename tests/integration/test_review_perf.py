@@ -24,7 +24,7 @@ from services.payments.processor import HttpProcessor, ProcessorTimeout, Process
 from tests.integration.billing_fixtures import billing_outbox, invoice, paid
 from tests.integration.conftest import Api, assert_problem
 from tests.integration.payments_fixtures import pay, tokenize
-from tests.support.processes import eventually
+from tests.support.locks import wait_for_lock_waiters
 
 pytestmark = pytest.mark.integration
 METHODS = "/api/v1/portal/payment-methods"
@@ -32,17 +32,6 @@ AUTOPAY = "/internal/v1/autopay-charges"
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
-
-def _lock_waiters(engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                 "AND datname = current_database()")).scalar()
-
-
-def _wait_for_lock_waiters(engine, n: int) -> None:
-    eventually(lambda: _lock_waiters(engine) >= n, timeout=10, interval=0.02,
-               message=f"{n} request(s) waiting for the account lock")
-
 
 class AccountLock:
     """Another transaction holding the client's payments account row (a Pay Now reserve, a consumer batch
@@ -94,7 +83,7 @@ def test_a_card_removed_while_pay_now_waits_for_the_account_lock_is_not_charged(
     paying = Api(payments_app.test_client(), me.token)
     thread, out = _in_thread(lambda: pay(paying, {"amount_cents": 1000, "payment_method_id": x["id"]}))
     try:
-        _wait_for_lock_waiters(payments_engine, 1)
+        wait_for_lock_waiters(payments_engine, 1)
         removed = me.call("DELETE", f"{METHODS}/{x['id']}")
         assert removed.status_code == 204, removed.get_data(as_text=True)
     finally:
@@ -124,7 +113,7 @@ def test_autopay_charges_the_default_card_as_it_is_after_waiting_for_the_lock(pa
         AUTOPAY, json={"client_id": client_id, "amount_cents": 1000, "currency": "USD"},
         headers={"Idempotency-Key": f"autopay:{uuid.uuid4().hex}", "Authorization": "Bearer itest-internal"}))
     try:
-        _wait_for_lock_waiters(payments_engine, 1)
+        wait_for_lock_waiters(payments_engine, 1)
         # what _new_method does under the lock for "save this card and make it my default"
         lock.execute("UPDATE payment_methods SET is_default = false WHERE client_id = :c", c=client_id)
         lock.execute("UPDATE payment_methods SET is_default = true WHERE id = :m", m=new["id"])
@@ -150,10 +139,10 @@ def test_a_balance_lowered_while_pay_now_waits_for_the_lock_is_the_balance_it_ch
     over = Api(payments_app.test_client(), me.token)
     chosen = Api(payments_app.test_client(), me.token)
     t1, out1 = _in_thread(lambda: pay(over, {"amount_cents": 5000, "payment_method_id": card["id"]}))
-    _wait_for_lock_waiters(payments_engine, 1)
+    wait_for_lock_waiters(payments_engine, 1)
     t2, out2 = _in_thread(lambda: pay(chosen, {"invoice_ids": [invoices[0]], "payment_method_id": card["id"]}))
     try:
-        _wait_for_lock_waiters(payments_engine, 2)
+        wait_for_lock_waiters(payments_engine, 2)
         # apply_balance as the consumer does it: invoice 1 was paid elsewhere, 40.00 left
         lock.execute("UPDATE accounts SET balance_cents = 4000, ledger_seq = 11, open_invoices = CAST(:o AS jsonb) "
                      "WHERE client_id = :c", c=client_id,
@@ -187,9 +176,9 @@ def test_same_key_queued_behind_a_refused_first_request_decides_for_itself(payer
     a_api, b_api = Api(payments_app.test_client(), me.token), Api(payments_app.test_client(), me.token)
     ta, a = _in_thread(lambda: pay(a_api, refused_body, key))
     try:
-        _wait_for_lock_waiters(payments_engine, 1)
+        wait_for_lock_waiters(payments_engine, 1)
         tb, b = _in_thread(lambda: pay(b_api, good_body, key))
-        _wait_for_lock_waiters(payments_engine, 2)
+        wait_for_lock_waiters(payments_engine, 2)
     finally:
         lock.rollback()
     ta.join(30)
@@ -214,9 +203,9 @@ def test_same_key_other_body_queued_behind_the_first_is_a_409_and_charges_nothin
     a_api, b_api = Api(payments_app.test_client(), me.token), Api(payments_app.test_client(), me.token)
     ta, a = _in_thread(lambda: pay(a_api, {"amount_cents": 1000, "payment_method_id": card["id"]}, key))
     try:
-        _wait_for_lock_waiters(payments_engine, 1)
+        wait_for_lock_waiters(payments_engine, 1)
         tb, b = _in_thread(lambda: pay(b_api, {"amount_cents": 2000, "payment_method_id": card["id"]}, key))
-        _wait_for_lock_waiters(payments_engine, 2)
+        wait_for_lock_waiters(payments_engine, 2)
     finally:
         lock.rollback()
     ta.join(30)
@@ -319,7 +308,7 @@ def test_the_same_payment_under_two_event_ids_posted_concurrently_is_on_the_ledg
         lock_for_posting(holder, client_id)
         waiting = threading.Thread(target=paid, args=(deliver, client_id, 15000), kwargs={"payment_id": payment_id})
         waiting.start()
-        _wait_for_lock_waiters(billing_engine, 1)
+        wait_for_lock_waiters(billing_engine, 1)
         service.post_payment(holder, {"payment_id": payment_id, "client_id": client_id, "amount_cents": 15000,
                                       "invoice_ids": [a["id"]], "method": {}})
         holder.commit()
