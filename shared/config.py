@@ -65,6 +65,8 @@ class BaseConfig:
     mail_from: str = field(default_factory=lambda: env("MAIL_FROM", "Client Portal <no-reply@portal.local>"))
     portal_base_url: str = field(default_factory=lambda: env("PORTAL_BASE_URL", "http://127.0.0.1:8000"))
     log_level: str = field(default_factory=lambda: env("LOG_LEVEL", "INFO"))
+    # The shared key of the services' /internal routes (never routed by the gateway).
+    internal_api_key: str = field(default_factory=lambda: env("INTERNAL_API_KEY", "dev-internal-key"))
     testing: bool = False
 
     def __post_init__(self) -> None:

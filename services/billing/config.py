@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.config import BaseConfig, env, env_int, service_url
+from shared.config import BaseConfig, env_int, service_url
 
 
 @dataclass
@@ -12,7 +12,6 @@ class BillingConfig(BaseConfig):
     service: str = "billing"
     invoice_due_days: int = field(default_factory=lambda: env_int("INVOICE_DUE_DAYS", 14))
     payments_url: str = field(default_factory=lambda: service_url("payments"))
-    internal_api_key: str = field(default_factory=lambda: env("INTERNAL_API_KEY", "dev-internal-key"))
     # AutoPay runs nightly at this practice-local time (celery beat); the run can be triggered by hand too.
     autopay_hour: int = field(default_factory=lambda: env_int("AUTOPAY_HOUR", 1))
     autopay_minute: int = field(default_factory=lambda: env_int("AUTOPAY_MINUTE", 0))

@@ -15,7 +15,6 @@ class PaymentsConfig(BaseConfig):
     # Our wait for the processor's answer; past it the payment is `processing` until reconciled.
     processor_read_timeout: float = field(default_factory=lambda: env_int("PROCESSOR_READ_TIMEOUT_MS", 10000) / 1000)
     processor_connect_timeout: float = 3.05
-    internal_api_key: str = field(default_factory=lambda: env("INTERNAL_API_KEY", "dev-internal-key"))
     idempotency_ttl_hours: int = field(default_factory=lambda: env_int("IDEMPOTENCY_TTL_HOURS", 48))
     # A payment still pending/processing this long after it started is asked about at the processor.
     reconcile_after_seconds: int = field(default_factory=lambda: env_int("RECONCILE_AFTER_SECONDS", 60))
