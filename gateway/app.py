@@ -44,7 +44,7 @@ def create_app(config: GatewayConfig | None = None):
 
     app.wsgi_app = Proxy(upstreams=config.upstreams, verifier=verifier, fallback=app.wsgi_app,
                          connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-                         pool_size=config.pool_size, max_body=config.max_body)
+                         pool_size=config.pool_size, max_body=config.max_body_bytes)
     return app
 
 

@@ -15,4 +15,3 @@ class GatewayConfig(BaseConfig):
     connect_timeout: float = field(default_factory=lambda: env_int("UPSTREAM_CONNECT_TIMEOUT_MS", 1000) / 1000)
     read_timeout: float = field(default_factory=lambda: env_int("UPSTREAM_READ_TIMEOUT_MS", 15000) / 1000)
     pool_size: int = field(default_factory=lambda: env_int("UPSTREAM_POOL_SIZE", 32))
-    max_body: int = field(default_factory=lambda: env_int("MAX_BODY_BYTES", 20 * 1024 * 1024))

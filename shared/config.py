@@ -65,6 +65,9 @@ class BaseConfig:
     mail_from: str = field(default_factory=lambda: env("MAIL_FROM", "Client Portal <no-reply@portal.local>"))
     portal_base_url: str = field(default_factory=lambda: env("PORTAL_BASE_URL", "http://127.0.0.1:8000"))
     log_level: str = field(default_factory=lambda: env("LOG_LEVEL", "INFO"))
+    # The largest request body anyone accepts: the gateway refuses a larger one first (413), and every
+    # service applies the same figure behind it (Flask's MAX_CONTENT_LENGTH).
+    max_body_bytes: int = field(default_factory=lambda: env_int("MAX_BODY_BYTES", 16 * 1024 * 1024))
     # The shared key of the services' /internal routes (never routed by the gateway).
     internal_api_key: str = field(default_factory=lambda: env("INTERNAL_API_KEY", "dev-internal-key"))
     testing: bool = False

@@ -32,7 +32,7 @@ def create_base_app(name: str, config, *, error_map: dict[type[Exception], Mappe
     app = Flask(name)
     app.config["SERVICE"] = config.service
     app.config["PORTAL"] = config
-    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     configure_logging(config.service, config.log_level)
     install_error_handlers(app, error_map)

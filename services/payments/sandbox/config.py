@@ -24,4 +24,5 @@ class SandboxConfig:
     cors_origins: tuple[str, ...] = field(default_factory=lambda: _origins(env("SANDBOX_CORS_ORIGINS")))
     # SQLite file holding tokens, charges and refunds, so saved cards survive a restart.
     database_path: str = field(default_factory=lambda: env("SANDBOX_DATABASE_PATH", "var/sandbox-processor.sqlite3"))
+    max_body_bytes: int = field(default_factory=lambda: env_int("MAX_BODY_BYTES", 16 * 1024 * 1024))
     testing: bool = False
