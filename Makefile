@@ -5,10 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test unit integration e2e bench lint install infra migrate admin clean help
+.PHONY: run test unit integration e2e bench lint install infra migrate secrets admin clean help
 
 help:
-	@echo "make run    - install, create databases, migrate, create the first admin, start everything on :8000"
+	@echo "make run    - install, generate local secrets once (var/secrets.env), create databases, migrate,"
+	@echo "              create the first admin, start everything on :8000"
 	@echo "make test   - unit, integration and end-to-end tests (starts PostgreSQL/RabbitMQ if needed)"
 	@echo "make bench  - benchmarks; prints the table kept in README"
 	@echo "make lint   - ruff"
@@ -29,13 +30,20 @@ infra:
 migrate: install infra
 	$(BIN)/python -m shared.manage migrate
 
-admin: migrate
-	$(BIN)/python -m services.identity.cli create-admin
+# Random development secrets, made on the first run and kept in var/ (git-ignored); no secret has a value
+# written in the repository. Every process below gets them from the file (honcho -e). Identity's signing and
+# Fernet keys are files under var/keys/, made by identity itself outside production.
+secrets: install
+	@$(BIN)/python -m shared.secrets var/secrets.env
+
+admin: migrate secrets
+	$(BIN)/honcho run -e var/secrets.env $(BIN)/python -m services.identity.cli create-admin --print-password
 
 run: admin
 	@mkdir -p var/mail var/prometheus
 	@echo "Gateway on http://127.0.0.1:8000 (mail lands in var/mail/). Ctrl-C stops everything."
-	$(BIN)/honcho start -f Procfile
+	@echo "The first admin's password, and every other local secret: var/secrets.env"
+	$(BIN)/honcho start -e var/secrets.env -f Procfile
 
 test: install infra
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -125,6 +125,9 @@ class Workspace:
             "IDENTITY_DATABASE_URL": bench_db_url("identity"),
             "JWT_PRIVATE_KEY_FILE": str(self.path("keys", "identity-jwt.pem")),
             "IDENTITY_SECRET_KEY_FILE": str(self.path("keys", "identity-secret.key")),
+            # No config has a default secret (shared.config.secret): the bench's own, explicit ones.
+            "INTERNAL_API_KEY": "bench-internal-key", "PROCESSOR_API_KEY": "sk_test_bench",
+            "SANDBOX_API_KEY": "sk_test_bench",
             "ACCESS_TOKEN_TTL_SECONDS": "3600",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",

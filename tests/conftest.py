@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# No config has a default secret (shared.config.secret): the test tier passes its own, explicit and never a
+# production one. A test about a missing secret removes them (tests/unit/test_config_secrets.py).
+os.environ.setdefault("INTERNAL_API_KEY", "test-tier-internal-key")
+os.environ.setdefault("PROCESSOR_API_KEY", "sk_test_test_tier")
+os.environ.setdefault("SANDBOX_API_KEY", "sk_test_test_tier")
 
 from tests.support import infra as infra_mod
 

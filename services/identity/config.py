@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.config import BaseConfig, env, env_int
+from shared.config import BaseConfig, env, env_int, optional_secret
 
 
 @dataclass
 class IdentityConfig(BaseConfig):
     service: str = "identity"
-    # RS256 signing key (PEM). Local runs generate one under var/keys/ when the file is missing.
+    # RS256 signing key (PEM). Outside production identity generates one under var/keys/ when the file is missing;
+    # production never does (services/identity/keys.py).
     private_key_file: str = field(default_factory=lambda: env("JWT_PRIVATE_KEY_FILE", "var/keys/identity-jwt.pem"))
     previous_public_key_files: str = field(default_factory=lambda: env("JWT_PREVIOUS_PUBLIC_KEY_FILES", ""))
-    # Fernet key that encrypts TOTP secrets at rest. Local runs generate one under var/keys/.
+    # Fernet key that encrypts TOTP secrets at rest: IDENTITY_SECRET_KEY, else the file (generated under var/keys/
+    # outside production, as the signing key).
     secret_key_file: str = field(default_factory=lambda: env("IDENTITY_SECRET_KEY_FILE",
                                                              "var/keys/identity-secret.key"))
-    secret_key: str | None = field(default_factory=lambda: env("IDENTITY_SECRET_KEY"))
+    secret_key: str | None = field(default_factory=lambda: optional_secret("IDENTITY_SECRET_KEY"))
     access_token_ttl: int = field(default_factory=lambda: env_int("ACCESS_TOKEN_TTL_SECONDS", 900))
     refresh_token_ttl: int = field(default_factory=lambda: env_int("REFRESH_TOKEN_TTL_SECONDS", 30 * 86400))
     mfa_token_ttl: int = 300

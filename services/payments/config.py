@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.config import BaseConfig, env, env_int
+from shared.config import BaseConfig, env, env_int, secret
 
 
 @dataclass
 class PaymentsConfig(BaseConfig):
     service: str = "payments"
     processor_url: str = field(default_factory=lambda: env("PROCESSOR_URL", "http://127.0.0.1:8090"))
-    processor_api_key: str = field(default_factory=lambda: env("PROCESSOR_API_KEY", "sk_test_sandbox"))
+    # The processor's secret key: no default (shared.config.secret); production takes no test-mode key.
+    processor_api_key: str = field(default_factory=lambda: secret("PROCESSOR_API_KEY", refused_prefixes=("sk_test_",)))
     # Our wait for the processor's answer; past it the payment is `processing` until reconciled.
     processor_read_timeout: float = field(default_factory=lambda: env_int("PROCESSOR_READ_TIMEOUT_MS", 10000) / 1000)
     processor_connect_timeout: float = 3.05

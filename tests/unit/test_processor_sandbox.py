@@ -37,6 +37,7 @@ from services.payments.processor import (
 from services.payments.sandbox import cards
 from services.payments.sandbox.app import ProductionRefused, create_app
 from services.payments.sandbox.config import SandboxConfig
+from shared.config import ConfigError
 from tests.support import random_refs
 
 API_KEY = "sk_test_unit"
@@ -444,7 +445,9 @@ def test_the_key_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("SANDBOX_API_KEY", "sk_test_env")
     assert SandboxConfig().api_key == "sk_test_env"
     monkeypatch.delenv("SANDBOX_API_KEY")
-    assert SandboxConfig().api_key == "sk_test_sandbox"
+    # No default key (issue 9: sk_test_sandbox was one anyone knew): missing, the sandbox does not start.
+    with pytest.raises(ConfigError, match="SANDBOX_API_KEY"):
+        SandboxConfig()
 
 
 def test_tokenization_needs_no_key(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.config import env, env_int
+from shared.config import env, env_int, secret
 
 
 def _origins(value: str | None) -> tuple[str, ...]:
@@ -16,8 +16,9 @@ class SandboxConfig:
     service: str = "sandbox-processor"
     environment: str = field(default_factory=lambda: env("PORTAL_ENV", "development"))
     log_level: str = field(default_factory=lambda: env("LOG_LEVEL", "INFO"))
-    # The secret key our services send as `Authorization: Bearer <key>` (tokenization needs none).
-    api_key: str = field(default_factory=lambda: env("SANDBOX_API_KEY", "sk_test_sandbox"))
+    # The secret key our services send as `Authorization: Bearer <key>` (tokenization needs none); payments'
+    # PROCESSOR_API_KEY. No default: `make run` generates both (var/secrets.env), tests pass their own.
+    api_key: str = field(default_factory=lambda: secret("SANDBOX_API_KEY"))
     # How long the 4000 0000 0000 3220 card keeps a charge call waiting (after recording the charge).
     slow_seconds: int = field(default_factory=lambda: env_int("SANDBOX_SLOW_SECONDS", 30))
     # Browser origins allowed to tokenize; "*" (any) suits a sandbox.
