@@ -6,14 +6,18 @@ import base64
 import json
 from datetime import datetime
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import Select, tuple_
+
+from shared.schemas import Strict
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-class PageQuery(Schema):
+class PageQuery(Strict):
+    """Query strings are loaded like bodies: unknown parameters and refused characters are 422s."""
+
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None, validate=validate.Length(max=512))
 

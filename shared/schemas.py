@@ -1,15 +1,72 @@
-"""Field types every service's marshmallow schemas use: strict JSON types, unknown fields refused."""
+"""Field types every service's marshmallow schemas use: strict JSON types, unknown fields refused, and no string
+holding a character the database or the UTF-8 encoder refuses."""
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
+
+# NUL: PostgreSQL's text and jsonb refuse it. A lone surrogate (U+D800-U+DFFF, what the JSON escape "\ud800"
+# decodes to): no UTF-8 encoder takes it. Either would fail deep in a transaction as a 500; refused up front as
+# the client's error, naming the field.
+_REFUSED = re.compile("[\x00\ud800-\udfff]")
+NUL_MESSAGE = "Must not contain the NUL character (U+0000)."
+SURROGATE_MESSAGE = "Must be valid Unicode text: a lone surrogate (U+D800 to U+DFFF) is not."
+
+
+def refused_character(text: str) -> str | None:
+    """Why `text` is refused, or None when it is fine."""
+    found = _REFUSED.search(text)
+    if found is None:
+        return None
+    return NUL_MESSAGE if found.group() == "\x00" else SURROGATE_MESSAGE
+
+
+def refused_strings(value) -> dict | None:
+    """Every refused string in `value` (keys included) as marshmallow shapes errors: {"address": {"line1": [..]},
+    "lines": {0: {"service_code": [..]}}}; a refused top-level string is under "_schema". None when all are fine.
+    A loop with its own stack, so no depth of input makes it recurse."""
+    found: list[tuple[tuple, str]] = []
+    stack: list[tuple[object, tuple]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if message := refused_character(item):
+                found.append((path, message))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and (message := refused_character(key)):
+                    found.append(((*path, key), message))
+                else:
+                    stack.append((child, (*path, key)))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, (*path, index)) for index, child in enumerate(item))
+    if not found:
+        return None
+    errors: dict = {}
+    for path, message in found:
+        node = errors
+        *parents, last = path or ("_schema",)
+        for key in parents:
+            node = node.setdefault(key, {})
+        node.setdefault(last, []).append(message)
+    return errors
 
 
 class Strict(Schema):
-    """Unknown fields are an error (422), never silently dropped."""
+    """Unknown fields are an error (422), never silently dropped; so is a string holding NUL or a lone surrogate,
+    in any field at any depth (nested schemas, lists, dicts), named by the key the client sent."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _refuse_characters(self, data, **kwargs):
+        errors = refused_strings(data)
+        if errors:
+            raise ValidationError(errors)
+        return data
 
 
 class StrictBool(fields.Boolean):

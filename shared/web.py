@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from urllib.parse import urlparse
+from urllib.parse import unquote_to_bytes, urlparse
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -16,7 +18,7 @@ from marshmallow import Schema
 from sqlalchemy import text
 
 from shared import metrics
-from shared.errors import BadRequest, Mapped, UnsupportedMediaType, install_error_handlers
+from shared.errors import BadRequest, Mapped, UnsupportedMediaType, install_error_handlers, problem
 from shared.logs import configure_logging, correlation_id_var, request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -46,6 +48,12 @@ def create_base_app(name: str, config, *, error_map: dict[type[Exception], Mappe
             else g.request_id
         request_id_var.set(g.request_id)
         correlation_id_var.set(g.correlation_id)
+        # Before any route (and any authentication): an id or a search term holding NUL or bytes that are not
+        # UTF-8 would otherwise reach the database as a 500.
+        refused = refused_url_part()
+        if refused:
+            where, message = refused
+            return problem(400, "bad-request", "Bad request", message, errors={where: [message]})
 
     @app.after_request
     def _finish(response: Response):
@@ -58,6 +66,10 @@ def create_base_app(name: str, config, *, error_map: dict[type[Exception], Mappe
             metrics.HTTP_LATENCY.labels(service, request.method, route).observe(elapsed)
         if getattr(g, "request_id", None):
             response.headers["X-Request-ID"] = g.request_id
+        # Our answers are personal (a client's record, tokens, balances) unless a route says otherwise, as the
+        # JWKS does: no shared or browser cache keeps them, and no browser reads them as anything but their type.
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
     @app.get("/healthz")
@@ -109,13 +121,98 @@ def broker_check(amqp_url: str) -> Callable[[], None]:
 
 # --- requests and responses -------------------------------------------------------------
 
+_URL_REFUSED = "holds a NUL character or bytes that are not UTF-8."
+
+
+def _refused_text(raw: bytes) -> bool:
+    try:
+        return "\x00" in raw.decode("utf-8")  # strict: the UTF-8 of a lone surrogate (ED A0 80) is refused too
+    except UnicodeDecodeError:
+        return True
+
+
+def refused_url_part() -> tuple[str, str] | None:
+    """("path" or a query parameter's name, why) when the request's address holds a NUL or bytes that are not
+    UTF-8 (werkzeug would pass on U+FFFD or the NUL); None when it is clean."""
+    # PATH_INFO is the percent-decoded path as latin-1 text (PEP 3333): encoding it back gives the bytes sent.
+    if _refused_text(request.environ.get("PATH_INFO", "").encode("latin-1", "replace")):
+        return "path", "The address " + _URL_REFUSED
+    for pair in request.query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        name, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in (name, value))
+        if _refused_text(name) or _refused_text(value):
+            label = name.decode("utf-8", "replace").replace("\x00", "").replace("\ufffd", "") or "query"
+            return label, f"The query parameter {label!r} {_URL_REFUSED}"
+    return None
+
+
+# A request of ours is at most a few levels deep (a superbill's diagnosis codes: 3). Python's parser recurses, and
+# near its recursion limit (about 1,000 levels) it raises RecursionError, a 500; refused far below that.
+MAX_JSON_DEPTH = 32
+
+
+class _Refused(ValueError):
+    """The JSON parses, but is not something we take: said to the client as is."""
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses to infinity
+        raise _Refused(f"The number {text[:20]} is out of range.")
+    return value
+
+
+def _no_constant(name: str):
+    raise _Refused(f"{name} is not JSON.")  # Python's parser takes NaN and Infinity; JSON has neither
+
+
+def _unique_keys(pairs: list) -> dict:
+    # A repeated key means two things to two readers (one keeps the first, another the last): refused.
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _Refused(f"The body repeats the key {repeated!r}.")
+    return data
+
+
+def _depth_exceeds(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def parse_json(raw: bytes):
+    """JSON (RFC 8259: UTF-8, no NaN or Infinity) with unique keys, at most MAX_JSON_DEPTH deep; BadRequest else."""
+    too_deep = BadRequest(f"The body is nested too deep (at most {MAX_JSON_DEPTH} levels).")
+    try:
+        text = raw.decode("utf-8")  # strict: no other encoding, no invalid bytes (get_json guessed UTF-16/32)
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not UTF-8 text.") from None
+    try:
+        data = json.loads(text, parse_float=_finite, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+    except _Refused as exc:
+        raise BadRequest(str(exc)) from None
+    except RecursionError:
+        raise too_deep from None
+    except ValueError:  # JSONDecodeError; also an integer longer than Python converts (4,300 digits)
+        raise BadRequest("The body is not valid JSON.") from None
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        raise too_deep
+    return data
+
+
 def json_body() -> dict:
-    """The request's JSON object, or a clear 400/415."""
+    """The request's JSON object, or a clear 400/415. Strings are checked by the schema (shared.schemas.Strict),
+    which names the field."""
     if not request.mimetype or request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as application/json.")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise BadRequest("The body is not valid JSON.")
+    data = parse_json(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     return data

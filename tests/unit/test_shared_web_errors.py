@@ -6,7 +6,7 @@ import logging
 import re
 
 import pytest
-from flask import jsonify
+from flask import jsonify, request
 from marshmallow import ValidationError
 
 from services.identity.domain.errors import EmailTaken
@@ -84,6 +84,16 @@ def app():
     @app.route("/echo", methods=["POST"])
     def echo():
         return jsonify(json_body())
+
+    @app.get("/items/<item_id>")
+    def item(item_id):
+        return jsonify(id=item_id, q=request.args.get("q"))
+
+    @app.get("/public")
+    def public():
+        response = jsonify(keys=[])
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
 
     yield app
     for handler in list(root.handlers):
@@ -233,6 +243,90 @@ def test_json_body_refuses_anything_but_an_object_with_400(client, payload):
     response = client.post("/echo", data=payload, content_type="application/json")
     body = assert_problem(response, 400, "bad-request")
     assert "JSON object" in body["detail"]
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("payload", ['{"a": ' + deep(1000) + "}", deep(100_000), '{"a": ' + deep(33) + "}"],
+                         ids=["1000-deep", "100000-deep", "33-deep"])
+def test_json_body_refuses_json_nested_too_deep_with_400(client, payload):
+    body = assert_problem(client.post("/echo", data=payload, content_type="application/json"), 400, "bad-request")
+    assert "deep" in body["detail"]
+
+
+def test_json_body_takes_json_as_deep_as_the_limit(client):
+    response = client.post("/echo", data='{"a": ' + deep(31) + "}", content_type="application/json")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("payload", ['{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": 1e400}'])
+def test_json_body_refuses_numbers_json_has_not_with_400(client, payload):
+    assert_problem(client.post("/echo", data=payload, content_type="application/json"), 400, "bad-request")
+
+
+def test_json_body_refuses_an_integer_longer_than_python_parses_with_400(client):
+    payload = '{"a": ' + "9" * 5000 + "}"
+    assert_problem(client.post("/echo", data=payload, content_type="application/json"), 400, "bad-request")
+
+
+def test_json_body_refuses_a_repeated_key_with_400(client):
+    # Two readers may keep different copies (first or last): one body must not mean two things.
+    body = assert_problem(client.post("/echo", data='{"amount_cents": 1, "amount_cents": 900}',
+                                      content_type="application/json"), 400, "bad-request")
+    assert "amount_cents" in body["detail"]
+    nested = '{"a": {"b": 1, "b": 2}}'
+    assert_problem(client.post("/echo", data=nested, content_type="application/json"), 400, "bad-request")
+
+
+@pytest.mark.parametrize("payload", [b'{"a": "\xff"}', b'{"a": "\xed\xa0\x80"}', '{"a": 1}'.encode("utf-16"),
+                                     b'\xef\xbb\xbf{"a": 1}'],
+                         ids=["invalid-byte", "encoded-surrogate", "utf-16", "bom"])
+def test_json_body_refuses_a_body_that_is_not_utf8_json_with_400(client, payload):
+    assert_problem(client.post("/echo", data=payload, content_type="application/json"), 400, "bad-request")
+
+
+# --- the request's address --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/items/a\x00b", "/items/\xed\xa0\x80x", "/items/\xff", "/nowhere\x00"])
+def test_a_path_with_nul_or_bytes_that_are_not_utf8_is_a_400(client, path):
+    # PATH_INFO as a WSGI server (gunicorn) hands it over: the percent-decoded bytes, as latin-1. (Werkzeug's test
+    # client would turn %FF into U+FFFD before the app sees it.)
+    response = client.get("/items/x", environ_overrides={"PATH_INFO": path})
+    assert_problem(response, 400, "bad-request")
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "q=%ED%A0%80x", "q=%FF", "q%00=1", "a=1&q=%C3"])
+def test_a_query_with_nul_or_bytes_that_are_not_utf8_is_a_400_naming_it(client, query):
+    body = assert_problem(client.get(f"/items/1?{query}"), 400, "bad-request")
+    assert body["errors"]
+
+
+def test_an_ordinary_path_and_query_pass(client):
+    response = client.get("/items/caf%C3%A9?q=%E2%82%AC+1")
+    assert response.get_json() == {"id": "caf\u00e9", "q": "\u20ac 1"}
+
+
+# --- caching and sniffing --------------------------------------------------------------------------
+
+def test_an_answer_to_a_request_with_a_bearer_token_is_never_stored(client):
+    response = client.get("/items/1", headers={"Authorization": "Bearer abc"})
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/items/1", "/missing", "/boom", "/nowhere"])
+def test_every_answer_is_no_store_and_nosniff_by_default(client, path):
+    response = client.get(path)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_route_that_chooses_its_caching_keeps_it(client):
+    response = client.get("/public", headers={"Authorization": "Bearer abc"})
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 # --- probes ----------------------------------------------------------------------------------------

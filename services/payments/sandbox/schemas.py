@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
+
+from shared.schemas import Strict  # unknown fields, NUL and lone surrogates refused, as in every service
 
 REFERENCE = validate.Regexp(r"^[A-Za-z0-9._:-]{1,128}$", error="1 to 128 letters, digits or . _ : -")
 AMOUNT = validate.Range(min=1, max=99_999_999)
@@ -11,11 +13,6 @@ AMOUNT = validate.Range(min=1, max=99_999_999)
 def _card_year(year: int) -> None:
     if not (0 <= year <= 99 or 2000 <= year <= 2100):
         raise ValidationError("A two- or four-digit year.")
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class WholeNumber(fields.Integer):
