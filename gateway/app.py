@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import send_from_directory
+from flask import jsonify, send_from_directory
 
 from gateway.config import GatewayConfig
 from gateway.proxy import Proxy
 from gateway.routes import ROUTES
 from shared.auth import JWKSCache, TokenVerifier
-from shared.web import create_base_app
+from shared.errors import NotFound
+from shared.web import build_openapi, create_base_app
 
 
 def create_app(config: GatewayConfig | None = None):
@@ -38,13 +39,30 @@ def create_app(config: GatewayConfig | None = None):
     def page_asset(name: str):
         return _page(send_from_directory(pages, name))
 
+    # Documentation, kept public: which public prefix each service answers (the same table is in the open
+    # repository, and every guarded path answers 401 without a token anyway); no address, port or secret.
     @app.get("/api-routes")
     def api_routes():
         return {"routes": [{"path": path, "service": service} for path, service in ROUTES]}
 
+    # Not on the public port: the gateway's metrics (every route's traffic, errors and latency) are served by
+    # gunicorn's master on METRICS_PORT (deploy/gunicorn.conf.py), which only Prometheus reaches.
+    def metrics_elsewhere():
+        raise NotFound("No such path.")
+
+    app.view_functions["metrics_endpoint"] = metrics_elsewhere
+
+    def openapi():
+        spec = build_openapi(app, title="gateway")
+        spec["paths"].pop("/metrics", None)
+        return jsonify(spec)
+
+    app.view_functions["openapi"] = openapi
+
     app.wsgi_app = Proxy(upstreams=config.upstreams, verifier=verifier, fallback=app.wsgi_app,
                          connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-                         pool_size=config.pool_size, max_body=config.max_body_bytes)
+                         pool_size=config.pool_size, max_body=config.max_body_bytes,
+                         hsts_max_age=config.hsts_max_age)
     return app
 
 
