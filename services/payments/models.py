@@ -1,5 +1,6 @@
-"""Payments' tables: saved cards (processor tokens only), payments, refunds, idempotency keys, and the
-projections it keeps of billing (balance, open invoices) and identity (clients, practice settings)."""
+"""Payments' tables: saved cards (the processor's payment method and customer, never a token), payments, refunds,
+idempotency keys, and the projections it keeps of billing (balance, open invoices) and identity (clients, practice
+settings)."""
 
 from __future__ import annotations
 
@@ -51,10 +52,15 @@ class InvoiceRef(Base):
 
 
 class PaymentMethod(Base):
+    """A card saved at the processor: its payment method there, attached to the processor's customer for this
+    client. The single-use token it was saved from is spent and not kept. (None only on cards removed by
+    migration 0003, saved before tokens were single-use.)"""
+
     __tablename__ = "payment_methods"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     client_id: Mapped[str] = mapped_column(String(36), index=True)
-    processor_token: Mapped[str] = mapped_column(String(200))
+    processor_customer_id: Mapped[str | None] = mapped_column(String(100))
+    processor_payment_method_id: Mapped[str | None] = mapped_column(String(100))
     brand: Mapped[str] = mapped_column(String(20))
     last4: Mapped[str] = mapped_column(String(4))
     exp_month: Mapped[int] = mapped_column(Integer)
@@ -68,6 +74,9 @@ class PaymentMethod(Base):
         # One default card per client, enforced by the database too.
         Index("uq_payment_methods_default", "client_id", unique=True,
               postgresql_where=text("is_default AND removed_at IS NULL")),
+        # A payment method at the processor is one client's card, never two clients'.
+        Index("uq_payment_methods_processor_method", "processor_payment_method_id", unique=True,
+              postgresql_where=text("processor_payment_method_id IS NOT NULL")),
     )
 
 
@@ -88,7 +97,9 @@ class Payment(Base):
     failure_code: Mapped[str | None] = mapped_column(String(40))
     failure_message: Mapped[str | None] = mapped_column(String(300))
     payment_method_id: Mapped[str | None] = mapped_column(String(36))
-    processor_token: Mapped[str] = mapped_column(String(200))
+    # A new card's single-use token, until the charge spends it (cleared when the payment settles); a saved
+    # card is charged by its payment method (payment_method_id) and has none.
+    processor_token: Mapped[str | None] = mapped_column(String(200))
     brand: Mapped[str | None] = mapped_column(String(20))
     last4: Mapped[str | None] = mapped_column(String(4))
     invoice_ids: Mapped[list] = mapped_column(Json, default=list)

@@ -13,13 +13,16 @@ A charge goes in three steps, so money moves once whatever happens in between:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import logging
 import time as clock
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, delete, func, insert, select, text, update
@@ -55,12 +58,14 @@ from services.payments.models import (
     outbox,
 )
 from services.payments.processor import (
+    CardDetails,
     CardProcessor,
     CardTokenInvalid,
     ChargeResult,
     ProcessorError,
     ProcessorTimeout,
     ProcessorUnavailable,
+    SavedCard,
     failure_message,
 )
 from shared.db import Json, UTCDateTime, new_id, unit_of_work, utcnow
@@ -104,17 +109,20 @@ FROM payer
 # default card for AutoPay; none for a new token) and the client's payments in flight or not yet on billing's
 # ledger (the partial index ix_payments_open), as [invoice ids, amount, status].
 AFTER_LOCK_SQL = text(f"""
-SELECT card.id AS card_id, card.processor_token, card.brand, card.last4, card.exp_month, card.exp_year,
+SELECT card.id AS card_id, card.processor_payment_method_id, card.processor_customer_id, card.brand, card.last4,
+       card.exp_month, card.exp_year,
        (SELECT coalesce(json_agg(json_build_array(p.invoice_ids, p.amount_cents, p.status)), '[]'::json)
         FROM payments p WHERE p.client_id = :client_id AND ({OPEN_PAYMENT_SQL})) AS open_payments
 FROM (SELECT) AS one LEFT JOIN LATERAL (
-    SELECT m.id, m.processor_token, m.brand, m.last4, m.exp_month, m.exp_year FROM payment_methods m
-    WHERE m.client_id = :client_id AND m.removed_at IS NULL
+    SELECT m.id, m.processor_payment_method_id, m.processor_customer_id, m.brand, m.last4, m.exp_month, m.exp_year
+    FROM payment_methods m
+    WHERE m.client_id = :client_id AND m.removed_at IS NULL AND m.processor_payment_method_id IS NOT NULL
       AND CASE WHEN :default_card THEN m.is_default ELSE m.id = :method_id END
     LIMIT 1
 ) AS card ON true
 """).bindparams(bindparam("default_card", type_=Boolean)).columns(  # noqa: S608 (models' constant, no input)
-    card_id=String, processor_token=String, brand=String, last4=String, exp_month=Integer, exp_year=Integer,
+    card_id=String, processor_payment_method_id=String, processor_customer_id=String, brand=String, last4=String,
+    exp_month=Integer, exp_year=Integer,
     open_payments=Json)
 
 _payments = Payment.__table__
@@ -135,13 +143,29 @@ class Reservation:
 
     id: str
     client_id: str
-    token: str
+    # what the processor charges: a new card's single-use token, or a saved card's payment method with the
+    # customer it belongs to
+    token: str | None
+    payment_method: str | None
+    customer: str | None
     amount_cents: int
     currency: str
     invoice_ids: list[str]
     brand: str | None
     last4: str | None
     source: str
+    # a new card to save: attached to the client's customer at the processor after the reserve, then charged
+    # by the payment method it became
+    save_card: bool = False
+    make_default: bool = False
+
+
+class NewCard(NamedTuple):
+    """A card entered for this payment: the processor's details of its token, and whether to save it (asked for,
+    and not on file already)."""
+
+    details: CardDetails
+    save: bool
 
 
 def publish(session: Session, event_type: str, payload: dict, *, along=None) -> None:
@@ -324,7 +348,7 @@ class PaymentsService:
             if stored is not None:
                 return stored
             try:
-                card = self._card_details(body["processor_token"])
+                card = self._new_card(client_id, body)
             except (ProblemError, ProcessorError):
                 # The same request may be under way right now (its claim not committed yet): its answer,
                 # not "nothing was charged", is this one's.
@@ -342,24 +366,34 @@ class PaymentsService:
             except KeyTaken:
                 # This request's own reserve, when it committed but the answer to the COMMIT was lost and it
                 # ran once more: the payment is written and not charged yet.
-                reservation = self._reserved(payment_id)
+                reservation = self._reserved(payment_id, body)
                 if reservation is not None:
                     break
                 stored = self._await_answer(scope, key, digest, deadline)
                 if stored is not None:
                     return stored
                 # the other request was refused and stored nothing: this one decides for itself
-        result = self._charge(reservation.id, reservation.token, reservation.amount_cents, reservation.currency)
+        result = None
+        if reservation.save_card:
+            reservation, result = self._save_new_card(reservation)
+        if result is None:
+            result = self._charge(reservation)
         return 201, _once_more_on_disconnect(lambda: self._finish(reservation, result, (scope, key)))
 
-    def _reserved(self, payment_id: str) -> Reservation | None:
+    def _reserved(self, payment_id: str, body: dict) -> Reservation | None:
         """The reservation of a payment written and not charged yet (still pending), if there is one."""
+        methods = PaymentMethod.__table__
         with unit_of_work(self.statement_sessions) as session:
-            row = session.execute(select(*_payments.c).where(_payments.c.id == payment_id,
-                                                            _payments.c.status == "pending")).first()
+            row = session.execute(
+                select(*_payments.c, methods.c.processor_payment_method_id, methods.c.processor_customer_id)
+                .select_from(_payments.outerjoin(methods, methods.c.id == _payments.c.payment_method_id))
+                .where(_payments.c.id == payment_id, _payments.c.status == "pending")).first()
         if row is None:
             return None
         return Reservation(id=row.id, client_id=row.client_id, token=row.processor_token,
+                           payment_method=row.processor_payment_method_id, customer=row.processor_customer_id,
+                           save_card=bool(row.processor_token and body.get("save_card")),
+                           make_default=bool(body.get("make_default")),
                            amount_cents=row.amount_cents, currency=row.currency,
                            invoice_ids=list(row.invoice_ids or []), brand=row.brand, last4=row.last4, source=row.source)
 
@@ -385,14 +419,83 @@ class PaymentsService:
                 session.rollback()
 
     def _card_details(self, token: str):
-        try:
+        with self._processor_refusals():
             return self.processor.retrieve_token(token)
+
+    @contextmanager
+    def _processor_refusals(self):
+        """A processor call before any payment is written: what the client is told when it fails."""
+        try:
+            yield
         except CardTokenInvalid as exc:
+            # Unknown, or spent (tokens are single-use): the client enters the card again. Nothing of the card
+            # behind it is said: it may be another client's.
             raise Unprocessable("This card could not be read; enter it again.",
                                 errors={"processor_token": ["Unknown or used card token."]}) from exc
-        except ProcessorUnavailable as exc:
+        except (ProcessorUnavailable, ProcessorTimeout) as exc:
             raise ProcessorDown("The card processor is not answering; nothing was charged. Try again shortly.") \
                 from exc
+        except ProcessorError as exc:
+            log.error("the card processor refused a request", extra={"fields": {"error": str(exc)}})
+            raise ProcessorDown("The card processor did not take the card; nothing was charged. Try again "
+                                "shortly.") from exc
+
+    def _new_card(self, client_id: str, body: dict) -> NewCard:
+        """A new card's details from the processor (a look-up: the token is not spent), and whether to save it."""
+        details = self._card_details(body["processor_token"])
+        return NewCard(details, bool(body.get("save_card")) and not self._on_file(client_id, details.fingerprint))
+
+    def _on_file(self, client_id: str, fingerprint: str | None) -> bool:
+        if not fingerprint:
+            return False
+        with unit_of_work(self.statement_sessions) as session:
+            return session.scalars(select(PaymentMethod.id).where(
+                PaymentMethod.client_id == client_id, PaymentMethod.fingerprint == fingerprint,
+                PaymentMethod.removed_at.is_(None))).first() is not None
+
+    def _attach(self, client_id: str, token: str) -> SavedCard:
+        """The token's card as a payment method of the client's customer at the processor (created once, with
+        our client id as its reference); spends the token. Raises the processor's errors."""
+        with unit_of_work(self.statement_sessions) as session:
+            customer = session.scalars(select(PaymentMethod.processor_customer_id).where(
+                PaymentMethod.client_id == client_id, PaymentMethod.processor_customer_id.is_not(None))).first()
+        return self.processor.attach_card(customer_id=customer or self.processor.create_customer(client_id),
+                                          token=token)
+
+    def _save_new_card(self, reservation: Reservation) -> tuple[Reservation, ChargeResult | None]:
+        """Pay Now's "save this card", after the reserve and before the charge (so a refused request spends no
+        token): the card attached at the processor, saved here bound to the client, and the payment then charged
+        by that payment method. An attach that fails charged nothing: the payment fails (the result answered)."""
+        try:
+            saved = self._attach(reservation.client_id, reservation.token)
+        except ProcessorError as exc:
+            log.warning("card not attached; nothing charged", extra={"fields": {
+                "payment_id": reservation.id, "error": type(exc).__name__}})
+            code = "processor_unavailable" if isinstance(exc, ProcessorUnavailable | ProcessorTimeout) \
+                else "processing_error"
+            return reservation, ChargeResult(status="failed", charge_id=None, failure_code=code,
+                                             failure_message=failure_message(code))
+        client_id = reservation.client_id
+        with unit_of_work(self.sessions) as session:
+            session.execute(select(PaymentMethod.id).where(PaymentMethod.client_id == client_id)
+                            .with_for_update())  # one change of a client's cards at a time
+            method_id = session.scalars(select(PaymentMethod.id).where(
+                PaymentMethod.client_id == client_id, PaymentMethod.fingerprint == saved.card.fingerprint,
+                PaymentMethod.removed_at.is_(None))).first() if saved.card.fingerprint else None
+            if method_id is None:  # not saved meanwhile by another request
+                method = self._new_method(session, client_id, saved, reservation.make_default)
+                session.add(method)
+                session.flush()
+                method_id = method.id
+                publish(session, "payment_method.added", {"payment_method_id": method.id, "client_id": client_id,
+                                                          "brand": method.brand, "last4": method.last4,
+                                                          "is_default": method.is_default})
+                if method.is_default:
+                    default_changed(session, client_id)
+            session.execute(update(Payment).where(Payment.id == reservation.id).values(
+                payment_method_id=method_id, processor_token=None))  # the token is spent
+        return dataclasses.replace(reservation, token=None, payment_method=saved.payment_method_id,
+                                   customer=saved.customer_id, save_card=False), None
 
     def _payer(self, session: Session, client_id: str, body: dict, card, source: str, claim: dict):
         """PAYER_SQL: the account locked, the practice's settings, and the key claimed under the lock. KeyTaken
@@ -425,7 +528,7 @@ class PaymentsService:
         with unit_of_work(self.sessions) as session:
             payer = self._payer(session, client_id, body, card, source, claim)
             saved, open_payments = self._after_lock(session, client_id, body, card)
-            method, new_method = self._method(session, client_id, body, card, saved, utcnow().date())
+            method, save_card = self._method(session, client_id, body, card, saved, utcnow().date())
             amount = requested_amount(
                 exposure=self.exposure(payer.balance_cents, open_payments),
                 amount_cents=body.get("amount_cents"), pay_balance=bool(body.get("pay_balance")),
@@ -433,21 +536,14 @@ class PaymentsService:
                 open_invoices=invoice_payable({i["invoice_id"]: int(i["balance_cents"])
                                                for i in payer.open_invoices or []},
                                               [(ids, a) for ids, a, _ in open_payments if ids]))
-            if new_method is not None:
-                session.add(new_method)
-                session.flush()
-                publish(session, "payment_method.added", {"payment_method_id": new_method.id,
-                                                          "client_id": client_id, "brand": new_method.brand,
-                                                          "last4": new_method.last4,
-                                                          "is_default": new_method.is_default})
-                if new_method.is_default:
-                    default_changed(session, client_id)
             reservation = Reservation(
                 id=payment_id, client_id=client_id, amount_cents=amount, currency=payer.currency,
-                token=method["token"], invoice_ids=list(dict.fromkeys(body.get("invoice_ids") or [])),
-                brand=method["brand"], last4=method["last4"], source=source)
+                token=method["token"], payment_method=method["payment_method"], customer=method["customer"],
+                invoice_ids=list(dict.fromkeys(body.get("invoice_ids") or [])),
+                brand=method["brand"], last4=method["last4"], source=source, save_card=save_card,
+                make_default=bool(body.get("make_default")))
             written = {"id": payment_id, "client_id": client_id, "amount_cents": amount, "currency": payer.currency,
-                       "status": "pending", "payment_method_id": new_method.id if new_method else method.get("id"),
+                       "status": "pending", "payment_method_id": method.get("id"),
                        "processor_token": reservation.token, "brand": reservation.brand, "last4": reservation.last4,
                        "invoice_ids": reservation.invoice_ids, "note": body.get("note"), "source": source,
                        "refunded_cents": 0}
@@ -458,23 +554,18 @@ class PaymentsService:
                                       **{f"payment_{name}": value for name, value in written.items()}})
             return reservation
 
-    def _method(self, session: Session, client_id: str, body: dict, card, saved, today: date):
-        """The card to charge, as {id, token, brand, last4}, and a PaymentMethod to save with it (or None): a
-        new token (optionally saved), or the saved card AFTER_LOCK_SQL read (by id, or the default for
-        AutoPay)."""
+    def _method(self, session: Session, client_id: str, body: dict, card: NewCard | None, saved, today: date):
+        """The card to charge, as {id, token, payment_method, customer, brand, last4}, and whether to save it
+        first: a new card (its token), or the saved card AFTER_LOCK_SQL read (by id, or the default for AutoPay:
+        its payment method, with the customer it belongs to)."""
         if card is not None:
-            if card_expired(card.exp_month, card.exp_year, today):
+            details = card.details
+            if card_expired(details.exp_month, details.exp_year, today):
                 raise CardExpired("This card has expired; use another card.",
                                   errors={"processor_token": ["The card has expired."]},
                                   extra={"failure_code": "expired_card"})
-            details = {"id": None, "token": body["processor_token"], "brand": card.brand, "last4": card.last4}
-            already_saved = card.fingerprint and session.scalars(select(PaymentMethod.id).where(
-                PaymentMethod.client_id == client_id, PaymentMethod.fingerprint == card.fingerprint,
-                PaymentMethod.removed_at.is_(None))).first()
-            if body.get("save_card") and not already_saved:
-                return details, self._new_method(session, client_id, body["processor_token"], card,
-                                                 bool(body.get("make_default")))
-            return details, None
+            return {"id": None, "token": body["processor_token"], "payment_method": None, "customer": None,
+                    "brand": details.brand, "last4": details.last4}, card.save
         if saved.card_id is None:
             if body.get("payment_method_id"):  # unknown, another client's, or removed
                 raise PaymentMethodNotFound("No saved card with this id.")
@@ -485,8 +576,8 @@ class PaymentsService:
             raise CardExpired("This card has expired; use another card.",
                               errors={"payment_method_id": ["The card has expired."]},
                               extra={"failure_code": "expired_card"})
-        return {"id": saved.card_id, "token": saved.processor_token, "brand": saved.brand,
-                "last4": saved.last4}, None
+        return {"id": saved.card_id, "token": None, "payment_method": saved.processor_payment_method_id,
+                "customer": saved.processor_customer_id, "brand": saved.brand, "last4": saved.last4}, False
 
     def _own_method(self, session: Session, client_id: str, method_id: str) -> PaymentMethod:
         method = session.get(PaymentMethod, method_id)
@@ -494,7 +585,8 @@ class PaymentsService:
             raise PaymentMethodNotFound("No saved card with this id.")
         return method
 
-    def _new_method(self, session: Session, client_id: str, token: str, card, make_default: bool) -> PaymentMethod:
+    def _new_method(self, session: Session, client_id: str, saved: SavedCard, make_default: bool) -> PaymentMethod:
+        card = saved.card
         if card.fingerprint and session.scalars(select(PaymentMethod.id).where(
                 PaymentMethod.client_id == client_id, PaymentMethod.fingerprint == card.fingerprint,
                 PaymentMethod.removed_at.is_(None))).first():
@@ -505,14 +597,18 @@ class PaymentsService:
         if make_default and has_default:
             session.execute(update(PaymentMethod).where(PaymentMethod.client_id == client_id)
                             .values(is_default=False))
-        return PaymentMethod(id=new_id(), client_id=client_id, processor_token=token, brand=card.brand,
+        return PaymentMethod(id=new_id(), client_id=client_id, processor_customer_id=saved.customer_id,
+                             processor_payment_method_id=saved.payment_method_id, brand=card.brand,
                              last4=card.last4, exp_month=card.exp_month, exp_year=card.exp_year,
                              cardholder_name=card.cardholder_name, fingerprint=card.fingerprint,
                              is_default=make_default or not has_default)
 
-    def _charge(self, payment_id: str, token: str, amount: int, currency: str) -> ChargeResult | str:
+    def _charge(self, reservation: Reservation) -> ChargeResult | str:
+        payment_id = reservation.id
         try:
-            return self.processor.charge(token=token, amount_cents=amount, currency=currency, reference=payment_id,
+            return self.processor.charge(token=reservation.token, payment_method=reservation.payment_method,
+                                         customer=reservation.customer, amount_cents=reservation.amount_cents,
+                                         currency=reservation.currency, reference=payment_id,
                                          description="Client portal payment")
         except ProcessorTimeout:
             log.warning("charge outcome unknown; will reconcile", extra={"fields": {"payment_id": payment_id}})
@@ -543,6 +639,10 @@ class PaymentsService:
             if not result.succeeded:
                 code = result.failure_code or "processing_error"
                 values.update(failure_code=code, failure_message=result.failure_message or failure_message(code))
+        if getattr(payment, "token", None) or getattr(payment, "processor_token", None):
+            # A new card's token is spent by the charge (or was never taken): kept no longer than the payment is
+            # open. (A saved card's payment has none: its statement stays as it was.)
+            values["processor_token"] = None
         outcome = _outcome_event(payment, values)
         params = {"settling_id": payment.id, **{f"new_{name}": value for name, value in values.items()}}
         if outcome is not None:
@@ -613,10 +713,14 @@ class PaymentsService:
             raise CardExpired("This card has expired; use another card.",
                               errors={"processor_token": ["The card has expired."]}, extra={"failure_code":
                                                                                             "expired_card"})
+        if self._on_file(client_id, card.fingerprint):
+            raise Conflict("This card is already saved.")  # before the attach, which would spend the token
+        with self._processor_refusals():
+            saved = self._attach(client_id, token)
         with unit_of_work(self.sessions) as session:
             session.execute(select(PaymentMethod.id).where(PaymentMethod.client_id == client_id)
                             .with_for_update())  # one change of a client's cards at a time
-            method = self._new_method(session, client_id, token, card, make_default)
+            method = self._new_method(session, client_id, saved, make_default)
             session.add(method)
             session.flush()
             publish(session, "payment_method.added", {"payment_method_id": method.id, "client_id": client_id,

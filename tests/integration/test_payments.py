@@ -67,6 +67,76 @@ def test_another_clients_card_is_not_found(payer, sandbox):
     assert b.get(METHODS).get_json()["items"] == []
 
 
+def test_the_token_behind_another_clients_card_is_neither_saved_nor_charged(payer, sandbox, psnapshot):
+    _, a, _ = payer()
+    _, b, _ = payer()
+    token = tokenize(sandbox[0])
+    assert a.post(METHODS, json={"processor_token": token}).status_code == 201
+    before = psnapshot()
+    refused = assert_problem(b.post(METHODS, json={"processor_token": token}), 422, field="processor_token")
+    assert "4242" not in refused["detail"]  # nothing of A's card is shown to B
+    assert_problem(b.post(METHODS, json={"processor_token": token, "make_default": True}), 422,
+                   field="processor_token")
+    assert_problem(pay(b, {"amount_cents": 1000, "processor_token": token}), 422, field="processor_token")
+    assert_problem(pay(b, {"amount_cents": 1000, "processor_token": token, "save_card": True}), 422,
+                   field="processor_token")
+    before.assert_unchanged()
+    assert b.get(METHODS).get_json()["items"] == []
+
+
+def test_a_token_used_for_one_payment_cannot_pay_again(payer, sandbox):
+    _, me, _ = payer()
+    token = tokenize(sandbox[0])
+    assert pay(me, {"amount_cents": 1000, "processor_token": token}).get_json()["status"] == "succeeded"
+    assert_problem(pay(me, {"amount_cents": 1000, "processor_token": token}), 422, field="processor_token")
+    assert_problem(me.post(METHODS, json={"processor_token": token}), 422, field="processor_token")
+
+
+def test_a_saved_card_keeps_the_processors_payment_method_never_the_token(payer, sandbox, payments_engine):
+    client_id, me, _ = payer()
+    token = tokenize(sandbox[0])
+    card = me.post(METHODS, json={"processor_token": token}).get_json()
+    paid = pay(me, {"amount_cents": 700, "processor_token": tokenize(sandbox[0], "mastercard"), "save_card": True})
+    assert paid.get_json()["status"] == "succeeded"
+    with payments_engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(text("SELECT * FROM payment_methods WHERE client_id = :c"),
+                                              {"c": client_id}).mappings()]
+        payments = [dict(r) for r in conn.execute(text("SELECT * FROM payments WHERE client_id = :c"),
+                                                  {"c": client_id}).mappings()]
+    assert len(rows) == 2 and {r["id"] for r in rows} >= {card["id"]}
+    for row in rows:
+        assert row["processor_payment_method_id"].startswith("pm_") and row["processor_customer_id"].startswith("cus_")
+        assert not any(str(v).startswith("tok_") for v in row.values()), row
+    assert len({r["processor_customer_id"] for r in rows}) == 1  # the client is one customer at the processor
+    assert not any(str(v).startswith("tok_") for p in payments for v in p.values()), payments
+    # the saved card charges by payment method, with its customer
+    again = pay(me, {"amount_cents": 300, "payment_method_id": card["id"]}).get_json()
+    assert again["status"] == "succeeded" and again["method"]["last4"] == "4242"
+
+
+def test_a_refused_payment_spends_no_token(payer, sandbox, psnapshot):
+    _, me, _ = payer(5000)
+    token = tokenize(sandbox[0])
+    before = psnapshot()
+    body = {"amount_cents": 5001, "processor_token": token, "save_card": True}
+    assert_problem(pay(me, body, key="too-much"), 422, field="amount_cents")
+    before.assert_unchanged()
+    # the same card, the same key, once the amount is right: saved and charged
+    paid = pay(me, {**body, "amount_cents": 5000}, key="too-much").get_json()
+    assert paid["status"] == "succeeded" and paid["payment_method_id"]
+    assert [c["id"] for c in me.get(METHODS).get_json()["items"]] == [paid["payment_method_id"]]
+
+
+@pytest.mark.parametrize("token", ["../../v1/charges", "tok_x/../../charges", "..", "tok x", "tok_\u00e9",
+                                   "tok?reference=1", "%2e%2e"])
+def test_a_processor_token_must_look_like_one(payer, psnapshot, token):
+    _, me, _ = payer()
+    before = psnapshot()
+    assert_problem(me.post(METHODS, json={"processor_token": token}), 422, field="processor_token")
+    assert_problem(pay(me, {"amount_cents": 100, "processor_token": token}), 422, field="processor_token")
+    before.assert_unchanged()
+
+
 # --- paying ------------------------------------------------------------------------------------
 
 def test_pay_the_balance_with_a_saved_card(payer, sandbox, payments_engine):

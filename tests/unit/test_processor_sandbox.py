@@ -28,6 +28,7 @@ from services.payments.processor import (
     CardTokenInvalid,
     ChargeResult,
     HttpProcessor,
+    PaymentMethodNotOwned,
     ProcessorRejected,
     ProcessorTimeout,
     ProcessorUnavailable,
@@ -264,7 +265,7 @@ def test_the_server_reads_the_card_behind_a_token_with_a_stable_fingerprint(clie
     details = client.get(f"/v1/tokens/{first}", headers=SERVER).get_json()
     assert details == {"token": first, "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": NEXT_YEAR,
                        "cardholder_name": "Jordan Rivera", "fingerprint": details["fingerprint"],
-                       "created": details["created"]}
+                       "created": details["created"], "used": False}
     again = client.get(f"/v1/tokens/{second}", headers=SERVER).get_json()
     assert again["fingerprint"] == details["fingerprint"]
     assert client.get(f"/v1/tokens/{other}", headers=SERVER).get_json()["fingerprint"] != details["fingerprint"]
@@ -764,3 +765,115 @@ def test_every_failure_code_of_events_md_has_words_a_client_understands():
     assert failure_message("something_new") == FAILURE_MESSAGES["card_declined"]
     assert failure_message(None) is None
     assert ProcessorUnavailable.failure_code == "processor_unavailable"
+
+
+# --- single-use tokens, customers and their payment methods ------------------------------------------
+
+def customer(client, reference: str | None = None) -> str:
+    response = client.post("/v1/customers", headers=SERVER, json={"reference": reference or ref("client")})
+    assert response.status_code in (200, 201), response.get_json()
+    return response.get_json()["id"]
+
+
+def attach(client, customer_id: str, token: str):
+    return client.post(f"/v1/customers/{customer_id}/payment_methods", headers=SERVER, json={"token": token})
+
+
+def charge_method(client, method_id: str, customer_id: str, *, amount: int = 5000, reference: str | None = None):
+    return client.post("/v1/charges", headers=SERVER, json={
+        "payment_method": method_id, "customer": customer_id, "amount_cents": amount, "currency": "usd",
+        "reference": reference or ref(), "description": "Invoice INV-1001"})
+
+
+def test_a_customer_is_created_once_per_reference(client):
+    reference = ref("client")
+    first = client.post("/v1/customers", headers=SERVER, json={"reference": reference})
+    again = client.post("/v1/customers", headers=SERVER, json={"reference": reference})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json()["id"] == again.get_json()["id"] and first.get_json()["id"].startswith("cus_")
+    assert customer(client) != first.get_json()["id"]
+
+
+def test_a_token_attached_to_a_customer_is_used_up(client):
+    token, owner, other = token_of(client), customer(client), customer(client)
+    attached = attach(client, owner, token)
+    assert attached.status_code == 201, attached.get_json()
+    method = attached.get_json()
+    assert method["id"].startswith("pm_") and method["customer"] == owner
+    assert (method["brand"], method["last4"], method["exp_month"]) == ("visa", "4242", 12)
+    assert client.get(f"/v1/tokens/{token}", headers=SERVER).get_json()["used"] is True
+    # a second use of the token, by anyone, is refused: attach or charge
+    card_error(attach(client, other, token), 400, "token_already_used")
+    card_error(attach(client, owner, token), 400, "token_already_used")
+    card_error(charge(client, token), 400, "token_already_used")
+
+
+def test_a_token_charged_once_is_used_up_but_its_reference_still_answers_the_first_charge(client):
+    token, reference = token_of(client), ref()
+    first = charge(client, token, reference=reference)
+    assert first.status_code == 201
+    card_error(charge(client, token), 400, "token_already_used")
+    card_error(attach(client, customer(client), token), 400, "token_already_used")
+    again = charge(client, token, reference=reference)
+    assert again.status_code == 200 and again.get_json()["id"] == first.get_json()["id"]
+
+
+def test_a_payment_method_charges_again_for_its_customer_only(client):
+    owner, other = customer(client), customer(client)
+    method = attach(client, owner, token_of(client)).get_json()["id"]
+    first, second = charge_method(client, method, owner), charge_method(client, method, owner)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.get_json()["status"] == "succeeded" and first.get_json()["id"] != second.get_json()["id"]
+    reference = ref()
+    card_error(charge_method(client, method, other, reference=reference), 400, "payment_method_customer_mismatch")
+    card_error(client.get("/v1/charges", query_string={"reference": reference}, headers=SERVER), 404,
+               "resource_missing")
+    card_error(charge_method(client, "pm_unknown", owner), 404, "resource_missing")
+    card_error(attach(client, "cus_unknown", token_of(client)), 404, "resource_missing")
+
+
+def test_a_charge_names_one_source_a_token_or_a_payment_method_with_its_customer(client):
+    owner = customer(client)
+    method = attach(client, owner, token_of(client)).get_json()["id"]
+    base = {"amount_cents": 100, "currency": "usd", "description": ""}
+    for body in ({"token": token_of(client), "payment_method": method, "customer": owner},
+                 {"payment_method": method}, {"customer": owner}, {}):
+        response = client.post("/v1/charges", headers=SERVER, json={**base, **body, "reference": ref()})
+        assert response.status_code == 422, (body, response.get_json())
+
+
+def test_the_adapter_binds_a_card_to_a_customer_and_charges_it_by_payment_method(client, processor):
+    owner = processor.create_customer("client-" + random_refs.suffix())
+    saved = processor.attach_card(customer_id=owner, token=token_of(client, "5555 5555 5555 4444"))
+    assert saved.customer_id == owner and saved.payment_method_id.startswith("pm_")
+    assert (saved.card.brand, saved.card.last4) == ("mastercard", "4444")
+    result = processor.charge(payment_method=saved.payment_method_id, customer=owner, amount_cents=700,
+                              currency="USD", reference=ref(), description="")
+    assert result.succeeded
+    with pytest.raises(CardTokenInvalid) as used:
+        processor.retrieve_token(_used_token(client, processor))
+    assert used.value.code == "token_already_used"
+    with pytest.raises(PaymentMethodNotOwned):
+        processor.charge(payment_method=saved.payment_method_id, customer=processor.create_customer(ref("c")),
+                         amount_cents=700, currency="USD", reference=ref(), description="")
+
+
+def _used_token(client, processor) -> str:
+    token = token_of(client)
+    processor.attach_card(customer_id=processor.create_customer(ref("c")), token=token)
+    return token
+
+
+def test_the_adapter_quotes_every_path_segment(app, client):
+    transport = FlaskTransport(app)
+    adapter = HttpProcessor("http://sandbox.test", API_KEY, timeout=(1, 2))
+    adapter.session.mount("http://sandbox.test", transport)
+    with pytest.raises(CardTokenInvalid):
+        adapter.retrieve_token("../../v1/charges")
+    for dots in ("..", "."):
+        with pytest.raises(CardTokenInvalid):
+            adapter.retrieve_token(dots)
+    with pytest.raises(CardTokenInvalid):
+        adapter.attach_card(customer_id="../../v1/charges", token=token_of(client))
+    assert all(path.startswith(("/v1/tokens/", "/v1/customers/")) for _, path in transport.calls), transport.calls
+    assert ("GET", "/v1/tokens/..%2F..%2Fv1%2Fcharges") in transport.calls

@@ -10,7 +10,9 @@ from shared.schemas import Strict, StrictBool, StrictInt
 MAX_CENTS = 10_000_000_00
 
 
-TOKEN = validate.Length(min=1, max=200)
+# A processor's token is an opaque id of letters, digits, _ and - (tok_…): anything else is not one, and must
+# never reach the processor's URL paths.
+TOKEN = validate.Regexp(r"^[A-Za-z0-9_-]{1,200}\Z", error="Not a card token (letters, digits, _ and -).")
 ID = validate.Length(min=1, max=36)
 
 

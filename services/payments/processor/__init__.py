@@ -8,18 +8,20 @@ from services.payments.processor.base import (
     CardProcessor,
     CardTokenInvalid,
     ChargeResult,
+    PaymentMethodNotOwned,
     ProcessorError,
     ProcessorRejected,
     ProcessorTimeout,
     ProcessorUnavailable,
     ReferenceConflict,
     RefundResult,
+    SavedCard,
     failure_message,
 )
 from services.payments.processor.http import HttpProcessor
 
 __all__ = [
     "FAILURE_CODES", "FAILURE_MESSAGES", "RETRYABLE_FAILURE_CODES", "CardDetails", "CardProcessor",
-    "CardTokenInvalid", "ChargeResult", "HttpProcessor", "ProcessorError", "ProcessorRejected", "ProcessorTimeout",
-    "ProcessorUnavailable", "ReferenceConflict", "RefundResult", "failure_message",
+    "CardTokenInvalid", "ChargeResult", "HttpProcessor", "PaymentMethodNotOwned", "ProcessorError", "ProcessorRejected",
+    "ProcessorTimeout", "ProcessorUnavailable", "ReferenceConflict", "RefundResult", "SavedCard", "failure_message",
 ]

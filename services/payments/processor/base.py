@@ -6,6 +6,12 @@ cents, and *our* references (payment id, refund id), which the processor uses as
 idempotency keys: one reference is never charged (or refunded) twice, a repeat returns
 the first result.
 
+A token is single-use: the first attach or charge spends it. A card is saved by attaching
+its token to the processor's customer for our client (`create_customer(client id)`, once
+per client); what we keep is the payment method the processor answers, which charges
+again only when named together with that customer. So a token that reached someone else
+is worth nothing once used, and a saved card cannot be charged for another client.
+
 How a caller reads the outcomes of `charge` (and `refund` likewise):
 
 - `ChargeResult(status="succeeded")` / `("failed", failure_code=...)`: final.
@@ -82,6 +88,15 @@ class CardDetails:
 
 
 @dataclass(frozen=True)
+class SavedCard:
+    """A card attached to a customer at the processor: the payment method to charge again, and its details."""
+
+    payment_method_id: str
+    customer_id: str
+    card: CardDetails
+
+
+@dataclass(frozen=True)
 class ChargeResult:
     status: ChargeStatus
     charge_id: str | None
@@ -143,7 +158,12 @@ class ProcessorRejected(ProcessorError):
 
 
 class CardTokenInvalid(ProcessorRejected):
-    """The token is unknown to the processor (mistyped, expired, or from another account)."""
+    """The token cannot be used: unknown to the processor (mistyped, expired, another account's), or used
+    already (code `token_already_used`: tokens are single-use)."""
+
+
+class PaymentMethodNotOwned(ProcessorRejected):
+    """The payment method is not the named customer's: nothing was charged."""
 
 
 class ReferenceConflict(ProcessorRejected):
@@ -160,9 +180,18 @@ class CardProcessor(abc.ABC):
         """The card behind a token, as the processor knows it (to save a card: never trust the browser's copy)."""
 
     @abc.abstractmethod
-    def charge(self, *, token: str, amount_cents: int, currency: str, reference: str,
-               description: str) -> ChargeResult:
-        """Charge once per `reference` (our payment id); a repeat answers the first result."""
+    def create_customer(self, reference: str) -> str:
+        """The processor's customer id for our client `reference`: created once, the same id on every call."""
+
+    @abc.abstractmethod
+    def attach_card(self, *, customer_id: str, token: str) -> SavedCard:
+        """Saves the token's card as a payment method of the customer; spends the token."""
+
+    @abc.abstractmethod
+    def charge(self, *, token: str | None = None, payment_method: str | None = None, customer: str | None = None,
+               amount_cents: int, currency: str, reference: str, description: str) -> ChargeResult:
+        """Charge a token (spending it) or a payment method with its customer, once per `reference` (our
+        payment id); a repeat answers the first result."""
 
     @abc.abstractmethod
     def find_charge(self, reference: str) -> ChargeResult | None:

@@ -9,7 +9,8 @@ Retries are where they cannot charge twice:
   dropped connection, 500/502/504, an unreadable body) the outcome is unknown and
   `ProcessorTimeout` tells the caller to reconcile with `find_charge`/`find_refund`.
 
-Only tokens, amounts and our references travel through here; card numbers never do.
+Only tokens, amounts and our references travel through here; card numbers never do. An id that goes
+into a URL path (a token, a customer) is quoted as one segment, dots included: never a path of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import ssl
 import time
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -31,11 +33,13 @@ from services.payments.processor.base import (
     CardProcessor,
     CardTokenInvalid,
     ChargeResult,
+    PaymentMethodNotOwned,
     ProcessorRejected,
     ProcessorTimeout,
     ProcessorUnavailable,
     ReferenceConflict,
     RefundResult,
+    SavedCard,
     failure_message,
     normalize_failure_code,
 )
@@ -70,6 +74,12 @@ def _never_sent(exc: requests.RequestException) -> bool:
             continue
         cause = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else cause.__cause__
     return False
+
+
+def _segment(value: str) -> str:
+    """One path segment: `/`, `?`, `#`, `%` and even `.` percent-encoded, so `..` or `../../v1/charges` names
+    an (unknown) resource instead of walking to another endpoint (urllib3 resolves literal dot segments)."""
+    return quote(value, safe="").replace(".", "%2E")
 
 
 def _error(body: Any) -> dict:
@@ -112,23 +122,61 @@ class HttpProcessor(CardProcessor):
     # --- the contract ------------------------------------------------------------------------
 
     def retrieve_token(self, token: str) -> CardDetails:
-        response, body = self._send("GET", f"/v1/tokens/{token}")
+        response, body = self._send("GET", f"/v1/tokens/{_segment(token)}")
         if response.status_code == 404:
             raise CardTokenInvalid("The card token is unknown to the processor.", status=404,
                                    code=_error(body).get("code"))
         self._raise_for_refusal(response, body)
+        if isinstance(body, dict) and body.get("used"):
+            raise CardTokenInvalid("The card token was used already.", status=400, code="token_already_used")
+        return self._card_details(body)
+
+    @staticmethod
+    def _card_details(body: Any) -> CardDetails:
         try:
             return CardDetails(brand=body["brand"], last4=body["last4"], exp_month=int(body["exp_month"]),
                                exp_year=int(body["exp_year"]), cardholder_name=body.get("cardholder_name") or "",
                                fingerprint=body["fingerprint"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise ProcessorUnavailable("The processor answered an unreadable token.") from exc
+            raise ProcessorUnavailable("The processor answered an unreadable card.") from exc
 
-    def charge(self, *, token: str, amount_cents: int, currency: str, reference: str,
-               description: str) -> ChargeResult:
+    def create_customer(self, reference: str) -> str:
+        # One customer per reference at the processor: a POST repeated after a lost answer finds the same one.
+        response, body = self._send("POST", "/v1/customers", json={"reference": reference})
+        self._raise_for_refusal(response, body)
+        try:
+            return str(body["id"])
+        except (KeyError, TypeError) as exc:
+            raise ProcessorTimeout("The processor answered an unreadable customer.") from exc
+
+    def attach_card(self, *, customer_id: str, token: str) -> SavedCard:
+        response, body = self._send("POST", f"/v1/customers/{_segment(customer_id)}/payment_methods",
+                                    json={"token": token})
+        self._raise_for_token(response, body)
+        self._raise_for_refusal(response, body)
+        try:
+            method_id, owner = str(body["id"]), str(body["customer"])
+        except (KeyError, TypeError) as exc:
+            raise ProcessorTimeout("The processor answered an unreadable payment method.") from exc
+        log.info("processor card attached", extra={"fields": {"payment_method": method_id, "customer": owner}})
+        return SavedCard(payment_method_id=method_id, customer_id=owner, card=self._card_details(body))
+
+    @staticmethod
+    def _raise_for_token(response: requests.Response, body: Any) -> None:
+        """A token the processor will not take (unknown, or spent): the client's to fix, nothing happened."""
+        code = _error(body).get("code")
+        if response.status_code == 404 or (response.status_code == 400 and code == "token_already_used"):
+            raise CardTokenInvalid("The card token is unknown to the processor or was used already.",
+                                   status=response.status_code, code=code)
+        if response.status_code == 400 and code == "payment_method_customer_mismatch":
+            raise PaymentMethodNotOwned("The payment method is not this customer's.", status=400, code=code)
+
+    def charge(self, *, token: str | None = None, payment_method: str | None = None, customer: str | None = None,
+               amount_cents: int, currency: str, reference: str, description: str) -> ChargeResult:
         started = time.perf_counter()
+        card = {"token": token} if token is not None else {"payment_method": payment_method, "customer": customer}
         response, body = self._send("POST", "/v1/charges", json={
-            "token": token, "amount_cents": amount_cents, "currency": currency, "reference": reference,
+            **card, "amount_cents": amount_cents, "currency": currency, "reference": reference,
             "description": description})
         status = response.status_code
         if status == 402 and _error(body).get("code"):
@@ -139,9 +187,7 @@ class HttpProcessor(CardProcessor):
                                   failure_message=failure_message(code), amount_cents=amount_cents,
                                   currency=currency, reference=reference)
         else:
-            if status == 404:
-                raise CardTokenInvalid("The card token is unknown to the processor.", status=404,
-                                       code=_error(body).get("code"))
+            self._raise_for_token(response, body)
             self._raise_for_refusal(response, body)
             result = self._charge_result(body, unreadable=ProcessorTimeout)
         log.info("processor charge", extra={"fields": {

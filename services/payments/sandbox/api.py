@@ -11,9 +11,13 @@ from flask import Blueprint, Response, current_app, request
 from services.payments.sandbox import cards
 from services.payments.sandbox.errors import InvalidApiKey
 from services.payments.sandbox.schemas import (
+    AttachIn,
     CardDetailsOut,
     ChargeIn,
     ChargeOut,
+    CustomerIn,
+    CustomerOut,
+    PaymentMethodOut,
     ReferenceQuery,
     RefundIn,
     RefundOut,
@@ -92,12 +96,31 @@ def get_token(token: str):
     return CardDetailsOut().dump(store().token(token))
 
 
+@bp.post("/customers")
+@doc(body=CustomerIn, response=CustomerOut, status=201,
+     summary="A customer, once per reference (201 new, 200 the same customer again)")
+def create_customer():
+    return _answer(*_recorded(store().create_customer(load(CustomerIn())["reference"])))
+
+
+@bp.post("/customers/<customer_id>/payment_methods")
+@doc(body=AttachIn, response=PaymentMethodOut, status=201,
+     summary="Save a token's card as the customer's payment method (uses the token up)")
+def attach_payment_method(customer_id: str):
+    method = store().attach(customer_id, load(AttachIn())["token"])
+    log.info("payment method attached", extra={"fields": {"payment_method": method["id"],
+                                                          "customer": method["customer"]}})
+    return PaymentMethodOut().dump(method), 201
+
+
 @bp.post("/charges")
 @doc(body=ChargeIn, response=ChargeOut, status=201,
-     summary="Charge a token once per reference (201 new, 200 the first result again)")
+     summary="Charge a token, or a customer's payment method, once per reference (201 new, 200 the first "
+             "result again)")
 def create_charge():
     data = load(ChargeIn())
-    recorded = store().create_charge(token=data["token"], amount_cents=data["amount_cents"],
+    recorded = store().create_charge(token=data.get("token"), payment_method=data.get("payment_method"),
+                                     customer=data.get("customer"), amount_cents=data["amount_cents"],
                                      currency=data["currency"].upper(), reference=data["reference"],
                                      description=data["description"])
     charge = recorded.body
@@ -141,6 +164,10 @@ def create_refund():
 @doc(query=ReferenceQuery, response=RefundOut, summary="The refund made under a reference (404 if none)")
 def find_refund():
     return RefundOut().dump(store().refund_by_reference(load_query(ReferenceQuery())["reference"]))
+
+
+def _recorded(recorded) -> tuple[dict, bool]:
+    return CustomerOut().dump(recorded.body), recorded.created
 
 
 def _answer(body: dict, created: bool):

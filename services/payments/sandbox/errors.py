@@ -40,6 +40,18 @@ class ResourceMissing(SandboxError):
     status, slug, title, code = 404, "not-found", "Not found", "resource_missing"
 
 
+class TokenAlreadyUsed(SandboxError):
+    """A token is single-use: attached to a customer or charged once, it is spent."""
+
+    code = "token_already_used"
+
+
+class CustomerMismatch(SandboxError):
+    """A payment method charges only when named with the customer it belongs to."""
+
+    code = "payment_method_customer_mismatch"
+
+
 class IdempotencyConflict(SandboxError):
     """The reference was used before with other parameters: the first request stands."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shared.schemas import Strict  # unknown fields, NUL and lone surrogates refused, as in every service
 
@@ -52,14 +52,56 @@ class CardDetailsOut(TokenOut):
     cardholder_name = fields.String()
     fingerprint = fields.String()
     created = fields.String()
+    used = fields.Boolean(metadata={"description": "Attached or charged once already: it cannot be used again."})
+
+
+ID = validate.Length(min=1, max=64)
+
+
+class CustomerIn(Strict):
+    reference = fields.String(required=True, validate=REFERENCE)
+
+
+class CustomerOut(Schema):
+    id = fields.String()
+    reference = fields.String()
+    created = fields.String()
+
+
+class AttachIn(Strict):
+    token = fields.String(required=True, validate=ID)
+
+
+class PaymentMethodOut(Schema):
+    id = fields.String()
+    customer = fields.String()
+    brand = fields.String()
+    last4 = fields.String()
+    exp_month = fields.Integer()
+    exp_year = fields.Integer()
+    cardholder_name = fields.String()
+    fingerprint = fields.String()
+    created = fields.String()
 
 
 class ChargeIn(Strict):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    # The card: a token (used up by this charge), or a saved payment method named with its customer.
+    token = fields.String(validate=ID)
+    payment_method = fields.String(validate=ID)
+    customer = fields.String(validate=ID)
     amount_cents = WholeNumber(required=True, validate=AMOUNT)
     currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z]{3}$", error="An ISO 4217 code."))
     reference = fields.String(required=True, validate=REFERENCE)
     description = fields.String(load_default="", validate=validate.Length(max=500))
+
+    @validates_schema
+    def _one_card(self, data, **kwargs):
+        if "token" in data:
+            if "payment_method" in data or "customer" in data:
+                raise ValidationError("Charge a token or a payment method, not both.", "token")
+        elif "payment_method" not in data or "customer" not in data:
+            raise ValidationError("Name a token, or a payment method with its customer.",
+                                  "customer" if "payment_method" in data else "token")
 
 
 class ReferenceQuery(Strict):

@@ -8,6 +8,11 @@ charged twice. A connection per thread keeps threads from sharing one.
 
 A token row keeps brand, last four, expiry, holder name, a keyed fingerprint and the
 test card's outcome class; never the card number or the CVC.
+
+A token is single-use, as at real processors: the first attach (to a customer, making a
+payment method) or charge uses it up, and any second use is refused (`token_already_used`),
+so a token seen by anyone else is worth nothing once our service has used it. A saved card is
+a payment method of a customer: it charges again, but only named together with its customer.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from services.payments.sandbox.cards import SLOW, CheckedCard, charge_outcome
 from services.payments.sandbox.errors import (
     AmountTooLarge,
     ChargeNotRefundable,
+    CustomerMismatch,
     IdempotencyConflict,
     ResourceMissing,
+    TokenAlreadyUsed,
 )
 
 SCHEMA = """
@@ -40,12 +47,27 @@ CREATE TABLE IF NOT EXISTS tokens (
     cardholder_name TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     outcome TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE TABLE IF NOT EXISTS customers (
+    id TEXT PRIMARY KEY,
+    reference TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS payment_methods (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    token TEXT NOT NULL UNIQUE REFERENCES tokens(id),
     created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS charges (
     id TEXT PRIMARY KEY,
     reference TEXT NOT NULL UNIQUE,
-    token TEXT NOT NULL REFERENCES tokens(id),
+    -- the card charged: a token (used up by this charge), or a customer's payment method
+    token TEXT REFERENCES tokens(id),
+    payment_method TEXT REFERENCES payment_methods(id),
+    customer TEXT REFERENCES customers(id),
     amount_cents INTEGER NOT NULL,
     currency TEXT NOT NULL,
     description TEXT NOT NULL,
@@ -67,6 +89,13 @@ CREATE TABLE IF NOT EXISTS refunds (
 );
 CREATE INDEX IF NOT EXISTS refunds_by_charge ON refunds (charge_id);
 """
+
+# A sandbox file from before single-use tokens (make run keeps it under var/): the columns added since.
+UPGRADES = {
+    "tokens": {"used_at": "ALTER TABLE tokens ADD COLUMN used_at TEXT"},
+    "charges": {"payment_method": "ALTER TABLE charges ADD COLUMN payment_method TEXT",
+                "customer": "ALTER TABLE charges ADD COLUMN customer TEXT"},
+}
 
 
 def _now() -> str:
@@ -97,6 +126,11 @@ class SandboxStore:
         with closing(self._open()) as conn:  # not kept: a server may fork after this
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            for table, columns in UPGRADES.items():
+                have = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for name, ddl in columns.items():
+                    if name not in have:
+                        conn.execute(ddl)
             conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('fingerprint_key', ?)",
                          (secrets.token_hex(32),))
             self.fingerprint_key = bytes.fromhex(conn.execute(
@@ -163,33 +197,94 @@ class SandboxStore:
             raise ResourceMissing("No such token.")
         return {"token": row["id"], "brand": row["brand"], "last4": row["last4"], "exp_month": row["exp_month"],
                 "exp_year": row["exp_year"], "cardholder_name": row["cardholder_name"],
-                "fingerprint": row["fingerprint"], "created": row["created_at"]}
+                "fingerprint": row["fingerprint"], "created": row["created_at"], "used": row["used_at"] is not None}
+
+    @staticmethod
+    def _use_token(conn: sqlite3.Connection, token: str) -> sqlite3.Row:
+        """The token's card, the token marked used in the caller's write transaction; refused if used before."""
+        card = conn.execute("SELECT * FROM tokens WHERE id = ?", (token,)).fetchone()
+        if card is None:
+            raise ResourceMissing("No such token.")
+        if card["used_at"] is not None:
+            raise TokenAlreadyUsed("This token was already used; a token can be used only once.")
+        conn.execute("UPDATE tokens SET used_at = ? WHERE id = ?", (_now(), token))
+        return card
+
+    # --- customers and their payment methods ----------------------------------------------------------
+
+    def create_customer(self, reference: str) -> Recorded:
+        """One customer per reference (the merchant's id for its customer): a repeat answers the first."""
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM customers WHERE reference = ?", (reference,)).fetchone()
+            if row is not None:
+                return Recorded(self._customer_body(row), created=False)
+            customer_id = _id("cus")
+            conn.execute("INSERT INTO customers (id, reference, created_at) VALUES (?, ?, ?)",
+                         (customer_id, reference, _now()))
+            row = conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
+            return Recorded(self._customer_body(row), created=True)
+
+    @staticmethod
+    def _customer_body(row: sqlite3.Row) -> dict:
+        return {"id": row["id"], "reference": row["reference"], "created": row["created_at"]}
+
+    def attach(self, customer_id: str, token: str) -> dict:
+        """The token's card saved as a payment method of the customer; the token is used up."""
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM customers WHERE id = ?", (customer_id,)).fetchone() is None:
+                raise ResourceMissing("No such customer.")
+            self._use_token(conn, token)
+            method_id = _id("pm")
+            conn.execute("INSERT INTO payment_methods (id, customer_id, token, created_at) VALUES (?, ?, ?, ?)",
+                         (method_id, customer_id, token, _now()))
+            return self._method_body(self._method_row(conn, method_id))
+
+    @staticmethod
+    def _method_row(conn: sqlite3.Connection, method_id: str) -> sqlite3.Row | None:
+        return conn.execute("SELECT m.id, m.customer_id, m.created_at AS attached_at, t.brand, t.last4, t.exp_month,"
+                            " t.exp_year, t.cardholder_name, t.fingerprint, t.outcome FROM payment_methods m"
+                            " JOIN tokens t ON t.id = m.token WHERE m.id = ?", (method_id,)).fetchone()
+
+    @staticmethod
+    def _method_body(row: sqlite3.Row) -> dict:
+        return {"id": row["id"], "customer": row["customer_id"], "brand": row["brand"], "last4": row["last4"],
+                "exp_month": row["exp_month"], "exp_year": row["exp_year"],
+                "cardholder_name": row["cardholder_name"], "fingerprint": row["fingerprint"],
+                "created": row["attached_at"]}
 
     # --- charges ---------------------------------------------------------------------------------
 
-    def create_charge(self, *, token: str, amount_cents: int, currency: str, reference: str,
+    def create_charge(self, *, token: str | None = None, payment_method: str | None = None,
+                      customer: str | None = None, amount_cents: int, currency: str, reference: str,
                       description: str) -> Recorded:
-        """Charge once per reference: a repeat answers the first charge, a changed repeat is a conflict."""
+        """Charge once per reference: a repeat answers the first charge, a changed repeat is a conflict. The
+        card is a token (used up by the charge) or a payment method, which charges only for its customer."""
         with self._write() as conn:
             existing = conn.execute("SELECT * FROM charges WHERE reference = ?", (reference,)).fetchone()
             if existing is not None:
-                if (existing["token"], existing["amount_cents"], existing["currency"]) != \
-                        (token, amount_cents, currency):
+                if (existing["token"], existing["payment_method"], existing["amount_cents"], existing["currency"]) \
+                        != (token, payment_method, amount_cents, currency):
                     raise IdempotencyConflict(
                         "This reference was already used for a charge with other parameters "
                         f"(amount {existing['amount_cents']} {existing['currency']}); the first charge stands.")
                 return Recorded(self._charge_body(conn, existing), created=False)
-            card = conn.execute("SELECT * FROM tokens WHERE id = ?", (token,)).fetchone()
-            if card is None:
-                raise ResourceMissing("No such token.")
+            if token is not None:
+                card = self._use_token(conn, token)
+            else:
+                card = self._method_row(conn, payment_method)
+                if card is None:
+                    raise ResourceMissing("No such payment method.")
+                if card["customer_id"] != customer:
+                    raise CustomerMismatch("This payment method belongs to another customer.")
             status, failure_code, failure_message = charge_outcome(card["outcome"])
             charge_id = _id("ch")
             conn.execute(
-                "INSERT INTO charges (id, reference, token, amount_cents, currency, description, status,"
-                " failure_code, failure_message, brand, last4, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (charge_id, reference, token, amount_cents, currency, description, status, failure_code,
-                 failure_message, card["brand"], card["last4"], _now()))
+                "INSERT INTO charges (id, reference, token, payment_method, customer, amount_cents, currency,"
+                " description, status, failure_code, failure_message, brand, last4, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (charge_id, reference, token, payment_method, customer if payment_method else None, amount_cents,
+                 currency, description, status, failure_code, failure_message, card["brand"], card["last4"],
+                 _now()))
             row = conn.execute("SELECT * FROM charges WHERE id = ?", (charge_id,)).fetchone()
             return Recorded(self._charge_body(conn, row), created=True, slow=card["outcome"] == SLOW)
 
