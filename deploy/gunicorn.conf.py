@@ -55,6 +55,24 @@ def on_starting(server):
         os.remove(path)
 
 
+def when_ready(server):
+    """With METRICS_PORT set, gunicorn's master serves the workers' summed metrics there (the gateway does:
+    its public port must not answer /metrics). One server per pod, started once, for every worker: they
+    write to PROMETHEUS_MULTIPROC_DIR and this reads it at each scrape."""
+    port = os.environ.get("METRICS_PORT")
+    if not port:
+        return
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Without it each worker counts alone and the master has nothing to read: refuse rather than serve zeros.
+        raise RuntimeError("METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR (the workers' shared metrics directory)")
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    start_http_server(int(port), addr=os.environ.get("METRICS_ADDR", "0.0.0.0"), registry=registry)  # noqa: S104
+    server.log.info("metrics on %s:%s", os.environ.get("METRICS_ADDR", "0.0.0.0"), port)  # noqa: S104
+
+
 def post_fork(server, worker):
     """Drop database connections inherited from the master (with preload_app a pool
     created before the fork would be shared by every worker and corrupt its sockets)."""

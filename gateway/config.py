@@ -15,3 +15,5 @@ class GatewayConfig(BaseConfig):
     connect_timeout: float = field(default_factory=lambda: env_int("UPSTREAM_CONNECT_TIMEOUT_MS", 1000) / 1000)
     read_timeout: float = field(default_factory=lambda: env_int("UPSTREAM_READ_TIMEOUT_MS", 15000) / 1000)
     pool_size: int = field(default_factory=lambda: env_int("UPSTREAM_POOL_SIZE", 32))
+    # Strict-Transport-Security on every answer served over HTTPS (one year; 0 tells browsers to forget it).
+    hsts_max_age: int = field(default_factory=lambda: env_int("HSTS_MAX_AGE", 31536000))

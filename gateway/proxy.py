@@ -23,13 +23,16 @@ from shared.logs import request_id_var
 log = logging.getLogger(__name__)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Hop-by-hop headers (RFC 9110 7.6.1) and those the gateway sets itself.
-_DROP_REQUEST = {"HTTP_CONNECTION", "HTTP_KEEP_ALIVE", "HTTP_PROXY_AUTHORIZATION", "HTTP_TE", "HTTP_TRAILER",
-                 "HTTP_TRANSFER_ENCODING", "HTTP_UPGRADE", "HTTP_HOST", "HTTP_X_REQUEST_ID",
+# Hop-by-hop headers (RFC 9110 7.6.1), Expect (our server already answered the client's 100-continue and we
+# send the whole body at once: forwarded, the service's own interim 100 is all it would buy), the framing
+# (the upstream client sets its own length) and the headers the gateway sets itself.
+_DROP_REQUEST = {"HTTP_CONNECTION", "HTTP_PROXY_CONNECTION", "HTTP_KEEP_ALIVE", "HTTP_PROXY_AUTHORIZATION",
+                 "HTTP_TE", "HTTP_TRAILER", "HTTP_TRANSFER_ENCODING", "HTTP_UPGRADE", "HTTP_EXPECT",
+                 "HTTP_CONTENT_LENGTH", "HTTP_HOST", "HTTP_X_REQUEST_ID",
                  "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST"}
 _SMALL_BODY = 256 * 1024
-_DROP_RESPONSE = {"connection", "keep-alive", "proxy-authenticate", "trailer", "transfer-encoding", "upgrade",
-                  "server", "date"}
+_DROP_RESPONSE = {"connection", "proxy-connection", "keep-alive", "proxy-authenticate", "te", "trailer",
+                  "transfer-encoding", "upgrade", "server", "date"}
 
 
 def _problem(start_response, status: int, title: str, detail: str, request_id: str, slug: str,
@@ -47,18 +50,24 @@ def _problem(start_response, status: int, title: str, detail: str, request_id: s
 
 class Proxy:
     def __init__(self, *, upstreams: dict[str, str], verifier: TokenVerifier, fallback, connect_timeout: float,
-                 read_timeout: float, pool_size: int, max_body: int, routes: RouteTable | None = None):
+                 read_timeout: float, pool_size: int, max_body: int, routes: RouteTable | None = None,
+                 hsts_max_age: int = 31536000):
         self.upstreams = upstreams
         self.verifier = verifier
         self.fallback = fallback  # the Flask app: probes, metrics, OpenAPI
         self.routes = routes or RouteTable()
         self.max_body = max_body
+        self.hsts = ("Strict-Transport-Security", f"max-age={hsts_max_age}")
         self.pools = {name: Upstream(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
                                      pool_size=pool_size, stream_above=_SMALL_BODY)
                       for name, url in upstreams.items()}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if environ.get("wsgi.url_scheme") == "https":
+            # Served over HTTPS: TLS here, or a proxy's X-Forwarded-Proto that gunicorn trusted (it honours
+            # the header only from FORWARDED_ALLOW_IPS, and sets wsgi.url_scheme from it).
+            start_response = self._with_hsts(start_response)
         if not path.startswith("/api/"):
             return self.fallback(environ, start_response)
         started = time.perf_counter()
@@ -80,6 +89,14 @@ class Proxy:
             elapsed = time.perf_counter() - started
             metrics.HTTP_REQUESTS.labels("gateway", environ.get("REQUEST_METHOD", ""), route_label, status).inc()
             metrics.HTTP_LATENCY.labels("gateway", environ.get("REQUEST_METHOD", ""), route_label).observe(elapsed)
+
+    def _with_hsts(self, start_response):
+        def start(status, headers, exc_info=None):
+            if not any(name.lower() == "strict-transport-security" for name, _ in headers):
+                headers = [*headers, self.hsts]
+            return start_response(status, headers, exc_info)
+
+        return start
 
     def _handle(self, environ, start_response, path: str, request_id: str):
         prefix = prefix_of(path)
@@ -123,17 +140,22 @@ class Proxy:
 
         body = None
         length = environ.get("CONTENT_LENGTH")
+        coding = environ.get("HTTP_TRANSFER_ENCODING")
+        if coding is not None and (length or coding.strip().lower() != "chunked"):
+            # Both framings at once is how request smuggling starts (RFC 9112 6.1): refuse, never guess.
+            detail = ("Send either Content-Length or Transfer-Encoding, not both." if length
+                      else "Transfer-Encoding may only be chunked.")
+            return _problem(start_response, 400, "Bad request", detail, request_id, "bad-request")
         if length:
-            try:
-                size = int(length)
-            except ValueError:
+            if not length.isdigit():  # int() would take "-1", " 7" and "+7"
                 return _problem(start_response, 400, "Bad request", "Content-Length is not a number.", request_id,
                                 "bad-request")
+            size = int(length)
             if size > self.max_body:
                 return _problem(start_response, 413, "Content too large",
                                 f"The body may be at most {self.max_body} bytes.", request_id, "payload-too-large")
             body = environ["wsgi.input"].read(size) if size else b""
-        elif environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+        elif coding is not None:  # chunked: bounded like a sized body, by reading one byte past the limit
             body = environ["wsgi.input"].read(self.max_body + 1)
             if len(body) > self.max_body:
                 return _problem(start_response, 413, "Content too large",
@@ -163,7 +185,11 @@ class Proxy:
             return _problem(start_response, 502, "Bad gateway",
                             f"The {upstream} service gave no valid answer.", request_id, "bad-gateway")
 
-        out_headers = [(k, v) for k, v in response.headers if k.lower() not in _DROP_RESPONSE]
+        drop = _DROP_RESPONSE
+        named = [v for k, v in response.headers if k.lower() == "connection"]
+        if named:  # what the service named in Connection is hop-by-hop too (RFC 9110 7.6.1)
+            drop = drop | {t.strip().lower() for v in named for t in v.split(",")}
+        out_headers = [(k, v) for k, v in response.headers if k.lower() not in drop]
         if not any(k.lower() == "x-request-id" for k, _ in out_headers):
             out_headers.append(("X-Request-ID", request_id))
         start_response(f"{response.status} {response.reason}".strip(), out_headers)
