@@ -145,7 +145,9 @@ def test_gateway_checks_tokens_and_answers_problems(stack, http, admin_token):
     for base in (stack.gateway, stack.identity):
         assert http.get(f"{base}/healthz").status_code == 200
         assert http.get(f"{base}/openapi.json").json()["openapi"].startswith("3.")
-        assert "http_requests_total" in http.get(f"{base}/metrics").text
+    assert "http_requests_total" in http.get(f"{stack.identity}/metrics").text
+    # The gateway's port is public: its metrics are on METRICS_PORT (tests/integration/test_gateway_conformance.py).
+    assert http.get(f"{stack.gateway}/metrics").status_code == 404
     spec = http.get(f"{stack.identity}/openapi.json").json()
     assert "/api/v1/auth/login" in spec["paths"] and "requestBody" in spec["paths"]["/api/v1/auth/login"]["post"]
 
