@@ -55,6 +55,12 @@ def service_metadata() -> MetaData:
 PING_AFTER_IDLE_SECONDS = 1.0
 
 
+# A failing statement's error (and its traceback in the log) would carry its bound values: a client's address,
+# insurance, notes. SQLAlchemy then writes "[SQL parameters hidden due to hide_parameters=True]" instead; what
+# PostgreSQL itself echoes (DETAIL, CONTEXT) is left out of log lines by shared.logs.
+HIDE_PARAMETERS = True
+
+
 def get_engine(url: str, **kwargs) -> Engine:
     engine = _engines.get(url)
     if engine is None:
@@ -63,7 +69,7 @@ def get_engine(url: str, **kwargs) -> Engine:
         # LIFO: the connection used last is handed out first, so a busy service keeps reusing warm connections
         # (no ping) and the others go idle; ping_when_idle() then checks only those.
         options = {"pool_size": 10, "max_overflow": 10, "pool_recycle": 1800, "pool_use_lifo": True,
-                   "connect_args": {"options": "-c jit=off"}}
+                   "connect_args": {"options": "-c jit=off"}, "hide_parameters": HIDE_PARAMETERS}
         ping_idle = "pool_pre_ping" not in kwargs  # the caller chose: SQLAlchemy's ping per checkout, or none
         options.update(kwargs)
         engine = create_engine(url, **options)
@@ -103,7 +109,8 @@ def get_read_engine(url: str) -> Engine:
     engine = _engines.get(key)
     if engine is None:
         engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, pool_size=10,
-                               max_overflow=10, pool_recycle=1800, connect_args={"options": "-c jit=off"})
+                               max_overflow=10, pool_recycle=1800, connect_args={"options": "-c jit=off"},
+                               hide_parameters=HIDE_PARAMETERS)
         _engines[key] = engine
     return engine
 

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import sys
+import traceback
 from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -40,6 +41,90 @@ def redact(value):
     return value
 
 
+# --- database errors: what failed, never the values ------------------------------------------------------------
+
+def _database_error_types() -> tuple[type, ...]:
+    found: list[type] = []
+    try:
+        from sqlalchemy.exc import StatementError
+
+        found.append(StatementError)
+    except ImportError:  # pragma: no cover - every service has SQLAlchemy; a bare tool may not
+        pass
+    try:
+        import psycopg
+
+        found.append(psycopg.Error)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(found)
+
+
+_DATABASE_ERRORS = _database_error_types()
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _describe_driver_error(error: BaseException) -> str:
+    """A psycopg error by its SQLSTATE and the names it carries (constraint, table, column). Its message is kept
+    with every quoted part masked ('invalid input syntax for type integer: "..."' quotes the input); DETAIL and
+    CONTEXT are dropped: 'Key (email)=(...)', 'Failing row contains (...)', 'JSON data, line 1: ...' hold values."""
+    name = f"{type(error).__module__}.{type(error).__qualname__}"
+    diag = getattr(error, "diag", None)
+    parts = [f"SQLSTATE {getattr(error, 'sqlstate', None) or '?'}"]
+    for label in ("constraint_name", "table_name", "column_name", "datatype_name"):
+        value = getattr(diag, label, None) if diag is not None else None
+        if value:
+            parts.append(f"{label.removesuffix('_name')} {value}")
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if primary:
+        parts.append("message: " + _QUOTED.sub('"..."', primary))
+    return f"{name}: {'; '.join(parts)} [values withheld from the log]"
+
+
+def describe_exception(error: BaseException) -> str:
+    """The last line of a traceback for `error`: as Python writes it, but without the values a database error
+    echoes (SQLAlchemy's [parameters: ...], PostgreSQL's DETAIL and CONTEXT)."""
+    if not isinstance(error, _DATABASE_ERRORS):
+        return "".join(traceback.format_exception_only(type(error), error))
+    statement = getattr(error, "statement", None)
+    original = getattr(error, "orig", None)
+    if original is None or original is error:
+        text = _describe_driver_error(error)
+    else:
+        driver = _describe_driver_error(original) if isinstance(original, _DATABASE_ERRORS) \
+            else type(original).__qualname__
+        text = f"{type(error).__module__}.{type(error).__qualname__}: ({driver})"
+    if statement:  # the SQL with its placeholders: which statement, not what it carried
+        text += f"\n[SQL: {statement[:2000]}]"
+    return text + "\n"
+
+
+def format_exception(exc_info) -> str:
+    """traceback.format_exception, chain included, each exception's line by describe_exception. No recursion: a
+    long chain cannot exhaust the stack of the thread that logs."""
+    _, error, _ = exc_info
+    chain: list[tuple[BaseException, str]] = []
+    seen: set[int] = set()
+    link, joint = error, ""
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        chain.append((link, joint))
+        if link.__cause__ is not None:
+            link, joint = link.__cause__, "\nThe above exception was the direct cause of the following exception:\n\n"
+        elif link.__context__ is not None and not link.__suppress_context__:
+            link, joint = link.__context__, "\nDuring handling of the above exception, another exception occurred:\n\n"
+        else:
+            link = None
+    parts: list[str] = []
+    for link, joint in reversed(chain):
+        if link.__traceback__ is not None:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(traceback.format_tb(link.__traceback__))
+        parts.append(describe_exception(link))
+        parts.append(joint)
+    return "".join(parts).rstrip("\n")
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str):
         super().__init__()
@@ -59,7 +144,7 @@ class JsonFormatter(logging.Formatter):
         if fields:
             entry.update(redact(fields))
         if record.exc_info:
-            entry["exception"] = redact_text(self.formatException(record.exc_info))
+            entry["exception"] = redact_text(format_exception(record.exc_info))
         return json.dumps(entry, default=str)
 
 

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 import pytest
 from marshmallow import Schema, fields
-
 from sqlalchemy import inspect
 
 from tests.support.snapshot import TableSnapshot

@@ -120,3 +120,51 @@ def test_json_formatter_without_a_request_has_null_ids():
         correlation_id_var.reset(correlation_token)
     assert entry["request_id"] is None and entry["correlation_id"] is None
 
+
+
+# --- database errors ---------------------------------------------------------------------------------
+
+def _raised(make):
+    try:
+        make()
+    except BaseException:
+        return sys.exc_info()
+    raise AssertionError("did not raise")
+
+
+def _database_error():
+    import psycopg
+    from sqlalchemy.exc import IntegrityError
+
+    original = psycopg.errors.UniqueViolation(
+        'duplicate key value violates unique constraint "uq_clients_email"\n'
+        "DETAIL:  Key (email)=(juniper.hollow@example.test) already exists.")
+    try:
+        raise original
+    except psycopg.Error as exc:
+        raise IntegrityError("INSERT INTO clients (email, insurance) VALUES (%(email)s, %(insurance)s)",
+                             {"email": "juniper.hollow@example.test", "insurance": "Aetna W98765432"}, exc) from exc
+
+
+def test_a_database_error_is_logged_with_its_statement_but_none_of_its_values(ids):
+    line = JsonFormatter("identity").format(make_record("unhandled error", exc_info=_raised(_database_error)))
+    entry = json.loads(line)
+    for value in ("juniper.hollow", "Aetna", "W98765432"):
+        assert value not in line
+    assert "INSERT INTO clients (email, insurance) VALUES (%(email)s, %(insurance)s)" in entry["exception"]
+    assert "IntegrityError" in entry["exception"] and "UniqueViolation" in entry["exception"]
+    assert "The above exception was the direct cause" in entry["exception"]
+
+
+def test_any_other_exception_is_logged_as_python_formats_it(ids):
+    import traceback
+
+    def chained():
+        try:
+            raise KeyError("inner")
+        except KeyError as exc:
+            raise RuntimeError("outer") from exc
+
+    exc_info = _raised(chained)
+    entry = json.loads(JsonFormatter("identity").format(make_record("boom", exc_info=exc_info)))
+    assert entry["exception"] == "".join(traceback.format_exception(*exc_info)).rstrip("\n")
