@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import jsonify
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.identity import keys
-from services.identity.api import auth, portal, staff
+from services.identity.api import auth, internal, portal, staff
 from services.identity.config import IdentityConfig
 from services.identity.domain.tokens import Signer
+from services.identity.forwarded import TrustedProxies, parse_networks
 from services.identity.models import outbox
 from services.identity.service import IdentityService
 from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, protect_blueprint
@@ -22,18 +22,16 @@ def create_app(config: IdentityConfig | None = None, *, mail=None):
     engine = get_engine(config.database_url)
     app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)],
                           metrics_collectors=[OutboxBacklogCollector("identity", engine, outbox)])
-    if config.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies)
+    # X-Forwarded-For only from the configured proxies: the throttles key on the address this gives.
+    app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks(config.trusted_proxies))
 
     signer = Signer.from_pem(keys.signing_key_pem(config), issuer=config.jwt_issuer, audience=config.jwt_audience,
                              previous_public_pems=keys.previous_public_pems(config))
     # Identity checks its own tokens with its own public keys: no HTTP round trip to itself.
     verifier = TokenVerifier(JWKSCache(config.jwks_url, fetch=lambda: signer.jwks), issuer=config.jwt_issuer,
                              audience=config.jwt_audience)
-    if mail is None:
-        from services.identity.tasks import enqueue_email
-
-        mail = enqueue_email
+    # Mail leaves through identity's mail outbox (services/identity/mail_outbox.py); `mail`, when given, is
+    # told of each mail after its transaction commits (tests read the links from it).
     app.extensions["identity"] = IdentityService(config=config, sessions=session_factory(config.database_url),
                                                  reads=read_session_factory(config.database_url),
                                                  signer=signer, verifier=verifier, fernet=keys.fernet(config),
@@ -44,6 +42,7 @@ def create_app(config: IdentityConfig | None = None, *, mail=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(internal.bp)
 
     @app.get("/.well-known/jwks.json")
     def jwks():

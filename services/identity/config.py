@@ -31,5 +31,19 @@ class IdentityConfig(BaseConfig):
     address_max_failures: int = field(default_factory=lambda: env_int("LOGIN_ADDRESS_MAX_FAILURES", 20))
     throttle_window: int = field(default_factory=lambda: env_int("LOGIN_THROTTLE_WINDOW_SECONDS", 900))
     lockout: int = field(default_factory=lambda: env_int("LOGIN_LOCKOUT_SECONDS", 900))
-    trusted_proxies: int = field(default_factory=lambda: env_int("TRUSTED_PROXIES", 1))
+    # The proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated): the gateway's
+    # address, and a load balancer's in front of it. `make run` runs the gateway on this machine.
+    trusted_proxies: str = field(default_factory=lambda: env("TRUSTED_PROXIES", "127.0.0.1,::1"))
     send_mail: bool = True
+    # Password-reset requests: at most this many reset mails per account per window (more requests answer the
+    # same 202 and send nothing), and this many requests per client address per window (then 429).
+    reset_account_max_mails: int = field(default_factory=lambda: env_int("PASSWORD_RESET_ACCOUNT_MAX_MAILS", 3))
+    reset_account_window: int = field(default_factory=lambda: env_int("PASSWORD_RESET_ACCOUNT_WINDOW_SECONDS",
+                                                                      3600))
+    reset_address_max_requests: int = field(default_factory=lambda: env_int("PASSWORD_RESET_ADDRESS_MAX_REQUESTS",
+                                                                            10))
+    reset_address_window: int = field(default_factory=lambda: env_int("PASSWORD_RESET_ADDRESS_WINDOW_SECONDS",
+                                                                      900))
+    # A mail handed to the mail worker but not sent after this long is handed over again (a task lost, or its
+    # retries spent while the mail server was down); the worker sends each mail once.
+    mail_requeue_after: int = field(default_factory=lambda: env_int("MAIL_REQUEUE_AFTER_SECONDS", 1800))

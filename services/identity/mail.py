@@ -1,4 +1,5 @@
-"""The e-mails identity sends itself: the registration link and the password-reset link."""
+"""The e-mails identity sends itself: the registration link and the password-reset link (rendered by the mail
+worker from the mail outbox's row, services/identity/mail_outbox.py)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,19 @@ TEMPLATES = {
         "{practice_name}: reset your portal password",
         "Someone asked to reset the password of your {practice_name} portal account.\n\n"
         "Choose a new password here (the link works once, for {minutes} minutes):\n{reset_url}\n\n"
+        "{mfa_note}"
         "If it was not you, ignore this e-mail: your password stays as it is.\n",
     ),
 }
 
+# A reset by e-mail changes the password only: two-factor stays as it was (an e-mail account alone must never be
+# enough to take a portal account whose owner turned two-factor on).
+MFA_STAYS_ON = ("Two-factor sign-in stays on: after choosing the new password you will still enter the code from\n"
+                "your authenticator app. If you no longer have the app, ask your practice's administrator.\n\n")
+
 
 def render(template: str, context: dict) -> tuple[str, str]:
     subject, body = TEMPLATES[template]
+    if template == "password_reset":
+        context = {**context, "mfa_note": MFA_STAYS_ON if context.get("mfa_enabled") else ""}
     return subject.format(**context), body.format(**context)

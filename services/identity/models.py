@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, func
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import Json, UTCDateTime, new_id, service_metadata
@@ -73,6 +73,9 @@ class RefreshToken(Base):
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    # The sessions ended lately, as the revoked-sessions list reads them (an index-only scan of the recent end).
+    __table_args__ = (Index("ix_refresh_tokens_revoked", "revoked_at", "family_id",
+                            postgresql_where=text("revoked_at IS NOT NULL")),)
 
 
 class PasswordReset(Base):
@@ -120,6 +123,25 @@ class ProfileChange(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(36))
     review_note: Mapped[str | None] = mapped_column(String(1000))
     __table_args__ = (Index("ix_profile_changes_status_created", "status", "created_at", "id"),)
+
+
+class MailOutbox(Base):
+    """A mail to send, written in the transaction that decides it; the mail relay hands its id to the mail worker,
+    which renders and sends it once. Its context (the link included) is encrypted with identity's Fernet key, and
+    forgotten once the mail is sent."""
+
+    __tablename__ = "mail_outbox"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    template: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(254))
+    context_encrypted: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, expired
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # times handed to the mail worker
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the link's end: a later mail is pointless
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_mail_outbox_pending", "created_at", postgresql_where=text("status = 'pending'")),)
 
 
 outbox, processed_events = define_event_tables(Base.metadata)

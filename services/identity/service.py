@@ -9,7 +9,8 @@ from datetime import date, datetime, timedelta
 
 import pyotp
 from cryptography.fernet import Fernet
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import String, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,16 +23,20 @@ from services.identity.domain.errors import (
     InvalidToken,
     InvitationNotFound,
     LoginThrottled,
+    ResetThrottled,
     ResetTokenInvalid,
     WeakPassword,
+    WrongPassword,
 )
 from services.identity.domain.registration import ensure_usable, identity_matches, invitation_state, mismatch
 from services.identity.domain.throttle import ThrottleState, record_failure, seconds_locked
 from services.identity.domain.tokens import Signer, opaque_token, token_hash
+from services.identity.mail_outbox import mail_row
 from services.identity.models import (
     Client,
     Invitation,
     LoginThrottle,
+    MailOutbox,
     PasswordReset,
     PracticeSettings,
     ProfileChange,
@@ -40,7 +45,7 @@ from services.identity.models import (
     outbox,
 )
 from shared.auth import Principal, TokenVerifier
-from shared.db import new_id, unit_of_work, utcnow
+from shared.db import UTCDateTime, new_id, unit_of_work, utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from shared.events import make_event, record_event
 from shared.pagination import paginate
@@ -53,7 +58,24 @@ SETTINGS_FIELDS = ("practice_name", "self_scheduling_enabled", "online_payments_
 CLIENT_FIELDS = ("first_name", "last_name", "preferred_name", "date_of_birth", "email", "phone", "address",
                  "emergency_contact", "insurance")
 
-Mail = Callable[[str, str, str], None]  # (to, template, context as json-able dict) -> enqueue after commit
+Mail = Callable[[str, str, dict], None]  # (to, template, context): told after the commit of each mail written
+
+_mails = MailOutbox.__table__
+_resets = PasswordReset.__table__
+_MAIL_COLUMNS = ("id", "template", "recipient", "context_encrypted", "status", "attempts", "expires_at")
+# A password reset's two rows in one statement, built once: the reset and its mail are inserted when :user_id is
+# an active account's id and not NULL (unknown address, or the account's mails spent). Both paths run this very
+# statement, and only the rows differ: no timing tells whether an account exists.
+_reset_row = (insert(_resets).from_select(
+    ["id", "user_id", "token_hash", "expires_at"],
+    select(bindparam("reset_id", type_=String), bindparam("user_id", type_=String),
+           bindparam("token_hash", type_=String), bindparam("expires_at", type_=UTCDateTime))
+    .where(bindparam("user_id", type_=String).is_not(None)))
+    .returning(_resets.c.id).cte("reset"))
+RESET_AND_MAIL = (insert(_mails).from_select(
+    list(_MAIL_COLUMNS), select(*(bindparam(f"mail_{name}", type_=_mails.c[name].type) for name in _MAIL_COLUMNS))
+    .select_from(_reset_row))
+    .returning(_mails.c.id))
 
 
 @dataclass
@@ -80,14 +102,23 @@ def directory_entry(client: Client) -> dict:
 
 class IdentityService:
     def __init__(self, *, config, sessions: sessionmaker[Session], signer: Signer, verifier: TokenVerifier,
-                 fernet: Fernet, mail: Callable[..., None], reads: sessionmaker[Session] | None = None):
+                 fernet: Fernet, mail: Mail | None = None, reads: sessionmaker[Session] | None = None):
         self.config = config
         self.sessions = sessions
         self.reads = reads or sessions  # autocommit sessions for single-statement reads
         self.signer = signer
         self.verifier = verifier
         self.fernet = fernet
-        self.mail = mail  # enqueue a mail; called only after commit
+        self.mail = mail  # told of each mail after its commit (tests); the mail itself leaves by the outbox
+
+    def _write_mail(self, session: Session, to: str, template: str, context: dict, expires_at: datetime) -> None:
+        """The mail goes in the caller's transaction: sent if and only if that transaction commits."""
+        session.execute(insert(_mails), mail_row(self.fernet, to=to, template=template, context=context,
+                                                 expires_at=expires_at))
+
+    def _told(self, to: str, template: str, context: dict) -> None:
+        if self.mail is not None:
+            self.mail(to, template, context)
 
     def _publish(self, session: Session, event_type: str, payload: dict) -> None:
         record_event(session, outbox, make_event(event_type, payload, producer="identity"))
@@ -214,11 +245,13 @@ class IdentityService:
         return None
 
     def _issue(self, session: Session, user: User, family_id: str | None = None) -> Tokens:
+        """A new session (refresh-token family), or the next pair of `family_id`'s; the access token names it."""
         refresh = opaque_token()
-        session.add(RefreshToken(user_id=user.id, family_id=family_id or new_id(), token_hash=token_hash(refresh),
+        family_id = family_id or new_id()
+        session.add(RefreshToken(user_id=user.id, family_id=family_id, token_hash=token_hash(refresh),
                                  expires_at=utcnow() + timedelta(seconds=self.config.refresh_token_ttl)))
         access = self.signer.access_token(user_id=user.id, role=user.role, client_id=user.client_id,
-                                          ttl=self.config.access_token_ttl)
+                                          ttl=self.config.access_token_ttl, session_id=family_id)
         return Tokens(access_token=access, refresh_token=refresh, expires_in=self.config.access_token_ttl, user=user)
 
     def refresh(self, refresh_token: str) -> Tokens:
@@ -229,9 +262,7 @@ class IdentityService:
                 raise InvalidToken("Sign in again.")
             if row.rotated_at is not None:
                 # A rotated token came back: someone holds a stolen copy. End the whole family.
-                session.execute(update(RefreshToken).where(RefreshToken.family_id == row.family_id,
-                                                           RefreshToken.revoked_at.is_(None))
-                                .values(revoked_at=utcnow()))
+                self._end_session(session, row.family_id)
                 session.commit()
                 log.warning("refresh token reuse; family revoked", extra={"fields": {"user_id": row.user_id}})
                 raise InvalidToken("Sign in again.")
@@ -246,26 +277,88 @@ class IdentityService:
             row = session.scalars(select(RefreshToken)
                                   .where(RefreshToken.token_hash == token_hash(refresh_token))).first()
             if row is not None:
-                session.execute(update(RefreshToken).where(RefreshToken.family_id == row.family_id,
-                                                           RefreshToken.revoked_at.is_(None))
-                                .values(revoked_at=utcnow()))
+                self._end_session(session, row.family_id)
+
+    # --- ended sessions ----------------------------------------------------------------------
+    @staticmethod
+    def _end_session(session: Session, family_id: str) -> None:
+        session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
+                                                   RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+
+    @staticmethod
+    def _end_all_sessions(session: Session, user_id: str) -> None:
+        session.execute(update(RefreshToken).where(RefreshToken.user_id == user_id,
+                                                   RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+
+    def revoked_sessions(self) -> dict:
+        """The sessions ended within an access token's lifetime (and a minute): the tokens of older ones have
+        expired anyway. One index-only scan (ix_refresh_tokens_revoked)."""
+        window = self.config.access_token_ttl + 60
+        since = utcnow() - timedelta(seconds=window)
+        with self.reads() as session:
+            rows = session.execute(select(RefreshToken.family_id, func.max(RefreshToken.revoked_at))
+                                   .where(RefreshToken.revoked_at > since)
+                                   .group_by(RefreshToken.family_id)).all()
+        return {"sessions": [{"sid": family, "revoked_at": ended.timestamp()} for family, ended in rows],
+                "window_seconds": window}
 
     # --- password reset ----------------------------------------------------------------------
-    def request_password_reset(self, email: str) -> None:
+    def request_password_reset(self, email: str, address: str | None) -> None:
+        """A reset link by mail, if an active account uses `email`; the answer and the work are the same either way.
+
+        Each request counts against the client address (too many: 429) and against the e-mail address (too many:
+        no more mail this window, the same answer). Known or not, the request runs the same statements (the
+        counters, one read, the one insert of `RESET_AND_MAIL`) and encrypts a mail: only whether rows are
+        inserted differs, never the work."""
         email = email.strip().lower()
         token = opaque_token()
+        now = utcnow()
+        expires_at = now + timedelta(seconds=self.config.password_reset_ttl)
         with unit_of_work(self.sessions) as session:
-            user = session.scalars(select(User).where(User.email == email, User.is_active.is_(True))).first()
-            if user is None:
-                return  # same answer either way: no account discovery
-            session.add(PasswordReset(user_id=user.id, token_hash=token_hash(token),
-                                      expires_at=utcnow() + timedelta(seconds=self.config.password_reset_ttl)))
-            practice = self._settings(session).practice_name
-        self.mail(email, "password_reset", {"practice_name": practice,
-                                            "reset_url": f"{self.config.portal_base_url}/reset-password?token={token}",
-                                            "minutes": self.config.password_reset_ttl // 60})
+            may_mail = self._count_reset_request(session, email, address, now)
+            found = session.execute(select(
+                select(User.id).where(User.email == email, User.is_active.is_(True)).scalar_subquery(),
+                select(User.mfa_enabled).where(User.email == email, User.is_active.is_(True)).scalar_subquery(),
+                select(PracticeSettings.practice_name).where(PracticeSettings.id == 1).scalar_subquery())).one()
+            user_id, mfa_enabled, practice = found
+            context = {"practice_name": practice or self.config.practice_name, "mfa_enabled": bool(mfa_enabled),
+                       "reset_url": f"{self.config.portal_base_url}/reset-password?token={token}",
+                       "minutes": self.config.password_reset_ttl // 60}
+            mail = mail_row(self.fernet, to=email, template="password_reset", context=context, expires_at=expires_at)
+            written = session.execute(RESET_AND_MAIL, {
+                "reset_id": new_id(), "user_id": user_id if may_mail else None, "token_hash": token_hash(token),
+                "expires_at": expires_at, **{f"mail_{name}": mail[name] for name in _MAIL_COLUMNS}}).first()
+        if written is not None:
+            self._told(email, "password_reset", context)
 
-    def confirm_password_reset(self, token: str, password: str) -> None:
+    def _count_reset_request(self, session: Session, email: str, address: str | None, now: datetime) -> bool:
+        """Counts the request per client address (locked: ResetThrottled) and per e-mail address; answers whether
+        the e-mail address may get another mail. Counted under row locks: a burst of concurrent requests counts
+        every one of them."""
+        config = self.config
+        limits = {f"reset-account:{email}": (config.reset_account_max_mails, config.reset_account_window)}
+        if address:
+            limits[f"reset-address:{address}"] = (config.reset_address_max_requests, config.reset_address_window)
+        session.execute(pg_insert(LoginThrottle).values([{"key": key, "failures": 0, "window_started_at": now}
+                                                         for key in limits]).on_conflict_do_nothing())
+        rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(list(limits)))
+                               .order_by(LoginThrottle.key).with_for_update()).all()
+        waits = {}
+        for row in rows:
+            most, window = limits[row.key]
+            state = ThrottleState(row.failures, row.window_started_at, row.locked_until)
+            waits[row.key] = seconds_locked(state, now)
+            if not waits[row.key]:  # a lock runs out on time: requests while locked do not extend it
+                state = record_failure(state, now, max_failures=most, window=window, lockout=window)
+                row.failures, row.window_started_at, row.locked_until = (
+                    state.failures, state.window_started_at, state.locked_until)
+        wait = waits.get(f"reset-address:{address}", 0)
+        if wait:
+            raise ResetThrottled(f"Too many password-reset requests. Try again in {wait} seconds.", retry_after=wait)
+        return not waits[f"reset-account:{email}"]
+
+    def confirm_password_reset(self, token: str, password: str) -> dict:
+        """Sets the new password and ends every session; two-factor stays as it was (the answer says which)."""
         with unit_of_work(self.sessions) as session:
             reset = session.scalars(select(PasswordReset).where(PasswordReset.token_hash == token_hash(token))
                                     .with_for_update()).first()
@@ -280,10 +373,9 @@ class IdentityService:
                                                         PasswordReset.used_at.is_(None))
                             .values(used_at=utcnow()))
             # A new password ends every session, and unlocks a throttled account.
-            session.execute(update(RefreshToken).where(RefreshToken.user_id == user.id,
-                                                       RefreshToken.revoked_at.is_(None))
-                            .values(revoked_at=utcnow()))
+            self._end_all_sessions(session, user.id)
             session.execute(LoginThrottle.__table__.delete().where(LoginThrottle.key == f"account:{user.email}"))
+            return {"mfa_enabled": bool(user.mfa_enabled)}
 
     def _user_inputs(self, session: Session, user: User | None, client: Client | None = None) -> list[str]:
         inputs = [self._settings(session).practice_name]
@@ -336,7 +428,29 @@ class IdentityService:
                              first_name="Practice", last_name="Administrator"))
             return True
 
-    def mfa_setup(self, user_id: str) -> dict:
+    # Two-factor changes ask for the password again (a stolen access token alone must bind no authenticator and
+    # remove none), counted with the account's sign-in failures; each ends every session of the user and answers
+    # a new one for the caller, who has just shown what a sign-in asks.
+    def _reauthenticate(self, user_id: str, password: str, address: str | None) -> list[tuple[str, int]]:
+        with self.reads() as session:
+            found = session.execute(select(User.email, User.password_hash).where(User.id == user_id)).first()
+            if found is None:
+                raise NotFound("Account not found.")
+            keys = self._throttle_keys(found.email, address)
+            self._check_throttle(session, keys)
+        # argon2 takes ~30 ms of CPU: verified with no database connection held
+        if not passwords.verify_password(found.password_hash, password):
+            self._record_failure(keys)
+            raise WrongPassword("The password is not right.", errors={"password": ["Does not match."]})
+        return keys
+
+    def _fresh_session(self, session: Session, user: User, keys: list[tuple[str, int]]) -> Tokens:
+        self._end_all_sessions(session, user.id)
+        session.execute(LoginThrottle.__table__.delete().where(LoginThrottle.key == keys[0][0]))
+        return self._issue(session, user)
+
+    def mfa_setup(self, user_id: str, password: str, address: str | None) -> dict:
+        keys = self._reauthenticate(user_id, password, address)
         with unit_of_work(self.sessions) as session:
             user = session.get(User, user_id, with_for_update=True)
             if user.mfa_enabled:
@@ -346,9 +460,10 @@ class IdentityService:
             user.mfa_last_step = None
             practice = self._settings(session).practice_name
             uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=practice)
-            return {"secret": secret, "otpauth_uri": uri}
+            return {"secret": secret, "otpauth_uri": uri, "tokens": self._fresh_session(session, user, keys)}
 
-    def mfa_enable(self, user_id: str, code: str) -> None:
+    def mfa_enable(self, user_id: str, code: str, password: str, address: str | None) -> Tokens:
+        keys = self._reauthenticate(user_id, password, address)
         with unit_of_work(self.sessions) as session:
             user = session.get(User, user_id, with_for_update=True)
             if user.mfa_secret_encrypted is None:
@@ -360,15 +475,30 @@ class IdentityService:
                 raise Unprocessable("The code is not right.", errors={"code": ["Does not match."]})
             user.mfa_last_step = step
             user.mfa_enabled = True
+            return self._fresh_session(session, user, keys)
 
-    def mfa_disable(self, user_id: str, password: str) -> None:
+    def mfa_disable(self, user_id: str, password: str, address: str | None) -> Tokens:
+        keys = self._reauthenticate(user_id, password, address)
         with unit_of_work(self.sessions) as session:
             user = session.get(User, user_id, with_for_update=True)
-            if not passwords.verify_password(user.password_hash, password):
-                raise Unprocessable("The password is not right.", errors={"password": ["Does not match."]})
             user.mfa_enabled = False
             user.mfa_secret_encrypted = None
             user.mfa_last_step = None
+            return self._fresh_session(session, user, keys)
+
+    def set_staff_active(self, user_id: str, active: bool, admin: Principal) -> User:
+        """An admin takes a staff user's access away (every session ends at once) or gives it back."""
+        with unit_of_work(self.sessions) as session:
+            user = session.get(User, user_id, with_for_update=True)
+            if user is None or user.role not in ("staff", "admin"):
+                raise NotFound("No staff user with this id.")
+            if user.id == admin.user_id and not active:
+                raise Conflict("You cannot deactivate your own account; another administrator can.")
+            user.is_active = active
+            if not active:
+                self._end_all_sessions(session, user.id)
+            session.flush()
+            return user
 
     # --- client records ----------------------------------------------------------------------
     def _email_in_use(self, session: Session, email: str, *, except_client: str | None = None) -> bool:
@@ -484,10 +614,12 @@ class IdentityService:
             self._publish(session, "client.invited", {"client_id": client.id, "email": client.email,
                                                       "expires_at": expires_at.isoformat()})
             practice = self._settings(session).practice_name
-            email, first_name = client.email, client.preferred_name or client.first_name
-        url = f"{self.config.portal_base_url}/register?token={token}"
-        self.mail(email, "invitation", {"practice_name": practice, "first_name": first_name, "invitation_url": url,
-                                        "expires_at": expires_at.strftime("%B %d, %Y %H:%M UTC")})
+            url = f"{self.config.portal_base_url}/register?token={token}"
+            context = {"practice_name": practice, "first_name": client.preferred_name or client.first_name,
+                       "invitation_url": url, "expires_at": expires_at.strftime("%B %d, %Y %H:%M UTC")}
+            self._write_mail(session, client.email, "invitation", context, expires_at)
+            email = client.email
+        self._told(email, "invitation", context)
         return {"invitation_url": url, "expires_at": expires_at}
 
     def _invitation(self, session: Session, token: str, *, lock: bool = False) -> Invitation:

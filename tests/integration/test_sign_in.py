@@ -7,7 +7,7 @@ import time
 import pyotp
 import pytest
 
-from tests.integration.conftest import ADMIN_PASSWORD, STRONG_PASSWORD, assert_problem, login
+from tests.integration.conftest import ADMIN_PASSWORD, STRONG_PASSWORD, Api, assert_problem, login
 from tests.support import random_refs
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,8 @@ def test_password_reset_by_email(api, registered_client, mailbox):
     confirm = "/api/v1/auth/password-reset/confirm"
     assert_problem(api.post(confirm, json={"token": token, "password": "password123"}), 422, field="password")
     new_password = "a brand new harbour lamp 7"
-    assert api.post(confirm, json={"token": token, "password": new_password}).status_code == 204
+    done = api.post(confirm, json={"token": token, "password": new_password})
+    assert done.status_code == 200 and done.get_json()["mfa_enabled"] is False
     assert_problem(api.post(confirm, json={"token": token, "password": new_password}), 410)
     assert_problem(api.post(LOGIN, json={"email": client["email"], "password": STRONG_PASSWORD}), 401)
     assert login(api, client["email"], new_password)["user"]["client_id"] == client["id"]
@@ -81,11 +82,15 @@ def test_staff_two_factor_sign_in(api, staff):
     staff.post("/api/v1/staff/users", json={"email": email, "password": password, "first_name": "Mo",
                                             "last_name": "Tan", "role": "staff"})
     member = api.as_(login(api, email, password)["access_token"])
-    secret = member.post("/api/v1/staff/me/mfa/setup").get_json()["secret"]
-    totp = pyotp.TOTP(secret)
+    setup = member.post("/api/v1/staff/me/mfa/setup", json={"password": password}).get_json()
+    member = api.as_(setup["access_token"])  # the set-up ended every session and answered a new one
+    totp = pyotp.TOTP(setup["secret"])
     assert_problem(member.post("/api/v1/staff/me/mfa/enable", json={"code": "000000" if totp.now() != "000000"
-                                                                    else "111111"}), 422, field="code")
-    assert member.post("/api/v1/staff/me/mfa/enable", json={"code": totp.now()}).status_code == 204
+                                                                    else "111111", "password": password}),
+                   422, field="code")
+    enabled = member.post("/api/v1/staff/me/mfa/enable", json={"code": totp.now(), "password": password})
+    assert enabled.status_code == 200
+    member = api.as_(enabled.get_json()["access_token"])
     assert member.get("/api/v1/staff/me").get_json()["mfa_enabled"] is True
 
     challenge = api.post(LOGIN, json={"email": email, "password": password}).get_json()
@@ -126,9 +131,152 @@ def test_auth_bad_bodies_answer_422_and_write_nothing(api, snapshot, path, body,
 
 def test_mfa_endpoints_refuse_bad_input(api, staff, snapshot):
     before = snapshot()
-    assert_problem(staff.post("/api/v1/staff/me/mfa/enable", json={"code": "12"}), 422, field="code")
-    assert_problem(staff.post("/api/v1/staff/me/mfa/enable", json={"code": "123456"}), 409)  # no set-up started
+    assert_problem(staff.post("/api/v1/staff/me/mfa/enable", json={"code": "12", "password": ADMIN_PASSWORD}),
+                   422, field="code")
+    assert_problem(staff.post("/api/v1/staff/me/mfa/enable", json={"code": "123456"}), 422, field="password")
+    assert_problem(staff.post("/api/v1/staff/me/mfa/enable", json={"code": "123456", "password": ADMIN_PASSWORD}),
+                   409)  # no set-up started
+    assert_problem(staff.post("/api/v1/staff/me/mfa/setup", json={}), 422, field="password")
+    assert_problem(staff.post("/api/v1/staff/me/mfa/setup", json={"password": ADMIN_PASSWORD, "x": 1}), 422,
+                   field="x")
     assert_problem(staff.post("/api/v1/staff/me/mfa/disable", json={}), 422, field="password")
     assert_problem(staff.post("/api/v1/staff/me/mfa/disable", json={"password": "not the password"}), 422,
                    field="password")
     before.assert_unchanged()
+
+
+# --- two-factor changes ask for the password again, throttled like sign-in ----------------------------------
+def new_staff(api, staff) -> tuple[str, str, Api]:
+    email = random_refs.email("mfa")
+    password = "Reauthenticating staff phrase 4!"
+    assert staff.post("/api/v1/staff/users", json={"email": email, "password": password, "first_name": "Ri",
+                                                   "last_name": "Ko", "role": "staff"}).status_code == 201
+    return email, password, api.as_(login(api, email, password)["access_token"])
+
+
+@pytest.mark.parametrize("path", ["/api/v1/staff/me/mfa/setup", "/api/v1/staff/me/mfa/enable",
+                                  "/api/v1/staff/me/mfa/disable"])
+def test_two_factor_changes_refuse_a_wrong_password_and_count_it(api, staff, identity_app, path):
+    """A stolen access token alone must not bind the thief's authenticator (nor remove the owner's)."""
+    email, password, member = new_staff(api, staff)
+    body = {"password": "not my password at all"} | ({"code": "123456"} if path.endswith("enable") else {})
+    limit = identity_app.extensions["identity"].config.account_max_failures
+    for _ in range(limit):
+        assert_problem(member.post(path, json=body), 422, field="password")
+    # counted with the sign-in failures of the account: now locked, even with the right password
+    locked = assert_problem(member.post(path, json={**body, "password": password}), 429)
+    assert locked["retry_after"] > 0
+    assert_problem(api.post(LOGIN, json={"email": email, "password": password}), 429)
+
+
+def test_two_factor_set_up_with_the_right_password_works(api, staff):
+    _, password, member = new_staff(api, staff)
+    setup = member.post("/api/v1/staff/me/mfa/setup", json={"password": password})
+    assert setup.status_code == 200 and setup.get_json()["otpauth_uri"].startswith("otpauth://totp/")
+
+
+# --- password reset: what the mail and the answer say about two-factor -------------------------------------
+def test_a_reset_tells_a_two_factor_user_that_two_factor_stays_on(api, staff, mailbox):
+    from services.identity.mail import render
+
+    email, password, member = new_staff(api, staff)
+    setup = member.post("/api/v1/staff/me/mfa/setup", json={"password": password}).get_json()
+    enabled = api.as_(setup["access_token"]).post("/api/v1/staff/me/mfa/enable", json={
+        "code": pyotp.TOTP(setup["secret"]).now(), "password": password})
+    assert enabled.status_code == 200
+    assert api.post("/api/v1/auth/password-reset", json={"email": email}).status_code == 202
+    context = mailbox.last(email, "password_reset")
+    _, text = render("password_reset", context)
+    assert "Two-factor sign-in stays on" in text
+    done = api.post("/api/v1/auth/password-reset/confirm", json={"token": context["reset_url"].split("token=")[1],
+                                                                 "password": "another calm orchard 83"})
+    assert done.status_code == 200
+    assert done.get_json()["mfa_enabled"] is True and "two-factor" in done.get_json()["detail"].lower()
+    # and it does stay on: the new password leads to the code step
+    assert api.post(LOGIN, json={"email": email, "password": "another calm orchard 83"}).get_json()["mfa_required"]
+
+
+def test_a_reset_mail_without_two_factor_says_nothing_of_it(api, registered_client, mailbox):
+    from services.identity.mail import render
+
+    client, _, _ = registered_client()
+    assert api.post("/api/v1/auth/password-reset", json={"email": client["email"]}).status_code == 202
+    _, text = render("password_reset", mailbox.last(client["email"], "password_reset"))
+    assert "two-factor" not in text.lower() and "reset-password?token=" in text
+
+
+# --- password reset: throttled per account (mails) and per address (429) ------------------------------------
+def reset_mails_to(mailbox, email) -> int:
+    return sum(1 for to, template, _ in mailbox.sent if to == email and template == "password_reset")
+
+
+def test_reset_requests_send_at_most_n_mails_per_account(api, identity_app, registered_client, mailbox):
+    client, _, _ = registered_client()
+    most = getattr(identity_app.extensions["identity"].config, "reset_account_max_mails", 3)
+    for _ in range(most + 3):
+        # each from another address: the per-address limit is not what stops them
+        assert Api(api.client).post("/api/v1/auth/password-reset", json={"email": client["email"]}).status_code == 202
+    assert reset_mails_to(mailbox, client["email"]) == most
+
+
+def test_reset_requests_per_address_are_refused_with_retry_after(api, identity_app):
+    most = getattr(identity_app.extensions["identity"].config, "reset_address_max_requests", 10)
+    for _ in range(most):
+        assert api.post("/api/v1/auth/password-reset", json={"email": random_refs.email()}).status_code == 202
+    response = api.post("/api/v1/auth/password-reset", json={"email": random_refs.email()})
+    assert_problem(response, 429)
+    assert int(response.headers["Retry-After"]) > 0
+    # another address is not held back
+    assert Api(api.client).post("/api/v1/auth/password-reset",
+                                json={"email": random_refs.email()}).status_code == 202
+
+
+def test_a_reset_runs_the_same_statements_for_known_and_unknown_addresses(api, identity_app, registered_client):
+    """No timing tells whether an account exists: both paths send the same SQL (rows differ, work does not)."""
+    from sqlalchemy import event
+
+    engine = identity_app.extensions["identity"].sessions.kw["bind"]
+    known = registered_client()[0]["email"]
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    def statements(email: str) -> list[str]:
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            assert Api(api.client).post("/api/v1/auth/password-reset", json={"email": email}).status_code == 202
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return list(seen)
+
+    statements(random_refs.email())  # warm: caches and the settings row are there for both
+    unknown_path, known_path = statements(random_refs.email()), statements(known)
+    assert known_path == unknown_path and known_path
+
+
+# --- X-Forwarded-For is taken only from the configured proxies ---------------------------------------------
+def test_a_direct_caller_cannot_spoof_its_address_to_dodge_the_throttle(api, identity_app):
+    caller = {"REMOTE_ADDR": random_refs.address().replace("198.51", "203.0")}  # not a trusted proxy
+    limit = identity_app.extensions["identity"].config.address_max_failures
+    for _ in range(limit):
+        assert_problem(api.post(LOGIN, json={"email": random_refs.email(), "password": "guess guess"},
+                                headers={"X-Forwarded-For": random_refs.address()}, environ_base=caller), 401)
+    assert_problem(api.post(LOGIN, json={"email": random_refs.email(), "password": "guess guess"},
+                            headers={"X-Forwarded-For": random_refs.address()}, environ_base=caller), 429)
+
+
+def test_behind_the_gateway_the_client_is_the_address_the_gateway_saw(api, identity_app):
+    """The gateway appends its peer to whatever the client sent: the right-most untrusted address counts."""
+    client_address = random_refs.address()
+    limit = identity_app.extensions["identity"].config.address_max_failures
+
+    def attempt():
+        spoofed = f"{random_refs.address()}, {client_address}"
+        return api.post(LOGIN, json={"email": random_refs.email(), "password": "guess guess"},
+                        headers={"X-Forwarded-For": spoofed}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+
+    for _ in range(limit):
+        assert_problem(attempt(), 401)
+    assert_problem(attempt(), 429)

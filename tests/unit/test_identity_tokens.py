@@ -33,7 +33,7 @@ def unb64(part: str) -> dict:
 
 
 def test_an_access_token_verifies_into_a_principal(signer, verifier):
-    token = signer.access_token(user_id="u-1", role="client", client_id="c-1", ttl=300)
+    token = signer.access_token(user_id="u-1", role="client", client_id="c-1", ttl=300, session_id="s-1")
     assert verifier.principal(token) == Principal(user_id="u-1", role="client", client_id="c-1")
     claims = verifier.verify(token)
     assert claims["iss"] == ISSUER and claims["aud"] == AUDIENCE and claims["typ"] == "access"
@@ -41,26 +41,28 @@ def test_an_access_token_verifies_into_a_principal(signer, verifier):
 
 
 def test_a_staff_token_has_no_client_id(signer, verifier):
-    token = signer.access_token(user_id="u-2", role="staff", client_id=None, ttl=300)
+    token = signer.access_token(user_id="u-2", role="staff", client_id=None, ttl=300, session_id="s-1")
     assert "client_id" not in verifier.verify(token)
     assert verifier.principal(token).is_staff
 
 
 def test_the_header_names_the_signing_key(signer):
-    header = jwt.get_unverified_header(signer.access_token(user_id="u", role="staff", client_id=None, ttl=60))
+    header = jwt.get_unverified_header(signer.access_token(user_id="u", role="staff", client_id=None, ttl=60,
+                                                           session_id="s-1"))
     assert header == {"alg": "RS256", "kid": signer.kid, "typ": "JWT"}
     assert [k["kid"] for k in signer.jwks["keys"]] == [signer.kid]
     assert "d" not in signer.jwks["keys"][0]  # the JWKS publishes the public key only
 
 
 def test_an_expired_token_is_unauthorized(signer, verifier):
-    token = signer.access_token(user_id="u", role="client", client_id="c", ttl=-60)  # beyond the 5 s leeway
+    # beyond the 5 s leeway
+    token = signer.access_token(user_id="u", role="client", client_id="c", ttl=-60, session_id="s-1")
     with pytest.raises(Unauthorized, match="expired"):
         verifier.principal(token)
 
 
 def test_a_token_signed_by_another_key_is_unauthorized(other_signer, verifier):
-    token = other_signer.access_token(user_id="u", role="admin", client_id=None, ttl=300)
+    token = other_signer.access_token(user_id="u", role="admin", client_id=None, ttl=300, session_id="s-1")
     with pytest.raises(Unauthorized):
         verifier.principal(token)
 
@@ -80,13 +82,13 @@ def test_an_mfa_token_is_refused_as_an_access_token(signer, verifier):
 
 
 def test_an_access_token_is_refused_as_an_mfa_token(signer, verifier):
-    token = signer.access_token(user_id="u", role="staff", client_id=None, ttl=300)
+    token = signer.access_token(user_id="u", role="staff", client_id=None, ttl=300, session_id="s-1")
     with pytest.raises(Unauthorized):
         verifier.verify(token, purpose="mfa")
 
 
 def test_a_tampered_payload_is_refused(signer, verifier):
-    token = signer.access_token(user_id="u", role="client", client_id="c-1", ttl=300)
+    token = signer.access_token(user_id="u", role="client", client_id="c-1", ttl=300, session_id="s-1")
     header, payload, signature = token.split(".")
     claims = unb64(payload)
     claims["role"] = "admin"
@@ -96,7 +98,8 @@ def test_a_tampered_payload_is_refused(signer, verifier):
 
 
 def test_alg_none_is_refused(signer, verifier):
-    claims = unb64(signer.access_token(user_id="u", role="admin", client_id=None, ttl=300).split(".")[1])
+    token = signer.access_token(user_id="u", role="admin", client_id=None, ttl=300, session_id="s-1")
+    claims = unb64(token.split(".")[1])
     unsigned = b64({"alg": "none", "typ": "JWT", "kid": signer.kid}) + "." + b64(claims) + "."
     with pytest.raises(Unauthorized):
         verifier.principal(unsigned)
@@ -104,7 +107,8 @@ def test_alg_none_is_refused(signer, verifier):
 
 def test_hs256_signed_with_the_public_key_is_refused(signer, verifier):
     """The classic algorithm confusion: HMAC keyed with the published public key."""
-    claims = unb64(signer.access_token(user_id="u", role="admin", client_id=None, ttl=300).split(".")[1])
+    token = signer.access_token(user_id="u", role="admin", client_id=None, ttl=300, session_id="s-1")
+    claims = unb64(token.split(".")[1])
     signing_input = b64({"alg": "HS256", "typ": "JWT", "kid": signer.kid}) + "." + b64(claims)
     mac = hmac.new(public_pem(signer), signing_input.encode(), hashlib.sha256).digest()
     forged = signing_input + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
@@ -144,7 +148,7 @@ def test_previous_public_keys_stay_in_the_jwks(private_key_pem, signer, other_pr
     rotated = Signer.from_pem(private_key_pem, issuer=ISSUER, audience=AUDIENCE,
                               previous_public_pems=[public_pem(previous)])
     assert [k["kid"] for k in rotated.jwks["keys"]] == [signer.kid, previous.kid]
-    old_token = previous.access_token(user_id="u", role="staff", client_id=None, ttl=300)
+    old_token = previous.access_token(user_id="u", role="staff", client_id=None, ttl=300, session_id="s-1")
     assert verifier_for(rotated).principal(old_token).user_id == "u"
 
 
@@ -154,3 +158,11 @@ def test_opaque_tokens_are_random_and_stored_as_sha256():
     assert token_hash(first) == token_hash(first)
     assert len(token_hash(first)) == 64 and token_hash(first) != token_hash(second)
     assert first not in token_hash(first)
+
+
+def test_an_access_token_names_its_session_and_an_mfa_token_does_not(signer, verifier):
+    token = signer.access_token(user_id="u", role="staff", client_id=None, ttl=300, session_id="family-1")
+    claims = verifier.verify(token)
+    assert claims["sid"] == "family-1" and claims["typ"] == "access"
+    mfa = verifier.verify(signer.mfa_token(user_id="u", role="staff", ttl=300), purpose="mfa")
+    assert "sid" not in mfa and mfa["typ"] == "mfa"

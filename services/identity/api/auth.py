@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from services.identity.api import identity
+from services.identity.api import client_address, identity
 from services.identity.api.schemas import (
     LoginIn,
     MfaChallengeOut,
@@ -13,6 +13,7 @@ from services.identity.api.schemas import (
     RegisteredOut,
     RegisterIn,
     RegistrationInfoOut,
+    ResetConfirmedOut,
     ResetConfirmIn,
     ResetRequestIn,
     TokensOut,
@@ -23,15 +24,11 @@ bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 tokens_out = TokensOut()
 
 
-def _address() -> str | None:
-    return request.remote_addr
-
-
 @bp.post("/login")
 @doc(body=LoginIn, response=TokensOut, summary="Sign in with e-mail and password")
 def login():
     data = load(LoginIn())
-    result = identity().login(data["email"], data["password"], _address())
+    result = identity().login(data["email"], data["password"], client_address())
     if isinstance(result, dict):
         return MfaChallengeOut().dump(result)
     return tokens_out.dump(result)
@@ -41,7 +38,7 @@ def login():
 @doc(body=MfaIn, response=TokensOut, summary="Second step of a sign-in with two-factor on")
 def mfa():
     data = load(MfaIn())
-    return tokens_out.dump(identity().complete_mfa(data["mfa_token"], data["code"], _address()))
+    return tokens_out.dump(identity().complete_mfa(data["mfa_token"], data["code"], client_address()))
 
 
 @bp.post("/refresh")
@@ -74,13 +71,18 @@ def register():
 @bp.post("/password-reset")
 @doc(body=ResetRequestIn, status=202, summary="E-mail a reset link (answers 202 whether or not the account exists)")
 def password_reset():
-    identity().request_password_reset(load(ResetRequestIn())["email"])
+    identity().request_password_reset(load(ResetRequestIn())["email"], client_address())
     return {"status": "accepted", "detail": "If an account uses this address, a reset link is on its way."}, 202
 
 
 @bp.post("/password-reset/confirm")
-@doc(body=ResetConfirmIn, status=204, summary="Set a new password from the reset link")
+@doc(body=ResetConfirmIn, response=ResetConfirmedOut, summary="Set a new password from the reset link")
 def password_reset_confirm():
     data = load(ResetConfirmIn())
-    identity().confirm_password_reset(data["token"], data["password"])
-    return "", 204
+    result = identity().confirm_password_reset(data["token"], data["password"])
+    if result["mfa_enabled"]:
+        detail = ("Your password is changed and every earlier sign-in has ended. Two-factor sign-in stays on: sign "
+                  "in with the new password and the code from your authenticator app.")
+    else:
+        detail = "Your password is changed and every earlier sign-in has ended. Sign in with the new password."
+    return ResetConfirmedOut().dump({**result, "detail": detail})

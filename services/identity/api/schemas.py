@@ -34,6 +34,7 @@ class UserOut(Schema):
     first_name = fields.String(allow_none=True)
     last_name = fields.String(allow_none=True)
     mfa_enabled = fields.Boolean()
+    active = fields.Boolean(attribute="is_active")
 
 
 class TokensOut(Schema):
@@ -76,6 +77,12 @@ class ResetRequestIn(Strict):
 class ResetConfirmIn(Strict):
     token = fields.String(required=True, validate=validate.Length(min=1, max=512))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class ResetConfirmedOut(Schema):
+    status = fields.Constant("password_changed")
+    mfa_enabled = fields.Boolean()
+    detail = fields.String()
 
 
 class Address(Strict):
@@ -170,17 +177,23 @@ class UserList(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-class MfaSetupOut(Schema):
+class MfaSetupOut(TokensOut):
+    """The secret for the authenticator app, and the caller's new session (the set-up ended the others)."""
+
     secret = fields.String()
     otpauth_uri = fields.String()
 
 
-class MfaCodeIn(Strict):
+class PasswordIn(Strict):
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class MfaCodeIn(PasswordIn):
     code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$", error="Six digits."))
 
 
-class PasswordIn(Strict):
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+class StaffUserPatchIn(Strict):
+    active = StrictBool(required=True)
 
 
 class PracticeAddress(Address):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from services.identity.api import identity
+from services.identity.api import client_address, identity
 from services.identity.api.schemas import (
     ClientIn,
     ClientOut,
@@ -22,6 +22,8 @@ from services.identity.api.schemas import (
     SettingsIn,
     SettingsOut,
     StaffUserIn,
+    StaffUserPatchIn,
+    TokensOut,
     UserList,
     UserOut,
 )
@@ -45,30 +47,42 @@ def list_users():
     return UserList().dump({"items": identity().list_staff_users(), "next_cursor": None})
 
 
+@bp.patch("/users/<user_id>")
+@require_roles("admin")
+@doc(body=StaffUserPatchIn, response=UserOut, summary="Deactivate a staff user (every session ends) or reactivate")
+def patch_user(user_id: str):
+    active = load(StaffUserPatchIn())["active"]
+    return UserOut().dump(identity().set_staff_active(user_id, active, current_principal()))
+
+
 @bp.get("/me")
 @doc(response=UserOut, summary="The signed-in staff member")
 def me():
     return UserOut().dump(identity().get_user(current_principal().user_id))
 
 
+# Each change of two-factor asks for the password again, ends every session of the user and answers a new one.
 @bp.post("/me/mfa/setup")
-@doc(response=MfaSetupOut, summary="Start two-factor set-up: a secret for the authenticator app")
+@doc(body=PasswordIn, response=MfaSetupOut, summary="Start two-factor set-up: a secret for the authenticator app")
 def mfa_setup():
-    return MfaSetupOut().dump(identity().mfa_setup(current_principal().user_id))
+    password = load(PasswordIn())["password"]
+    result = identity().mfa_setup(current_principal().user_id, password, client_address())
+    return MfaSetupOut().dump({**vars(result.pop("tokens")), **result})
 
 
 @bp.post("/me/mfa/enable")
-@doc(body=MfaCodeIn, status=204, summary="Turn two-factor sign-in on with a first code")
+@doc(body=MfaCodeIn, response=TokensOut, summary="Turn two-factor sign-in on with a first code")
 def mfa_enable():
-    identity().mfa_enable(current_principal().user_id, load(MfaCodeIn())["code"])
-    return "", 204
+    data = load(MfaCodeIn())
+    return TokensOut().dump(identity().mfa_enable(current_principal().user_id, data["code"], data["password"],
+                                                  client_address()))
 
 
 @bp.post("/me/mfa/disable")
-@doc(body=PasswordIn, status=204, summary="Turn two-factor sign-in off (needs the password)")
+@doc(body=PasswordIn, response=TokensOut, summary="Turn two-factor sign-in off")
 def mfa_disable():
-    identity().mfa_disable(current_principal().user_id, load(PasswordIn())["password"])
-    return "", 204
+    password = load(PasswordIn())["password"]
+    return TokensOut().dump(identity().mfa_disable(current_principal().user_id, password, client_address()))
 
 
 @bp.post("/clients")

@@ -47,3 +47,11 @@ class ClientNotFound(NotFound):
 
 class ResetTokenInvalid(Gone):
     slug, title = "reset-link-unusable", "This password-reset link can no longer be used"
+
+
+class ResetThrottled(TooManyRequests):
+    slug, title = "password-reset-throttled", "Too many password-reset requests"
+
+
+class WrongPassword(Unprocessable):
+    slug, title = "wrong-password", "The password is not right"

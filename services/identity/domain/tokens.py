@@ -60,10 +60,15 @@ class Signer:
                 "jti": uuid.uuid4().hex, **claims}
         return jwt.encode(body, self.private_key, algorithm="RS256", headers={"kid": self.kid})
 
-    def access_token(self, *, user_id: str, role: str, client_id: str | None, ttl: int) -> str:
+    def access_token(self, *, user_id: str, role: str, client_id: str | None, ttl: int,
+                     session_id: str | None = None) -> str:
+        """`session_id`: the session (refresh-token family) the token belongs to, as `sid`: ending the session
+        ends its access tokens too, wherever they are checked."""
         claims = {"sub": user_id, "role": role, "typ": "access"}
         if client_id:
             claims["client_id"] = client_id
+        if session_id:
+            claims["sid"] = session_id
         return self.sign(claims, ttl)
 
     def mfa_token(self, *, user_id: str, role: str, ttl: int) -> str:

@@ -1,0 +1,101 @@
+"""Identity's mail leaves through an outbox: the mail to send is a row written in the business transaction
+(its context, the link included, encrypted with identity's key); the relay hands the mail worker only the
+row's id, with publisher confirms; the worker reads, decrypts, renders and sends, once."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import uuid
+
+import kombu
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import text
+
+from services.identity.mail_outbox import MailRelay, deliver
+from shared.smtp_sink import EmlWriter
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def mail_rows(engine, recipient: str, template: str) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text(
+            "SELECT * FROM mail_outbox WHERE recipient = :r AND template = :t ORDER BY created_at"),
+            {"r": recipient, "t": template}).mappings()]
+
+
+def reset_for(api, registered_client, mailbox) -> tuple[str, str]:
+    client, _, _ = registered_client()
+    assert api.post("/api/v1/auth/password-reset", json={"email": client["email"]}).status_code == 202
+    return client["email"], mailbox.last(client["email"], "password_reset")["reset_url"].split("token=")[1]
+
+
+def test_a_reset_mail_is_a_row_of_the_transaction_with_the_link_encrypted(api, registered_client, mailbox,
+                                                                           identity_engine):
+    address, token = reset_for(api, registered_client, mailbox)
+    rows = mail_rows(identity_engine, address, "password_reset")
+    assert len(rows) == 1 and rows[0]["status"] == "pending" and rows[0]["queued_at"] is None
+    assert token not in json.dumps(rows[0], default=str)
+
+
+def test_an_invitation_mail_is_a_row_too(staff, new_client, identity_engine):
+    client = new_client()
+    invite = staff.post(f"/api/v1/staff/clients/{client['id']}/invitation")
+    assert invite.status_code == 201
+    token = invite.get_json()["invitation_url"].split("token=")[1]
+    rows = mail_rows(identity_engine, client["email"], "invitation")
+    assert len(rows) == 1 and token not in json.dumps(rows[0], default=str)
+
+
+def test_the_mail_task_on_the_broker_holds_an_id_not_the_reset_token(api, registered_client, mailbox,
+                                                                      identity_engine, migrated, broker):
+    from services.identity.tasks import send_mail
+
+    address, token = reset_for(api, registered_client, mailbox)
+    mail_id = mail_rows(identity_engine, address, "password_reset")[0]["id"]
+    queue = f"test.identity-mail.{uuid.uuid4().hex[:8]}"
+    broker.queue_declare(queue, durable=True)
+    try:
+        with kombu.Connection(migrated.amqp_url, transport_options={"confirm_publish": True}) as connection:
+            relay = MailRelay(engine=identity_engine, publish_batch=lambda ids: [send_mail.apply_async(
+                (mid,), connection=connection, queue=queue, retry=False) for mid in ids])
+            assert relay.drain_once() >= 1
+            assert relay.drain_once() == 0  # queued rows are not handed out again
+        messages = []
+        while (got := broker.basic_get(queue, auto_ack=True))[0] is not None:
+            messages.append(got)
+        ours = [(props, body) for _, props, body in messages if mail_id.encode() in body]
+        assert len(ours) == 1
+        props, body = ours[0]
+        assert props.headers["task"] == "identity.send_mail"
+        for part in (body.decode(), json.dumps(props.headers, default=str)):
+            assert token not in part and "reset-password" not in part and address not in part
+        assert mail_rows(identity_engine, address, "password_reset")[0]["queued_at"] is not None
+    finally:
+        broker.queue_delete(queue)
+
+
+def test_the_worker_sends_the_mail_once_from_the_row_and_forgets_the_link(api, registered_client, mailbox,
+                                                                          identity_app, identity_engine, tmp_path):
+    address, token = reset_for(api, registered_client, mailbox)
+    mail_id = mail_rows(identity_engine, address, "password_reset")[0]["id"]
+    service = identity_app.extensions["identity"]
+    port = free_port()
+    controller = Controller(EmlWriter(tmp_path), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        kwargs = {"sessions": service.sessions, "fernet": service.fernet, "sender": "Portal <no-reply@t.test>",
+                  "smtp_host": "127.0.0.1", "smtp_port": port}
+        assert deliver(mail_id, **kwargs) == "sent"
+        assert deliver(mail_id, **kwargs) == "gone"  # a second copy of the task sends nothing
+    finally:
+        controller.stop()
+    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in tmp_path.glob("*.eml")]
+    assert len(mails) == 1 and mails[0]["To"] == address
+    assert f"reset-password?token={token}" in mails[0].get_content()
+    row = mail_rows(identity_engine, address, "password_reset")[0]
+    assert row["status"] == "sent" and row["sent_at"] is not None and row["context_encrypted"] is None
