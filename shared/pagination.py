@@ -9,7 +9,7 @@ from datetime import datetime
 from marshmallow import ValidationError, fields, validate
 from sqlalchemy import Select, tuple_
 
-from shared.schemas import Strict
+from shared.schemas import Strict, refused_character
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -27,15 +27,36 @@ def encode_cursor(values: list) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+BIGINT = range(-(2**63), 2**63)  # a key column's integers: beyond them PostgreSQL answers an error, not no rows
+
+
+def _no_constant(name: str):
+    raise ValueError(name)  # NaN, Infinity: Python's parser takes them, JSON and our cursors have none
+
+
+def _key_value(value, kind: type):
+    """One value of a cursor as the key column's type; ValueError for anything this list never gave out (a cursor
+    is the client's to forge: a NUL or a lone surrogate, or an integer past bigint, would fail in the database)."""
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if isinstance(value, float):
+        raise ValueError("floats are not keys")
+    value = kind(value)
+    if isinstance(value, str) and refused_character(value):
+        raise ValueError("refused character")
+    if isinstance(value, int) and value not in BIGINT:
+        raise ValueError("out of range")
+    return value
+
+
 def decode_cursor(cursor: str, kinds: list[type]) -> list:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
+        values = json.loads(raw, parse_constant=_no_constant)
         if not isinstance(values, list) or len(values) != len(kinds):
             raise ValueError
-        return [datetime.fromisoformat(v) if kind is datetime else kind(v) for v, kind in zip(values, kinds,
-                                                                                               strict=True)]
-    except (ValueError, TypeError) as exc:
+        return [_key_value(v, kind) for v, kind in zip(values, kinds, strict=True)]
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ValidationError({"cursor": ["Not a cursor this list gave out."]}) from exc
 
 

@@ -4,6 +4,7 @@ holding a character the database or the UTF-8 encoder refuses."""
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
@@ -54,12 +55,34 @@ def refused_strings(value) -> dict | None:
     return errors
 
 
+# The services compute with the dates they are sent: an inclusive end date becomes "before the next midnight" in
+# the practice's time zone, then UTC. Python's dates stop at years 1 and 9999 (9999-12-31 has no next midnight: a
+# 500 on history lists), so a year of room on either side. Business rules (a birth date after 1900) stay with
+# their schemas.
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
+DAY_MESSAGE = f"Must be a date between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}."
+
+
+def calendar_day(value: date | datetime) -> None:
+    day = value.date() if isinstance(value, datetime) else value
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError(DAY_MESSAGE)
+
+
 class Strict(Schema):
     """Unknown fields are an error (422), never silently dropped; so is a string holding NUL or a lone surrogate,
-    in any field at any depth (nested schemas, lists, dicts), named by the key the client sent."""
+    in any field at any depth (nested schemas, lists, dicts), named by the key the client sent; and a date or
+    date-time outside FIRST_DAY..LAST_DAY."""
 
     class Meta:
         unknown = RAISE
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        super().on_bind_field(field_name, field_obj)
+        # Each schema instance binds its own copies of the fields: appending here changes no other schema.
+        for field in (field_obj, getattr(field_obj, "inner", None)):
+            if isinstance(field, fields.Date | fields.DateTime) and calendar_day not in field.validators:
+                field.validators.append(calendar_day)
 
     @pre_load
     def _refuse_characters(self, data, **kwargs):

@@ -114,3 +114,29 @@ def test_the_sandbox_refuses_bad_strings_and_deep_json(tmp_path):
         assert_problem(response, 422, field="cardholder_name")
     response = client.post("/v1/tokens", data='{"cvc": ' + deep(1000) + "}", content_type="application/json")
     assert_problem(response, 400)
+
+
+def test_a_date_without_a_next_day_or_a_forged_cursor_is_a_422(bclient, payer):
+    import base64
+
+    _, me = bclient()
+    assert_problem(me.get("/api/v1/portal/account/history?to=9999-12-31"), 422, field="to")
+    _, payer_api, _ = payer()
+    assert_problem(payer_api.get("/api/v1/portal/payments?from=0001-01-01&to=9999-12-31"), 422, field="to")
+    for forged in (b'["2026-01-01T00:00:00+00:00", 100000000000000000000000000000]',
+                   b'["2026-01-01T00:00:00+00:00", Infinity]'):
+        cursor = base64.urlsafe_b64encode(forged).decode()
+        assert_problem(me.get("/api/v1/portal/account/history", query_string={"cursor": cursor}), 422, field="cursor")
+    cursor = base64.urlsafe_b64encode(b'["2026-01-01T00:00:00+00:00", "a\\u0000"]').decode()
+    assert_problem(me.get("/api/v1/portal/invoices", query_string={"cursor": cursor}), 422, field="cursor")
+
+
+@pytest.mark.parametrize("raw", ["%00", "a%00b", "%FF", "%ED%A0%80x", "%C3"])
+def test_a_bad_path_through_a_real_server_is_a_400(sandbox, raw):
+    """What gunicorn hands over (werkzeug's test client would turn %FF into U+FFFD first)."""
+    import requests
+
+    for url in (f"{sandbox[0]}/v1/charges/{raw}", f"{sandbox[0]}/v1/charges?reference={raw}"):
+        response = requests.get(url, headers={"Authorization": "Bearer sk_test_itest"}, timeout=5)
+        assert response.status_code == 400, (url, response.status_code, response.text)
+        assert response.headers["Content-Type"] == "application/problem+json"

@@ -43,6 +43,30 @@ def test_a_garbage_cursor_is_a_validation_error_on_cursor(garbage):
     assert caught.value.messages == {"cursor": ["Not a cursor this list gave out."]}
 
 
+def _forged(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("forged, kinds", [
+    (_forged(b'["2025-01-01T00:00:00+00:00", "a\\u0000b"]'), [datetime, str]),  # NUL: PostgreSQL refuses it
+    (_forged(b'["2025-01-01T00:00:00+00:00", "\\ud800x"]'), [datetime, str]),   # no UTF-8 encoder takes it
+    (_forged(b'["x\\u0000", "y", "z"]'), [str, str, str]),
+    (_forged(b'["2025-01-01T00:00:00+00:00", 100000000000000000000000000000]'), [datetime, int]),  # > bigint
+    (_forged(b'["2025-01-01T00:00:00+00:00", -9223372036854775809]'), [datetime, int]),
+    (_forged(b'["2025-01-01T00:00:00+00:00", Infinity]'), [datetime, int]),  # int(inf): OverflowError
+    (_forged(b'["2025-01-01T00:00:00+00:00", NaN]'), [datetime, int]),
+    (_forged(b'["2025-01-01T00:00:00+00:00", 1e400]'), [datetime, int]),
+], ids=["nul", "lone-surrogate", "nul-first", "huge-int", "below-bigint", "infinity", "nan", "1e400"])
+def test_a_forged_cursor_the_database_would_choke_on_is_refused(forged, kinds):
+    with pytest.raises(ValidationError) as caught:
+        decode_cursor(forged, kinds)
+    assert caught.value.messages == {"cursor": ["Not a cursor this list gave out."]}
+
+
+def test_a_cursor_keeps_the_largest_bigint():
+    assert decode_cursor(encode_cursor(["a", 2**63 - 1]), [str, int]) == ["a", 2**63 - 1]
+
+
 def test_a_cursor_with_a_wrong_kind_is_refused():
     with pytest.raises(ValidationError):
         decode_cursor(encode_cursor(["abc"]), [int])
