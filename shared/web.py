@@ -50,7 +50,7 @@ def create_base_app(name: str, config, *, error_map: dict[type[Exception], Mappe
         correlation_id_var.set(g.correlation_id)
         # Before any route (and any authentication): an id or a search term holding NUL or bytes that are not
         # UTF-8 would otherwise reach the database as a 500.
-        refused = refused_url_part()
+        refused = refused_request_part()
         if refused:
             where, message = refused
             return problem(400, "bad-request", "Bad request", message, errors={where: [message]})
@@ -131,9 +131,9 @@ def _refused_text(raw: bytes) -> bool:
         return True
 
 
-def refused_url_part() -> tuple[str, str] | None:
-    """("path" or a query parameter's name, why) when the request's address holds a NUL or bytes that are not
-    UTF-8 (werkzeug would pass on U+FFFD or the NUL); None when it is clean."""
+def refused_request_part() -> tuple[str, str] | None:
+    """("path", a query parameter's or a header's name; why) when the request's address holds a NUL or bytes that
+    are not UTF-8 (werkzeug would pass on U+FFFD or the NUL), or a header a NUL; None when it is clean."""
     # PATH_INFO is the percent-decoded path as latin-1 text (PEP 3333): encoding it back gives the bytes sent.
     if _refused_text(request.environ.get("PATH_INFO", "").encode("latin-1", "replace")):
         return "path", "The address " + _URL_REFUSED
@@ -143,6 +143,9 @@ def refused_url_part() -> tuple[str, str] | None:
         if _refused_text(name) or _refused_text(value):
             label = name.decode("utf-8", "replace").replace("\x00", "").replace("\ufffd", "") or "query"
             return label, f"The query parameter {label!r} {_URL_REFUSED}"
+    for header, value in request.headers.items():  # gunicorn refuses these first; werkzeug's server does not
+        if "\x00" in value:
+            return header, f"The header {header} holds a NUL character."
     return None
 
 

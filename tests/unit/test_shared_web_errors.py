@@ -303,6 +303,12 @@ def test_a_query_with_nul_or_bytes_that_are_not_utf8_is_a_400_naming_it(client, 
     assert body["errors"]
 
 
+def test_a_header_with_a_nul_is_a_400_naming_it(client):
+    # gunicorn refuses these itself; werkzeug's server and test client pass them on (Idempotency-Key is stored).
+    body = assert_problem(client.get("/items/1", headers={"Idempotency-Key": "a\x00b"}), 400, "bad-request")
+    assert "Idempotency-Key" in body["errors"]
+
+
 def test_an_ordinary_path_and_query_pass(client):
     response = client.get("/items/caf%C3%A9?q=%E2%82%AC+1")
     assert response.get_json() == {"id": "caf\u00e9", "q": "\u20ac 1"}
