@@ -11,11 +11,12 @@ from services.billing.service import BillingService
 from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, protect_blueprint
 from shared.db import get_engine, session_factory
 from shared.outbox_metrics import OutboxBacklogCollector
+from shared.practice_settings import PracticeSettings, SettingsSource
 from shared.web import broker_check, create_base_app, database_check
 
 
 def create_app(config: BillingConfig | None = None, *, payments: PaymentsClient | None = None,
-               verifier: TokenVerifier | None = None):
+               verifier: TokenVerifier | None = None, settings: SettingsSource | None = None):
     config = config or BillingConfig()
     engine = get_engine(config.database_url)
     app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)],
@@ -23,9 +24,11 @@ def create_app(config: BillingConfig | None = None, *, payments: PaymentsClient 
     verifier = verifier or TokenVerifier(JWKSCache(config.jwks_url), issuer=config.jwt_issuer,
                                          audience=config.jwt_audience)
     sessions = session_factory(config.database_url)
-    app.extensions["billing"] = BillingService(config=config, sessions=sessions)
+    settings = settings or PracticeSettings(config.identity_url, config.internal_api_key,
+                                            timeout=config.identity_timeout)
+    app.extensions["billing"] = BillingService(config=config, sessions=sessions, settings=settings)
     app.extensions["billing_autopay"] = AutopayRunner(
-        sessions=sessions, max_failures=config.autopay_max_failures,
+        sessions=sessions, max_failures=config.autopay_max_failures, settings=settings,
         payments=payments or PaymentsClient(config.payments_url, config.internal_api_key, config.payments_timeout))
     protect_blueprint(portal.bp, lambda: verifier, CLIENT_ROLES)
     protect_blueprint(staff.bp, lambda: verifier, STAFF_ROLES)

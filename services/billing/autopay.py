@@ -4,6 +4,10 @@ balance comes from an invoice issued since AutoPay last succeeded for them.
 The idempotency key is derived from the run (the practice's calendar date) and the client, so running
 the same night again never charges twice; three failed nights in a row switch AutoPay off for that
 client and tell the practice (autopay.disabled).
+
+The practice's AutoPay switch is asked of identity before the run and again before each charge: switched off,
+the charges not made yet are not made; identity not answering, the run stops unfinished and the beat's next
+tick runs the night again (the keys make that safe). Billing's projection of the switch only refuses sooner.
 """
 
 from __future__ import annotations
@@ -19,16 +23,26 @@ from services.billing import ledger
 from services.billing.models import Account, AutopayAttempt, AutopayRun, Invoice
 from services.billing.payments_client import PaymentsClient, PaymentsUnavailable
 from shared.db import unit_of_work, utcnow
+from shared.practice_settings import PracticeSettings, SettingsSource, SettingsUnavailable, confirm
 
 log = logging.getLogger(__name__)
 FINAL = {"succeeded", "failed", "processing"}
 
 
 class AutopayRunner:
-    def __init__(self, *, sessions: sessionmaker[Session], payments: PaymentsClient, max_failures: int = 3):
+    def __init__(self, *, sessions: sessionmaker[Session], payments: PaymentsClient, max_failures: int = 3,
+                 settings: SettingsSource | None = None):
         self.sessions = sessions
         self.payments = payments
         self.max_failures = max_failures
+        self.settings = settings or _identity_settings()
+
+    def _autopay_on(self) -> bool | None:
+        """Identity's answer now (None: it cannot say, so nothing is charged)."""
+        try:
+            return confirm(self.settings, "autopay_enabled")
+        except SettingsUnavailable:
+            return None
 
     def run_key(self, session: Session, now: datetime) -> str:
         return now.astimezone(ZoneInfo(ledger.practice(session).timezone)).date().isoformat()
@@ -60,14 +74,34 @@ class AutopayRunner:
                                            Invoice.issued_at > Account.autopay_since)
             candidates = list(session.scalars(select(Account.client_id).where(Account.autopay_enabled.is_(True),
                                                                               newer_invoice)))
+        on = self._autopay_on()
+        if not on:
+            with unit_of_work(self.sessions) as session:
+                run = session.get(AutopayRun, run_id)
+                if on is None:  # left unfinished: the night is still due at the next tick
+                    run.summary = {"skipped": "the practice's AutoPay setting could not be confirmed; the next "
+                                              "tick tries again", "candidates": len(candidates)}
+                else:
+                    run.finished_at = utcnow()
+                    run.summary = {"skipped": "AutoPay is off for the practice"}
+                log.warning("autopay run skipped", extra={"fields": {"run_key": key, **run.summary}})
+                return _view(run)
         summary = {"candidates": len(candidates), "charged": 0, "failed": 0, "processing": 0, "skipped": 0,
                    "errors": 0, "disabled": 0}
-        for client_id in candidates:
+        finished = True
+        for index, client_id in enumerate(candidates):
+            if index and not (on := self._autopay_on()):  # asked again before each charge after the first
+                left = len(candidates) - index
+                if on is None:
+                    finished, summary["unconfirmed"] = False, left
+                else:
+                    summary["skipped"] += left
+                break
             outcome = self._charge_one(client_id, key, currency, now)
             summary[outcome] = summary.get(outcome, 0) + 1
         with unit_of_work(self.sessions) as session:
             run = session.get(AutopayRun, run_id)
-            run.finished_at = utcnow()
+            run.finished_at = utcnow() if finished else None
             run.summary = summary
             log.info("autopay run finished", extra={"fields": {"run_key": key, **summary}})
             return _view(run)
@@ -120,6 +154,13 @@ class AutopayRunner:
                     "reason": f"{account.autopay_failures} failed AutoPay nights in a row"})
                 return "disabled"
             return "failed"
+
+
+def _identity_settings() -> PracticeSettings:
+    from services.billing.config import BillingConfig
+
+    config = BillingConfig()
+    return PracticeSettings(config.identity_url, config.internal_api_key, timeout=config.identity_timeout)
 
 
 def _view(run: AutopayRun) -> dict:

@@ -17,3 +17,7 @@ class BillingConfig(BaseConfig):
     autopay_minute: int = field(default_factory=lambda: env_int("AUTOPAY_MINUTE", 0))
     autopay_max_failures: int = 3
     payments_timeout: float = field(default_factory=lambda: env_int("PAYMENTS_TIMEOUT_MS", 35000) / 1000)
+    # Identity, asked for the practice's switches at the moment of a decision (shared.practice_settings), and
+    # how long that question may take before the decision is refused as "try again".
+    identity_url: str = field(default_factory=lambda: service_url("identity"))
+    identity_timeout: float = field(default_factory=lambda: env_int("IDENTITY_TIMEOUT_MS", 2000) / 1000)

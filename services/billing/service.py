@@ -20,6 +20,7 @@ from services.billing.domain.errors import (
     DocumentNotFound,
     InvoiceNotFound,
     ServiceCodeTaken,
+    SettingsUnknown,
     UnknownClient,
 )
 from services.billing.domain.ledger import Paid, after_allocation, allocate, invoice_status, unallocate_for_refund
@@ -37,8 +38,9 @@ from services.billing.models import (
 )
 from shared.auth import Principal
 from shared.db import new_id, unit_of_work, utcnow
-from shared.errors import Unprocessable
+from shared.errors import ProblemError, Unprocessable
 from shared.pagination import paginate
+from shared.practice_settings import PracticeSettings, SettingsSource, SettingsUnavailable, confirm
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +165,26 @@ class Period:
 
 
 class BillingService:
-    def __init__(self, *, config, sessions: sessionmaker[Session]):
+    def __init__(self, *, config, sessions: sessionmaker[Session], settings: SettingsSource | None = None):
         self.config = config
         self.sessions = sessions
+        # identity's current settings: the switches a decision must find on at that moment
+        self.settings = settings or PracticeSettings(config.identity_url, config.internal_api_key,
+                                                     timeout=config.identity_timeout)
+
+    def require_switch(self, switch: str, refusal: ProblemError) -> None:
+        """A decision the practice's switch must allow now: the projection says off -> refused without asking;
+        on -> identity confirms (off there: refused; no answer: 503, try again). The projection lags (and for
+        as long as the broker is down); identity owns the switch."""
+        with unit_of_work(self.sessions) as session:
+            on = bool(getattr(ledger.practice(session), switch))
+        try:
+            if on and confirm(self.settings, switch):
+                return
+        except SettingsUnavailable:
+            raise SettingsUnknown("The practice's settings cannot be confirmed right now; try again in a moment.",
+                                  headers={"Retry-After": "5"}) from None
+        raise refusal
 
     # practice and profile
     def practice_view(self, session: Session) -> dict:
@@ -406,10 +425,10 @@ class BillingService:
                     "allocations": [{"invoice_id": i, "amount_cents": a} for i, a in allocations]}
 
     def set_autopay(self, client_id: str, enabled: bool) -> dict:
+        if enabled:  # asked before the account lock: a call to identity is never made holding one
+            self.require_switch("autopay_enabled", AutopayOff("Turn AutoPay on in the practice settings first."))
         with unit_of_work(self.sessions) as session:
             account = ledger.lock_account(session, client_id)
-            if enabled and not ledger.practice(session).autopay_enabled:
-                raise AutopayOff("Turn AutoPay on in the practice settings first.")
             if enabled and not account.autopay_enabled:
                 account.autopay_since = utcnow()
             account.autopay_enabled = enabled
@@ -445,9 +464,10 @@ class BillingService:
             return superbill
 
     def documents(self, client_id: str, *, for_client: bool) -> list[dict]:
+        if for_client:
+            self.require_switch("billing_documents_enabled",
+                                BillingDocumentsOff("Ask your practice for copies of your billing documents."))
         with unit_of_work(self.sessions) as session:
-            if for_client and not ledger.practice(session).billing_documents_enabled:
-                raise BillingDocumentsOff("Ask your practice for copies of your billing documents.")
             if session.get(Account, client_id) is None:
                 raise UnknownClient("No billing account for this client.")
             docs = [document_entry("invoice", i) for i in session.scalars(
@@ -462,9 +482,10 @@ class BillingService:
         """(file name, PDF) of an invoice, statement or superbill; another client's answers 404."""
         from services.billing import documents
 
+        if client_id is not None:
+            self.require_switch("billing_documents_enabled",
+                                BillingDocumentsOff("Ask your practice for copies of your billing documents."))
         with unit_of_work(self.sessions) as session:
-            if client_id is not None and not ledger.practice(session).billing_documents_enabled:
-                raise BillingDocumentsOff("Ask your practice for copies of your billing documents.")
             for model in (Invoice, Statement, Superbill):
                 found = session.get(model, document_id)
                 if found is not None and (client_id is None or found.client_id == client_id):

@@ -9,6 +9,7 @@ from services.billing.autopay import AutopayRunner
 from services.billing.config import BillingConfig
 from services.billing.payments_client import PaymentsClient
 from shared.db import session_factory, utcnow
+from shared.practice_settings import PracticeSettings
 from shared.tasks import make_celery
 
 config = BillingConfig()
@@ -22,7 +23,9 @@ def runner() -> AutopayRunner:
     return AutopayRunner(sessions=session_factory(config.database_url),
                          payments=PaymentsClient(config.payments_url, config.internal_api_key,
                                                  config.payments_timeout),
-                         max_failures=config.autopay_max_failures)
+                         max_failures=config.autopay_max_failures,
+                         settings=PracticeSettings(config.identity_url, config.internal_api_key,
+                                                   timeout=config.identity_timeout))
 
 
 @celery.task(name="billing.autopay_tick")

@@ -10,11 +10,12 @@ from services.payments.service import PaymentsService
 from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, protect_blueprint
 from shared.db import get_engine, session_factory
 from shared.outbox_metrics import OutboxBacklogCollector
+from shared.practice_settings import SettingsSource
 from shared.web import broker_check, create_base_app, database_check
 
 
 def create_app(config: PaymentsConfig | None = None, *, processor: CardProcessor | None = None,
-               verifier: TokenVerifier | None = None):
+               verifier: TokenVerifier | None = None, settings: SettingsSource | None = None):
     config = config or PaymentsConfig()
     engine = get_engine(config.database_url)
     app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)],
@@ -24,7 +25,7 @@ def create_app(config: PaymentsConfig | None = None, *, processor: CardProcessor
     processor = processor or HttpProcessor(config.processor_url, config.processor_api_key,
                                            timeout=(config.processor_connect_timeout, config.processor_read_timeout))
     app.extensions["payments"] = PaymentsService(config=config, sessions=session_factory(config.database_url),
-                                                 processor=processor)
+                                                 processor=processor, settings=settings)
     protect_blueprint(portal.bp, lambda: verifier, CLIENT_ROLES)
     protect_blueprint(staff.bp, lambda: verifier, STAFF_ROLES)
     app.register_blueprint(portal.bp)

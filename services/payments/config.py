@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.config import BaseConfig, env, env_int, secret
+from shared.config import BaseConfig, env, env_int, secret, service_url
 
 
 @dataclass
@@ -21,3 +21,7 @@ class PaymentsConfig(BaseConfig):
     reconcile_after_seconds: int = field(default_factory=lambda: env_int("RECONCILE_AFTER_SECONDS", 60))
     # How long a second request with the same key waits for the first one to finish.
     idempotency_wait_seconds: float = field(default_factory=lambda: env_int("IDEMPOTENCY_WAIT_MS", 30000) / 1000)
+    # Identity, asked for the practice's switches at the moment of a decision (shared.practice_settings), and
+    # how long that question may take before the decision is refused as "try again".
+    identity_url: str = field(default_factory=lambda: service_url("identity"))
+    identity_timeout: float = field(default_factory=lambda: env_int("IDENTITY_TIMEOUT_MS", 2000) / 1000)

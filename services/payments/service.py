@@ -41,6 +41,7 @@ from services.payments.domain.rules import (
     ProcessorDown,
     RefundTooLarge,
     RequestInProgress,
+    SettingsUnknown,
     card_expired,
     invoice_payable,
     refundable,
@@ -72,6 +73,7 @@ from shared.db import Json, UTCDateTime, new_id, unit_of_work, utcnow
 from shared.errors import Conflict, ProblemError, Unprocessable
 from shared.events import announcing, event_if_any, event_params, make_event, outbox_row, record_event
 from shared.pagination import paginate
+from shared.practice_settings import PracticeSettings, SettingsSource, SettingsUnavailable, confirm
 
 log = logging.getLogger(__name__)
 UNSETTLED = ("pending", "processing")
@@ -266,9 +268,13 @@ _MARK_POSTED = update(_payments).where(_payments.c.id == bindparam("posted_payme
 # --- the service --------------------------------------------------------------------------------
 
 class PaymentsService:
-    def __init__(self, *, config, sessions: sessionmaker[Session], processor: CardProcessor):
+    def __init__(self, *, config, sessions: sessionmaker[Session], processor: CardProcessor,
+                 settings: SettingsSource | None = None):
         self.config = config
         self.sessions = sessions
+        # identity's current settings: whether online payments are on, asked at the moment of each decision
+        self.settings = settings or PracticeSettings(config.identity_url, config.internal_api_key,
+                                                     timeout=config.identity_timeout)
         # For a step that is one statement, atomic by itself (the settle): no BEGIN and COMMIT round trips.
         self.statement_sessions = sessionmaker(bind=sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT"),
                                                expire_on_commit=False)
@@ -341,6 +347,10 @@ class PaymentsService:
         scope = f"client:{client_id}" if source == "portal" else f"{source}:{client_id}"
         digest = request_hash({**body, "_source": source})
         deadline = clock.monotonic() + self.config.idempotency_wait_seconds
+        if source == "portal":
+            stored = self._online_payments_on(scope, key, digest, deadline)
+            if stored is not None:
+                return stored
         card = None
         if body.get("processor_token"):
             # A repeat of a request that went through answers without asking the processor again.
@@ -379,6 +389,44 @@ class PaymentsService:
         if result is None:
             result = self._charge(reservation)
         return 201, _once_more_on_disconnect(lambda: self._finish(reservation, result, (scope, key)))
+
+    def _online_payments_on(self, scope: str, key: str, digest: str, deadline: float) -> tuple[int, dict] | None:
+        """Pay Now goes on only if identity says now that online payments are on: the switch turned off holds
+        for the next request already, whatever the projection (which lags by the relay, and for as long as the
+        broker is down) still says; the reserve checks the projection too, under the account lock. Refused,
+        a repeat of a request that went through still gets its answer (answered: not a new decision)."""
+        try:
+            if confirm(self.settings, "online_payments_enabled"):
+                return None
+            refusal: ProblemError = OnlinePaymentsOff(
+                "Your practice does not take payments online; contact them to pay.")
+        except SettingsUnavailable:
+            refusal = self._settings_unknown()
+        stored = self._await_answer(scope, key, digest, deadline)
+        if stored is not None:
+            return stored
+        raise refusal
+
+    def _require_online_payments(self) -> None:
+        """Saving a card is part of online payments (seeds: "available for practices enrolled in online
+        payment processing"): the projection says off -> refused without asking; on -> identity confirms."""
+        with unit_of_work(self.statement_sessions) as session:
+            on = session.scalar(select(Practice.online_payments_enabled).where(Practice.id == 1))
+        try:
+            if on and confirm(self.settings, "online_payments_enabled"):
+                return
+        except SettingsUnavailable:
+            raise self._settings_unknown() from None
+        raise OnlinePaymentsOff("Your practice does not take payments online, so cards cannot be saved.")
+
+    def _settings_unknown(self) -> ProblemError:
+        """Identity cannot say: the projection may still refuse for sure (off); otherwise "try again"."""
+        with unit_of_work(self.statement_sessions) as session:
+            on = session.scalar(select(Practice.online_payments_enabled).where(Practice.id == 1))
+        if not on:
+            return OnlinePaymentsOff("Your practice does not take payments online; contact them to pay.")
+        return SettingsUnknown("We could not confirm that your practice takes payments online right now; nothing "
+                               "was charged. Try again in a moment.", headers={"Retry-After": "5"})
 
     def _reserved(self, payment_id: str, body: dict) -> Reservation | None:
         """The reservation of a payment written and not charged yet (still pending), if there is one."""
@@ -708,6 +756,7 @@ class PaymentsService:
                 .order_by(PaymentMethod.is_default.desc(), PaymentMethod.created_at)))
 
     def add_method(self, client_id: str, token: str, make_default: bool) -> PaymentMethod:
+        self._require_online_payments()
         card = self._card_details(token)
         if card_expired(card.exp_month, card.exp_year, utcnow().date()):
             raise CardExpired("This card has expired; use another card.",

@@ -4,6 +4,7 @@ database, fake other services)."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 
@@ -16,7 +17,11 @@ from shared.consumer import EventConsumer
 from shared.db import get_engine, session_factory
 from shared.events import make_event
 from tests.integration.conftest import Api
+from tests.integration.identity_fake import INTERNAL_KEY, fake_identity
 from tests.support.snapshot import TableSnapshot, outbox_payloads
+
+# A runner or service built in this process without settings of its own asks the fake identity too.
+os.environ.setdefault("IDENTITY_URL", fake_identity().url)
 
 BILLING_TABLES = ("invoices", "invoice_lines", "ledger_entries", "allocations", "statements", "superbills",
                   "service_codes", "outbox", "autopay_attempts")
@@ -45,7 +50,8 @@ class FakePayments:
 
 @pytest.fixture(scope="session")
 def billing_config(migrated):
-    return BillingConfig(database_url=migrated.database_url("billing"), amqp_url=migrated.amqp_url)
+    return BillingConfig(database_url=migrated.database_url("billing"), amqp_url=migrated.amqp_url,
+                         internal_api_key=INTERNAL_KEY, identity_url=fake_identity().url, identity_timeout=1.0)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +100,7 @@ def signer(identity_app):
 @pytest.fixture
 def bstaff(billing_app, signer):
     return Api(billing_app.test_client(), signer.access_token(user_id=str(uuid.uuid4()), role="admin",
-                                                              client_id=None, ttl=600))
+                                                              client_id=None, ttl=600, session_id=str(uuid.uuid4())))
 
 
 @pytest.fixture
@@ -105,7 +111,8 @@ def bclient(billing_app, signer, deliver):
         client_id = str(uuid.uuid4())
         deliver("client.created", {"client_id": client_id, "first_name": first_name, "last_name": last_name,
                                    "email": f"{client_id[:8]}@example.test", "date_of_birth": "1985-05-05"})
-        token = signer.access_token(user_id=str(uuid.uuid4()), role="client", client_id=client_id, ttl=600)
+        token = signer.access_token(user_id=str(uuid.uuid4()), role="client", client_id=client_id, ttl=600,
+                                    session_id=str(uuid.uuid4()))
         return client_id, Api(billing_app.test_client(), token)
 
     return make

@@ -16,6 +16,7 @@ from shared.consumer import EventConsumer
 from shared.db import get_engine, session_factory
 from shared.events import make_event
 from tests.integration.conftest import Api
+from tests.integration.identity_fake import INTERNAL_KEY, fake_identity
 from tests.support.processes import Process, free_port, gunicorn, wait_http
 from tests.support.snapshot import TableSnapshot, outbox_payloads
 
@@ -55,7 +56,8 @@ def tokenize(sandbox_url: str, card: str = "visa", *, exp_year: int = NEXT_YEAR,
 def payments_config(migrated, sandbox):
     return PaymentsConfig(database_url=migrated.database_url("payments"), amqp_url=migrated.amqp_url,
                           processor_url=sandbox[0], processor_api_key=SANDBOX_KEY, processor_read_timeout=1.0,
-                          reconcile_after_seconds=0, idempotency_wait_seconds=15, internal_api_key="itest-internal")
+                          reconcile_after_seconds=0, idempotency_wait_seconds=15, internal_api_key=INTERNAL_KEY,
+                          identity_url=fake_identity().url, identity_timeout=1.0)
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +113,8 @@ def payer(payments_app, signer, pdeliver, online_payments):
                                            "currency": "USD", "due_date": "2026-12-01"})
         pdeliver("balance.changed", {"client_id": client_id, "balance_cents": balance_cents, "currency": "USD",
                                      "ledger_seq": 10, "open_invoices": open_invoices})
-        token = signer.access_token(user_id=str(uuid.uuid4()), role="client", client_id=client_id, ttl=600)
+        token = signer.access_token(user_id=str(uuid.uuid4()), role="client", client_id=client_id, ttl=600,
+                                    session_id=str(uuid.uuid4()))
         return client_id, Api(payments_app.test_client(), token), [i["invoice_id"] for i in open_invoices]
 
     return make
@@ -120,7 +123,7 @@ def payer(payments_app, signer, pdeliver, online_payments):
 @pytest.fixture
 def pstaff(payments_app, signer):
     return Api(payments_app.test_client(), signer.access_token(user_id=str(uuid.uuid4()), role="staff",
-                                                               client_id=None, ttl=600))
+                                                               client_id=None, ttl=600, session_id=str(uuid.uuid4())))
 
 
 def pay(api: Api, body: dict, key: str | None = None):

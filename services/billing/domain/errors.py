@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 
 
 class UnknownClient(NotFound):
@@ -35,6 +35,12 @@ class BillingDocumentsOff(Forbidden):
 
 class AutopayOff(Conflict):
     slug, title = "autopay-off", "AutoPay is switched off for the practice"
+
+
+class SettingsUnknown(ServiceUnavailable):
+    """Identity could not confirm a switch is on: nothing is decided on a guess (the caller tries again)."""
+
+    slug, title = "settings-unavailable", "The practice's settings cannot be confirmed right now"
 
 
 class EventForUnknownClient(Exception):

@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from shared.errors import Conflict, Forbidden, NotFound, ProblemError, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, ProblemError, ServiceUnavailable, Unprocessable
 
 
 class OnlinePaymentsOff(Forbidden):
     slug, title = "online-payments-off", "Your practice does not take payments online"
+
+
+class SettingsUnknown(ServiceUnavailable):
+    """Identity could not confirm that online payments are on: nothing is charged on a guess."""
+
+    slug, title = "settings-unavailable", "Your practice's settings cannot be confirmed right now"
 
 
 class AmountOverBalance(Unprocessable):
