@@ -331,3 +331,27 @@ def test_the_command_prints_names_never_values(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "INTERNAL_API_KEY" in done.stdout
     assert all(value not in done.stdout + done.stderr for value in local_secrets.read(path).values())
+
+
+def test_under_make_runs_secrets_the_internal_route_refuses_the_old_development_key(tmp_path, clean_env):
+    """The probe of issue 9: `Authorization: Bearer dev-internal-key` was billing's key on every `make run`."""
+    from honcho.environ import parse
+
+    from services.payments.app import create_app
+    from services.payments.config import PaymentsConfig
+
+    path = tmp_path / "secrets.env"
+    local_secrets.ensure(path)
+    for name, value in parse(path.read_text()).items():
+        clean_env.setenv(name, value)
+    app = create_app(PaymentsConfig(database_url="postgresql+psycopg://unused@127.0.0.1:1/unused", testing=True))
+    client = app.test_client()
+    body = {"client_id": "00000000-0000-0000-0000-000000000000", "amount_cents": 100, "currency": "USD"}
+    refused = client.post("/internal/v1/autopay-charges", json=body, headers={
+        "Authorization": "Bearer dev-internal-key", "Idempotency-Key": "probe-1"})
+    assert refused.status_code == 401
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    # The generated key is the one it takes (what happens next is payments' business, not this test's).
+    taken = client.post("/internal/v1/autopay-charges", json={}, headers={
+        "Authorization": f"Bearer {os.environ['INTERNAL_API_KEY']}", "Idempotency-Key": "probe-2"})
+    assert taken.status_code != 401
