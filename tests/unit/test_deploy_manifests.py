@@ -334,12 +334,14 @@ INTERNAL_PORT = 8006  # payments: /internal/v1/autopay-charges shares the web po
 # Who calls payments' /internal routes: billing's web process and its celery worker (AutoPay), and the gateway
 # for the public API on the same port (it never routes /internal: see the route-table test below).
 INTERNAL_CALLERS = {"gateway", "billing", "billing-tasks"}
+# identity's /internal routes (revoked sessions, the practice's switches) are for every process of the suite.
+IDENTITY_INTERNAL_PORT = 8001
 # Prometheus scrapes payments' /metrics on the web port; the base lets its pods (and only them) in from namespace
 # `monitoring`. See test_no_other_namespace_reaches_the_internal_port.
 PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
-# Deployments whose container gets INTERNAL_API_KEY from another helper's file: none left once listed there.
-AWAITING_INTERNAL_KEY = {"gateway"}
+# Deployments exempt from getting INTERNAL_API_KEY: none (every process builds a config that requires it).
+AWAITING_INTERNAL_KEY: set[str] = set()
 SECRET_ENV_NAMES = {"INTERNAL_API_KEY", "PROCESSOR_API_KEY", "SANDBOX_API_KEY", "IDENTITY_SECRET_KEY",
                     "POSTGRES_PASSWORD", "PORTAL_DB_PASSWORD", "RABBITMQ_DEFAULT_PASS", "PORTAL_ADMIN_PASSWORD"}
 SECRET_URL_NAMES = {"AMQP_URL", "CELERY_BROKER_URL", "IDENTITY_DATABASE_URL", "BILLING_DATABASE_URL",
@@ -371,18 +373,18 @@ def _covers(rule: dict, port: int) -> bool:
                for p in ports)
 
 
-def internal_route_peers(documents: list[dict]) -> list[str]:
-    """Who the network policies let reach payments' web pods on the internal port, one line per peer:
+def internal_route_peers(documents: list[dict], service: str = "payments", port: int = INTERNAL_PORT) -> list[str]:
+    """Who the network policies let reach a service's web pods on its port, one line per peer:
     `pods: <deployments>` for a selector of this namespace, else a description of what else gets in."""
     pods = deployments(documents)
-    target = _pod_labels(pods["payments"])
+    target = _pod_labels(pods[service])
     found = []
     for policy in (doc for doc in documents if doc.get("kind") == "NetworkPolicy"):
         spec = policy["spec"]
         if "Ingress" not in (spec.get("policyTypes") or ["Ingress"]) or not _selects(spec.get("podSelector"), target):
             continue
         name = policy["metadata"]["name"]
-        for rule in (r for r in spec.get("ingress") or [] if _covers(r, INTERNAL_PORT)):
+        for rule in (r for r in spec.get("ingress") or [] if _covers(r, port)):
             peers = rule.get("from")
             if not peers:
                 found.append(f"{name}: anyone (a rule without `from`)")
@@ -424,6 +426,12 @@ def test_only_the_gateway_and_billing_reach_the_internal_route(k8s):
     peers = internal_route_peers(documents)
     assert "payments: pods: gateway" in peers
     assert "payments: pods: billing, billing-tasks" in peers
+
+
+def test_identitys_internal_routes_are_for_the_namespace_only(k8s):
+    outside = [p for p in internal_route_peers(_all_documents(k8s), "identity", IDENTITY_INTERNAL_PORT)
+               if "pods: " not in p]
+    assert outside == ["identity: prometheus pods of namespace monitoring"]
 
 
 @pytest.mark.xfail(strict=True, reason="Prometheus scrapes payments' /metrics on the web port, which serves /internal "
