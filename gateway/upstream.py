@@ -5,7 +5,8 @@ What it relies on:
   status line and headers, bodies by Content-Length, chunked (extensions and trailers included) or until
   close, interim 1xx answers (skipped: only a final answer is an answer), and whether a connection may
   carry another exchange (only when both sides are DONE; "Connection: close", HTTP/1.0 or a body read
-  to its end by close leave it closed).
+  to its end by close leave it closed). Bytes the service sent past the end of its answer close the
+  connection too: pooled, they would be read as the next request's answer.
 - Stricter than h11 where a proxy must be: an answer carrying both Content-Length and Transfer-Encoding
   is refused (RFC 9112 6.1 lets Transfer-Encoding win; a proxy that guesses is how response splitting
   starts). Any answer h11 cannot parse (a bad, negative or conflicting length, a broken chunk) is a 502
@@ -130,7 +131,9 @@ class Upstream:
     def _finish(self, conn: _Conn) -> None:
         """After the last byte of an answer: back to the pool if h11 says both sides may go on, else closed."""
         http = conn.http
-        if conn.reusable and http.our_state is h11.DONE and http.their_state is h11.DONE:
+        # Bytes past the end of the answer were not asked for: pooled, they would be the next request's answer.
+        if conn.reusable and http.our_state is h11.DONE and http.their_state is h11.DONE \
+                and not http.trailing_data[0]:
             http.start_next_cycle()
             conn.used_at = time.monotonic()
             with self._lock:
@@ -186,14 +189,14 @@ class Upstream:
             # Some of the request may have reached the service (it may have answered early, e.g. 413,
             # and closed): read what it said, else report the broken hop. Never a 503 "not answering".
             try:
-                event = self._next_answer(conn, method, got_bytes=True)
+                event = self._next_answer(conn, got_bytes=True)
             except (h11.ProtocolError, OSError) as read_exc:
                 raise UpstreamBroken(f"the connection closed while the request was sent ({exc})") from read_exc
             return self._read_body(conn, method, event)
-        event = self._next_answer(conn, method, got_bytes=False)
+        event = self._next_answer(conn, got_bytes=False)
         return self._read_body(conn, method, event)
 
-    def _next_answer(self, conn: _Conn, method: str, *, got_bytes: bool) -> h11.Response:
+    def _next_answer(self, conn: _Conn, *, got_bytes: bool) -> h11.Response:
         """The final answer's head; interim 1xx answers (100 Continue, 103 Early Hints) are skipped."""
         http, sock = conn.http, conn.sock
         while True:
@@ -212,9 +215,6 @@ class Upstream:
                 continue
             kind = type(event)
             if kind is h11.Response:
-                names = {name for name, _ in event.headers}
-                if b"content-length" in names and b"transfer-encoding" in names:
-                    raise UpstreamBroken("the answer has both Content-Length and Transfer-Encoding")
                 return event
             if kind is h11.InformationalResponse:
                 continue  # 100, 103: not the answer
@@ -224,16 +224,16 @@ class Upstream:
         status = event.status_code
         bodiless = method == "HEAD" or status in (204, 304)
         reason = event.reason.decode("latin-1")
-        headers = []
-        sized = False
-        for raw_name, value in event.headers.raw_items():
-            name = raw_name.decode("latin-1")
-            lower = raw_name.lower()
-            if lower == b"transfer-encoding":
-                continue  # we hand the body on whole (or re-stream it): the encoding is ours to choose
-            if lower == b"content-length":
-                sized = True
-            headers.append((name, value.decode("latin-1")))
+        names = [name for name, _ in event.headers]  # lowercased by h11
+        sized = b"content-length" in names
+        if b"transfer-encoding" in names:
+            if sized:
+                raise UpstreamBroken("the answer has both Content-Length and Transfer-Encoding")
+            # We hand the body on whole (or re-stream it): the encoding is ours to choose.
+            headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in event.headers.raw_items()
+                       if n.lower() != b"transfer-encoding"]
+        else:
+            headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in event.headers.raw_items()]
         parts: list[bytes] = []
         size = 0
         while True:

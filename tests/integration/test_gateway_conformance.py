@@ -159,6 +159,32 @@ def test_interim_answers_are_skipped_and_the_next_request_gets_its_own(raw):
     assert server.connections == 1
 
 
+def test_an_unasked_for_switch_of_protocols_is_502_and_dropped(raw):
+    def reply(n, request):
+        if n == 1:
+            return b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n" + answer(b"late")
+        return own_answer(n, request)
+    server = raw(reply)
+    gateway = proxy_to(server.url)
+    assert gateway.get("/api/v1/auth/a").status_code == 502
+    assert gateway.get("/api/v1/auth/b").get_data() == b"GET /api/v1/auth/b HTTP/1.1"
+    assert server.connections == 2
+
+
+def test_bytes_past_the_end_of_an_answer_never_become_the_next_answer(raw):
+    """A service that sends more than one answer for one request: the extra one stays with the connection,
+    which is closed, not handed to the next user."""
+    def reply(n, request):
+        if n == 1:
+            return own_answer(n, request) + answer(b"not yours: the first user's data")
+        return own_answer(n, request)
+    server = raw(reply)
+    gateway = proxy_to(server.url)
+    assert gateway.get("/api/v1/auth/a").get_data() == b"GET /api/v1/auth/a HTTP/1.1"
+    assert gateway.get("/api/v1/auth/b").get_data() == b"GET /api/v1/auth/b HTTP/1.1"
+    assert server.connections == 2
+
+
 def test_a_chunked_answer_with_extensions_and_trailers(raw):
     def reply(n, request):
         if n == 1:
