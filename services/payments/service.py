@@ -135,6 +135,11 @@ RESERVE = announcing(outbox, insert(_payments).values({name: bindparam(f"payment
                                                        for name in WRITTEN_COLUMNS}))
 
 
+# A refund's Idempotency-Key (scope refund:<payment id>) names its refund in response_body.
+REFUND_KEY_DONE = text("UPDATE idempotency_keys SET status = 'done', response_status = 201 WHERE scope = :scope"
+                       " AND status = 'in_progress' AND response_body ->> 'refund_id' = :refund_id")
+
+
 class KeyTaken(Exception):
     """Another request holds this Idempotency-Key (committed): its answer is this request's answer."""
 
@@ -844,28 +849,61 @@ class PaymentsService:
                                                                    self.view(session, payment))
 
     # refunds
-    def refund(self, payment_id: str, amount_cents: int, reason: str, staff_id: str) -> dict:
+    def refund(self, payment_id: str, amount_cents: int, reason: str, staff_id: str,
+               key: str | None = None) -> dict:
+        """Refund part of a payment. With an Idempotency-Key (scoped to the payment), the key is claimed under the
+        payment's lock, in the refund's own transaction: the same key and body answer that one refund (waiting for
+        it to settle), the same key with another body is a 409, and a refused refund leaves the key free."""
+        scope, digest = f"refund:{payment_id}", request_hash({"amount_cents": amount_cents, "reason": reason})
         with unit_of_work(self.sessions) as session:
             payment = session.get(Payment, payment_id, with_for_update=True)  # refunds of one payment in turn
             if payment is None:
                 raise PaymentNotFound("No payment with this id.")
-            if payment.status != "succeeded":
-                raise Conflict("Only a payment that went through can be refunded.")
-            pending = session.scalar(select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
-                Refund.payment_id == payment_id, Refund.status == "pending"))
-            left = refundable(payment.amount_cents, payment.refunded_cents, int(pending))
-            if amount_cents > left:
-                raise RefundTooLarge(f"At most {left} cents can still be refunded.",
-                                     errors={"amount_cents": [f"At most {left}."]}, extra={"refundable_cents": left})
-            refund = Refund(id=new_id(), payment_id=payment_id, client_id=payment.client_id,
-                            amount_cents=amount_cents, reason=reason, status="pending", created_by=staff_id)
-            session.add(refund)
-            charge_id = payment.processor_charge_id
+            replay = key is not None and session.get(IdempotencyKey, (scope, key)) is not None
+            if not replay:
+                refund, charge_id = self._new_refund(session, payment, amount_cents, reason, staff_id, scope, key,
+                                                     digest)
+        if replay:  # the key's refund (the lock is released first: its request needs it to settle)
+            return self._replayed_refund(scope, key, digest)
         try:
             result = self.processor.refund(charge_id=charge_id, amount_cents=amount_cents, reference=refund.id)
         except (ProcessorTimeout, ProcessorUnavailable):
             result = None  # reconciled later by reference
         return self._settle_refund(refund.id, result)
+
+    def _new_refund(self, session: Session, payment: Payment, amount_cents: int, reason: str, staff_id: str,
+                    scope: str, key: str | None, digest: str) -> tuple[Refund, str]:
+        """The refund written as pending (and its key claimed), under the payment's lock, after every check."""
+        if payment.status != "succeeded":
+            raise Conflict("Only a payment that went through can be refunded.")
+        pending = session.scalar(select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(
+            Refund.payment_id == payment.id, Refund.status == "pending"))
+        left = refundable(payment.amount_cents, payment.refunded_cents, int(pending))
+        if amount_cents > left:
+            raise RefundTooLarge(f"At most {left} cents can still be refunded.",
+                                 errors={"amount_cents": [f"At most {left}."]}, extra={"refundable_cents": left})
+        refund = Refund(id=new_id(), payment_id=payment.id, client_id=payment.client_id, amount_cents=amount_cents,
+                        reason=reason, status="pending", created_by=staff_id)
+        session.add(refund)
+        if key is not None:
+            session.add(IdempotencyKey(scope=scope, key=key, request_hash=digest, status="in_progress",
+                                       payment_id=payment.id, response_body={"refund_id": refund.id},
+                                       expires_at=utcnow() + timedelta(hours=self.config.idempotency_ttl_hours)))
+        return refund, payment.processor_charge_id
+
+    def _replayed_refund(self, scope: str, key: str, digest: str) -> dict:
+        """The refund made under this key, once its request has settled it (or left it to reconciliation)."""
+        deadline = clock.monotonic() + self.config.idempotency_wait_seconds
+        while True:
+            with unit_of_work(self.sessions) as session:
+                row = session.get(IdempotencyKey, (scope, key))
+                if row.request_hash != digest:
+                    raise IdempotencyConflict("This Idempotency-Key was already used for a different refund.")
+                if row.status == "done":
+                    return self._refund_view(session.get(Refund, (row.response_body or {})["refund_id"]))
+            if clock.monotonic() > deadline:
+                raise RequestInProgress("The first refund with this key is still running; try again shortly.")
+            clock.sleep(0.05)
 
     def _reconcile_refund(self, refund_id: str) -> None:
         try:
@@ -882,6 +920,9 @@ class PaymentsService:
         self._settle_refund(refund_id, found)
 
     def _settle_refund(self, refund_id: str, result) -> dict:
+        """Settles a pending refund from the processor's answer (None: unknown, left to reconciliation) and marks
+        the Idempotency-Key it was made under (if any) done: a repeat of the request then answers this refund.
+        Reconciliation comes here too, so a key left in progress by a crash is completed with its refund."""
         with unit_of_work(self.sessions) as session:
             refund = session.get(Refund, refund_id, with_for_update=True)
             if refund.status == "pending" and result is not None:
@@ -896,9 +937,14 @@ class PaymentsService:
                 else:
                     refund.status = "failed"
                     refund.failure_code = result.failure_code
-            return {"id": refund.id, "payment_id": refund.payment_id, "amount_cents": refund.amount_cents,
-                    "status": refund.status, "failure_code": refund.failure_code, "reason": refund.reason,
-                    "created_at": refund.created_at}
+            session.execute(REFUND_KEY_DONE, {"scope": f"refund:{refund.payment_id}", "refund_id": refund.id})
+            return self._refund_view(refund)
+
+    @staticmethod
+    def _refund_view(refund: Refund) -> dict:
+        return {"id": refund.id, "payment_id": refund.payment_id, "amount_cents": refund.amount_cents,
+                "status": refund.status, "failure_code": refund.failure_code, "reason": refund.reason,
+                "created_at": refund.created_at}
 
 
 @functools.cache

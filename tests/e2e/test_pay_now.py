@@ -93,9 +93,13 @@ def test_pay_now_lands_on_the_ledger(stack, http, admin_token):
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
     # a partial refund by staff re-opens part of the invoice on the ledger
-    refund = http.post(f"{stack.api}/staff/payments/{payment['id']}/refund", headers=staff,
+    refund_url, key = f"{stack.api}/staff/payments/{payment['id']}/refunds", {"Idempotency-Key": "e2e-refund-1"}
+    refund = http.post(refund_url, headers={**staff, **key},
                        json={"amount_cents": 5000, "reason": "Late cancellation waived"})
     assert refund.status_code == 201 and refund.json()["status"] == "succeeded"
+    again = http.post(refund_url, headers={**staff, **key},
+                      json={"amount_cents": 5000, "reason": "Late cancellation waived"})
+    assert again.status_code == 201 and again.json()["id"] == refund.json()["id"]  # one key, one refund
     eventually(lambda: http.get(f"{stack.api}/portal/account", headers=me).json()["balance_cents"] == 5000,
                timeout=10, message="refund on the ledger")
     assert http.get(f"{stack.api}/portal/invoices/{invoice['id']}", headers=me).json()["balance_due_cents"] == 5000
@@ -103,3 +107,17 @@ def test_pay_now_lands_on_the_ledger(stack, http, admin_token):
     ledger_url = f"{stack.api}/staff/clients/{client_id}/ledger"
     kinds = [e["kind"] for e in http.get(ledger_url, headers=staff).json()["items"]]
     assert kinds == ["refund", "payment", "charge"]
+
+    # the practice switches online payments off: the very next Pay Now is refused, though the
+    # practice.settings_changed event may not have reached payments yet (payments asks identity)
+    assert http.patch(f"{stack.api}/staff/settings", headers=staff,
+                      json={"online_payments_enabled": False}).status_code == 200
+    try:
+        for attempt in range(5):
+            refused = http.post(f"{stack.api}/portal/payments", headers={**me, "Idempotency-Key": f"e2e-off-{attempt}"},
+                                json={"amount_cents": 100, "payment_method_id": cards[0]["id"]})
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["type"] == "/problems/online-payments-off"
+    finally:
+        assert http.patch(f"{stack.api}/staff/settings", headers=staff,
+                          json={"online_payments_enabled": True}).status_code == 200

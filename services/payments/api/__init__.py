@@ -10,8 +10,10 @@ def payments() -> PaymentsService:
     return current_app.extensions["payments"]
 
 
-def idempotency_key() -> str:
+def idempotency_key(*, required: bool = True) -> str | None:
     key = request.headers.get("Idempotency-Key", "").strip()
+    if not key and not required:
+        return None
     if not key:
         raise BadRequest("Send an Idempotency-Key header (a fresh random value per payment attempt).",
                          errors={"Idempotency-Key": ["Required."]})
