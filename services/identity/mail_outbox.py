@@ -7,8 +7,9 @@
 - The mail relay (`MailRelay`, a thread of `python -m services.identity.worker relay`) hands each pending row's
   id to the mail worker's celery task, with publisher confirms, and marks it queued only once the broker has
   confirmed it. While the broker is away the rows wait; the relay retries with back-off.
-- The mail worker (`deliver`, run by the celery task) locks the row, decrypts, renders, sends, marks it sent and
-  forgets the context: a second copy of the task (a republished id) finds it sent and sends nothing.
+- The mail worker (`deliver`, run by the celery task) locks the row (waiting for the relay's commit if need be),
+  decrypts, renders, sends, marks it sent and forgets the context: a second copy of the task (a republished id)
+  finds it sent and sends nothing.
 
 Why an id and not the encrypted link on the bus: the message then holds nothing at all (not even ciphertext
 that a leaked key would open), the worker renders from the current row (an expired link is not mailed), and
@@ -113,13 +114,15 @@ class MailRelay:
 
 def deliver(mail_id: str, *, sessions: sessionmaker[Session], fernet: Fernet, sender: str, smtp_host: str,
             smtp_port: int) -> str:
-    """Sends one mail of the outbox: "sent", "expired", or "gone" (sent already, or another worker has it).
+    """Sends one mail of the outbox: "sent", "expired", or "gone" (sent already).
 
-    The row stays locked while the SMTP server answers, so two copies of the task never send it twice; should the
-    commit after a send fail, the mail goes again later (at least once, never lost)."""
+    The row lock is waited for, never skipped: the relay holds it until its transaction commits, which may be
+    after the broker confirmed (and the worker received) the id. The row stays locked while the SMTP server
+    answers, so a second copy of the task waits, then finds the mail sent; should the commit after a send fail,
+    the mail goes again later (at least once, never lost)."""
     with unit_of_work(sessions) as session:
         mail = session.scalars(select(MailOutbox).where(MailOutbox.id == mail_id, MailOutbox.status == "pending")
-                               .with_for_update(skip_locked=True)).first()
+                               .with_for_update()).first()
         if mail is None:
             return "gone"
         if mail.expires_at <= utcnow():

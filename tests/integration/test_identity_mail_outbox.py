@@ -99,3 +99,34 @@ def test_the_worker_sends_the_mail_once_from_the_row_and_forgets_the_link(api, r
     assert f"reset-password?token={token}" in mails[0].get_content()
     row = mail_rows(identity_engine, address, "password_reset")[0]
     assert row["status"] == "sent" and row["sent_at"] is not None and row["context_encrypted"] is None
+
+
+def test_a_task_that_arrives_before_the_relay_committed_waits_and_sends(api, registered_client, mailbox,
+                                                                        identity_app, identity_engine, tmp_path):
+    """The broker confirms (and the worker may receive) the id before the relay's transaction commits: the worker
+    waits for the relay's row lock instead of taking the mail for gone."""
+    import threading
+
+    from tests.support.locks import wait_for_lock_waiters
+
+    address, _ = reset_for(api, registered_client, mailbox)
+    mail_id = mail_rows(identity_engine, address, "password_reset")[0]["id"]
+    service = identity_app.extensions["identity"]
+    port = free_port()
+    controller = Controller(EmlWriter(tmp_path), hostname="127.0.0.1", port=port)
+    controller.start()
+    outcome = []
+    try:
+        with identity_engine.connect() as relay:  # the relay's transaction, still open
+            relay.execute(text("SELECT id FROM mail_outbox WHERE id = :id FOR UPDATE"), {"id": mail_id})
+            worker = threading.Thread(target=lambda: outcome.append(deliver(
+                mail_id, sessions=service.sessions, fernet=service.fernet, sender="Portal <no-reply@t.test>",
+                smtp_host="127.0.0.1", smtp_port=port)))
+            worker.start()
+            wait_for_lock_waiters(identity_engine, what="mail worker")
+            relay.execute(text("UPDATE mail_outbox SET queued_at = now() WHERE id = :id"), {"id": mail_id})
+            relay.commit()
+        worker.join(10)
+    finally:
+        controller.stop()
+    assert outcome == ["sent"] and len(list(tmp_path.glob("*.eml"))) == 1
