@@ -7,6 +7,7 @@ this repository is refused as well. No message ever holds the value.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -333,25 +334,32 @@ def test_the_command_prints_names_never_values(tmp_path):
     assert all(value not in done.stdout + done.stderr for value in local_secrets.read(path).values())
 
 
-def test_under_make_runs_secrets_the_internal_route_refuses_the_old_development_key(tmp_path, clean_env):
-    """The probe of issue 9: `Authorization: Bearer dev-internal-key` was billing's key on every `make run`."""
-    from honcho.environ import parse
+PROBE = """
+import json, os
+from services.payments.app import create_app
+from services.payments.config import PaymentsConfig
+app = create_app(PaymentsConfig(database_url="postgresql+psycopg://unused@127.0.0.1:1/unused", testing=True))
+client = app.test_client()
+body = {"client_id": "00000000-0000-0000-0000-000000000000", "amount_cents": 100, "currency": "USD"}
+old = client.post("/internal/v1/autopay-charges", json=body,
+                  headers={"Authorization": "Bearer dev-internal-key", "Idempotency-Key": "probe-1"})
+own = client.post("/internal/v1/autopay-charges", json={},
+                  headers={"Authorization": "Bearer " + os.environ["INTERNAL_API_KEY"], "Idempotency-Key": "probe-2"})
+print(json.dumps({"old": old.status_code, "old_type": old.headers["Content-Type"], "own": own.status_code}))
+"""
 
-    from services.payments.app import create_app
-    from services.payments.config import PaymentsConfig
 
+def test_under_make_runs_secrets_the_internal_route_refuses_the_old_development_key(tmp_path):
+    """The probe of issue 9: `Authorization: Bearer dev-internal-key` was billing's key on every `make run`.
+    In a process of its own, started as `make run` starts payments (honcho run -e var/secrets.env): the blueprints
+    are the module's, so one process builds one payments app."""
     path = tmp_path / "secrets.env"
     local_secrets.ensure(path)
-    for name, value in parse(path.read_text()).items():
-        clean_env.setenv(name, value)
-    app = create_app(PaymentsConfig(database_url="postgresql+psycopg://unused@127.0.0.1:1/unused", testing=True))
-    client = app.test_client()
-    body = {"client_id": "00000000-0000-0000-0000-000000000000", "amount_cents": 100, "currency": "USD"}
-    refused = client.post("/internal/v1/autopay-charges", json=body, headers={
-        "Authorization": "Bearer dev-internal-key", "Idempotency-Key": "probe-1"})
-    assert refused.status_code == 401
-    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES and k != "PORTAL_ENV"}
+    done = subprocess.run([str(Path(sys.executable).with_name("honcho")), "run", "-e", str(path), sys.executable,
+                           "-c", PROBE], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["old"] == 401 and answer["old_type"].startswith("application/problem+json")
     # The generated key is the one it takes (what happens next is payments' business, not this test's).
-    taken = client.post("/internal/v1/autopay-charges", json={}, headers={
-        "Authorization": f"Bearer {os.environ['INTERNAL_API_KEY']}", "Idempotency-Key": "probe-2"})
-    assert taken.status_code != 401
+    assert answer["own"] != 401
