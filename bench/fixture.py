@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import date
 from urllib.parse import parse_qs, urlparse
 
@@ -79,6 +80,6 @@ def registered_clients(workspace: Workspace, n: int, tag: str) -> list[dict]:
         token = parse_qs(urlparse(invitation["invitation_url"]).query)["token"][0]
         user = service.register(token, "Benchmark", birth, CLIENT_PASSWORD)
         access = service.signer.access_token(user_id=user["user_id"], role="client", client_id=client["id"],
-                                             ttl=service.config.access_token_ttl)
+                                             ttl=service.config.access_token_ttl, session_id=uuid.uuid4().hex)
         out.append({"client_id": client["id"], "user_id": user["user_id"], "access_token": access})
     return out

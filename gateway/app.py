@@ -11,16 +11,19 @@ from gateway.proxy import Proxy
 from gateway.routes import ROUTES
 from shared.auth import JWKSCache, TokenVerifier
 from shared.errors import NotFound
+from shared.revocation import revocation_list
 from shared.web import build_openapi, create_base_app
 
 
 def create_app(config: GatewayConfig | None = None):
     config = config or GatewayConfig()
     keys = JWKSCache(config.jwks_url)
-    verifier = TokenVerifier(keys, issuer=config.jwt_issuer, audience=config.jwt_audience)
+    revocations = revocation_list(config)  # identity's ended sessions, polled every 2 s
+    verifier = TokenVerifier(keys, issuer=config.jwt_issuer, audience=config.jwt_audience, revocations=revocations)
 
     def signing_keys():
         keys.ensure_loaded()
+        revocations.ensure_loaded()
 
     app = create_base_app(__name__, config, readiness=[signing_keys])
 

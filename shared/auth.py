@@ -1,4 +1,5 @@
-"""Access-token verification against identity's JWKS, and role checks for Flask routes."""
+"""Access-token verification against identity's JWKS and its list of ended sessions, and role checks for Flask
+routes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import urllib3
 from flask import g, request
 
 from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
+from shared.revocation import RevocationList
 
 STAFF_ROLES = frozenset({"staff", "admin"})
 CLIENT_ROLES = frozenset({"client"})
@@ -101,15 +103,20 @@ class JWKSCache:
 
 class TokenVerifier:
     """Verifies RS256 access tokens. A verified token is remembered until it expires: the same token
-    arrives on every request of a session, and a signature check costs far more than a dict lookup."""
+    arrives on every request of a session, and a signature check costs far more than a dict lookup. Its
+    session is looked up in `revocations` on every request, cached or not, so a session that ended is refused
+    as soon as the list knows it. Without a revocation list nothing tells a live session from an ended one:
+    access tokens are then refused (503), never let through unchecked."""
 
-    def __init__(self, keys: JWKSCache, *, issuer: str, audience: str, leeway: int = 5, cache_size: int = 20000):
+    def __init__(self, keys: JWKSCache, *, issuer: str, audience: str, revocations: RevocationList | None = None,
+                 leeway: int = 5, cache_size: int = 20000):
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self.revocations = revocations
         self.leeway = leeway
         self.cache_size = cache_size
-        self._verified: dict[str, tuple[float, Principal]] = {}
+        self._verified: dict[str, tuple[float, str, Principal]] = {}
 
     def verify(self, token: str, *, purpose: str = "access") -> dict:
         try:
@@ -125,22 +132,35 @@ class TokenVerifier:
             raise Unauthorized("The access token has expired.") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized("The access token is not valid.") from exc
-        if claims.get("typ", "access") != purpose:
+        # No default: a token that does not say what it is for is good for nothing.
+        if claims.get("typ") != purpose:
             raise Unauthorized("The access token is not valid.")
+        if purpose == "access":
+            session_id = claims.get("sid")
+            if not isinstance(session_id, str) or not session_id:  # a session nobody could end
+                raise Unauthorized("The access token is not valid.")
+            self._check_session(session_id)
         return claims
+
+    def _check_session(self, session_id: str) -> None:
+        if self.revocations is None:
+            raise ServiceUnavailable("Sign-in cannot be checked right now; try again shortly.")
+        self.revocations.check(session_id)
 
     def principal(self, token: str) -> Principal:
         cached = self._verified.get(token)
         if cached is not None:
-            if cached[0] > time.time():
-                return cached[1]
+            expires, session_id, principal = cached
+            if expires > time.time():
+                self._check_session(session_id)
+                return principal
             self._verified.pop(token, None)
         claims = self.verify(token)
         principal = Principal(user_id=claims["sub"], role=claims["role"], client_id=claims.get("client_id"),
                               email=claims.get("email"))
         if len(self._verified) >= self.cache_size:
             self._verified.clear()  # bounded; refilled by the next requests
-        self._verified[token] = (float(claims["exp"]), principal)
+        self._verified[token] = (float(claims["exp"]), claims["sid"], principal)
         return principal
 
 

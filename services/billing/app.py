@@ -12,6 +12,7 @@ from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, pro
 from shared.db import get_engine, session_factory
 from shared.outbox_metrics import OutboxBacklogCollector
 from shared.practice_settings import PracticeSettings, SettingsSource
+from shared.revocation import revocation_list
 from shared.web import broker_check, create_base_app, database_check
 
 
@@ -22,7 +23,7 @@ def create_app(config: BillingConfig | None = None, *, payments: PaymentsClient 
     app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)],
                           metrics_collectors=[OutboxBacklogCollector("billing", engine, outbox)])
     verifier = verifier or TokenVerifier(JWKSCache(config.jwks_url), issuer=config.jwt_issuer,
-                                         audience=config.jwt_audience)
+                                         audience=config.jwt_audience, revocations=revocation_list(config))
     sessions = session_factory(config.database_url)
     settings = settings or PracticeSettings(config.identity_url, config.internal_api_key,
                                             timeout=config.identity_timeout)

@@ -14,6 +14,7 @@ from services.identity.service import IdentityService
 from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, protect_blueprint
 from shared.db import get_engine, read_session_factory, session_factory
 from shared.outbox_metrics import OutboxBacklogCollector
+from shared.revocation import revocation_list
 from shared.web import broker_check, create_base_app, database_check
 
 
@@ -27,9 +28,11 @@ def create_app(config: IdentityConfig | None = None, *, mail=None):
 
     signer = Signer.from_pem(keys.signing_key_pem(config), issuer=config.jwt_issuer, audience=config.jwt_audience,
                              previous_public_pems=keys.previous_public_pems(config))
-    # Identity checks its own tokens with its own public keys: no HTTP round trip to itself.
+    # Identity checks its own tokens with its own public keys and its own list of ended sessions (read from its
+    # database every 2 s): no HTTP round trip to itself.
+    revocations = revocation_list(config, fetch=lambda: app.extensions["identity"].revoked_sessions())
     verifier = TokenVerifier(JWKSCache(config.jwks_url, fetch=lambda: signer.jwks), issuer=config.jwt_issuer,
-                             audience=config.jwt_audience)
+                             audience=config.jwt_audience, revocations=revocations)
     # Mail leaves through identity's mail outbox (services/identity/mail_outbox.py); `mail`, when given, is
     # told of each mail after its transaction commits (tests read the links from it).
     app.extensions["identity"] = IdentityService(config=config, sessions=session_factory(config.database_url),

@@ -11,6 +11,7 @@ from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, pro
 from shared.db import get_engine, session_factory
 from shared.outbox_metrics import OutboxBacklogCollector
 from shared.practice_settings import SettingsSource
+from shared.revocation import revocation_list
 from shared.web import broker_check, create_base_app, database_check
 
 
@@ -21,7 +22,7 @@ def create_app(config: PaymentsConfig | None = None, *, processor: CardProcessor
     app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)],
                           metrics_collectors=[OutboxBacklogCollector("payments", engine, outbox)])
     verifier = verifier or TokenVerifier(JWKSCache(config.jwks_url), issuer=config.jwt_issuer,
-                                         audience=config.jwt_audience)
+                                         audience=config.jwt_audience, revocations=revocation_list(config))
     processor = processor or HttpProcessor(config.processor_url, config.processor_api_key,
                                            timeout=(config.processor_connect_timeout, config.processor_read_timeout))
     app.extensions["payments"] = PaymentsService(config=config, sessions=session_factory(config.database_url),

@@ -398,7 +398,8 @@ def test_service_code_changes_and_billing_profile_refuse_bad_input(bstaff, bsnap
     assert_problem(bstaff.put("/api/v1/staff/billing-profile", json={"npi": "12345"}), 422, field="npi")
     assert_problem(bstaff.put("/api/v1/staff/billing-profile", json={"owner": "me"}), 422, field="owner")
     staff_only = Api(billing_app.test_client(), signer.access_token(user_id=str(uuid.uuid4()), role="staff",
-                                                                    client_id=None, ttl=600))
+                                                                    client_id=None, ttl=600,
+                                                                    session_id=str(uuid.uuid4())))
     assert_problem(staff_only.put("/api/v1/staff/billing-profile", json={"npi": "1234567893"}), 403)
     before.assert_unchanged()
     assert bstaff.patch(url, json={"rate_cents": 150}).get_json()["rate_cents"] == 150

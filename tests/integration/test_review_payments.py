@@ -65,7 +65,7 @@ def _service(payments_app, processor, **config_changes) -> PaymentsService:
 
 def _admin(payments_app, signer) -> Api:
     return Api(payments_app.test_client(), signer.access_token(user_id=str(uuid.uuid4()), role="admin",
-                                                               client_id=None, ttl=600))
+                                                               client_id=None, ttl=600, session_id=str(uuid.uuid4())))
 
 
 def _processor_charge(sandbox_url: str, reference: str) -> dict:

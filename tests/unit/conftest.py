@@ -6,6 +6,7 @@ import pytest
 
 from services.identity.domain.tokens import Signer, generate_private_key_pem
 from shared.auth import JWKSCache, TokenVerifier
+from shared.revocation import RevocationList
 
 ISSUER = "portal-identity"
 AUDIENCE = "portal"
@@ -32,9 +33,15 @@ def other_signer(other_private_key_pem) -> Signer:
     return Signer.from_pem(other_private_key_pem, issuer=ISSUER, audience=AUDIENCE)
 
 
+def no_revocations() -> RevocationList:
+    """An empty revoked-sessions list, fetched in memory on first use; no polling thread."""
+    return RevocationList(lambda: {"sessions": [], "window_seconds": 960}, background=False)
+
+
 def make_verifier(signer: Signer, **kwargs) -> TokenVerifier:
-    """A verifier whose key cache reads `signer`'s JWKS in memory instead of over HTTP."""
+    """A verifier whose key cache reads `signer`'s JWKS in memory instead of over HTTP (and no session ended)."""
     keys = JWKSCache("http://jwks.invalid/.well-known/jwks.json", fetch=lambda: signer.jwks)
+    kwargs.setdefault("revocations", no_revocations())
     return TokenVerifier(keys, issuer=signer.issuer, audience=signer.audience, **kwargs)
 
 

@@ -97,9 +97,9 @@ def gateway(upstream, verifier) -> Client:
 @pytest.fixture
 def tokens(signer) -> dict[str, str]:
     return {
-        "client": signer.access_token(user_id="u-c", role="client", client_id="c-1", ttl=300),
-        "staff": signer.access_token(user_id="u-s", role="staff", client_id=None, ttl=300),
-        "expired": signer.access_token(user_id="u-s", role="staff", client_id=None, ttl=-60),
+        "client": signer.access_token(user_id="u-c", role="client", client_id="c-1", ttl=300, session_id="s-c"),
+        "staff": signer.access_token(user_id="u-s", role="staff", client_id=None, ttl=300, session_id="s-s"),
+        "expired": signer.access_token(user_id="u-s", role="staff", client_id=None, ttl=-60, session_id="s-s"),
         "mfa": signer.mfa_token(user_id="u-s", role="staff", ttl=300),
     }
 

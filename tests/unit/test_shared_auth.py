@@ -1,4 +1,5 @@
-"""shared.auth: the JWKS cache's fetch budget, the verified-token cache, roles, protected blueprints."""
+"""shared.auth: the JWKS cache's fetch budget, the verified-token cache, what an access token must say, ended
+sessions, roles, protected blueprints."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ from shared.auth import (
     require_roles,
 )
 from shared.errors import Forbidden, ServiceUnavailable, Unauthorized, install_error_handlers
+from shared.revocation import RevocationList
+
+
+def access(signer, *, user_id: str, role: str, client_id: str | None, ttl: int, session_id: str = "s-1") -> str:
+    """An access token as identity signs it at sign-in: typ access, and the session it belongs to."""
+    claims = {"sub": user_id, "role": role, "typ": "access", "sid": session_id}
+    if client_id:
+        claims["client_id"] = client_id
+    return signer.sign(claims, ttl)
 
 
 class Clock:
@@ -185,7 +195,7 @@ def counting(verifier: TokenVerifier, monkeypatch) -> list:
 
 def test_a_verified_token_is_answered_from_the_cache(signer, verifier, monkeypatch, clock):
     calls = counting(verifier, monkeypatch)
-    token = signer.access_token(user_id="u-1", role="client", client_id="c-1", ttl=300)
+    token = access(signer, user_id="u-1", role="client", client_id="c-1", ttl=300)
     first = verifier.principal(token)
     assert verifier.principal(token) is first
     assert calls == [token]
@@ -193,7 +203,7 @@ def test_a_verified_token_is_answered_from_the_cache(signer, verifier, monkeypat
 
 def test_an_expired_cache_entry_is_dropped_and_checked_again(signer, verifier, monkeypatch, clock):
     calls = counting(verifier, monkeypatch)
-    token = signer.access_token(user_id="u-1", role="client", client_id="c-1", ttl=300)
+    token = access(signer, user_id="u-1", role="client", client_id="c-1", ttl=300)
     verifier.principal(token)
     clock.advance(301)  # past exp by the cache's clock
 
@@ -209,7 +219,7 @@ def test_an_expired_cache_entry_is_dropped_and_checked_again(signer, verifier, m
 
 def test_a_refused_token_is_not_cached(other_signer, verifier, monkeypatch):
     calls = counting(verifier, monkeypatch)
-    token = other_signer.access_token(user_id="u", role="staff", client_id=None, ttl=300)
+    token = access(other_signer, user_id="u", role="staff", client_id=None, ttl=300)
     for _ in range(2):
         with pytest.raises(Unauthorized):
             verifier.principal(token)
@@ -218,10 +228,163 @@ def test_a_refused_token_is_not_cached(other_signer, verifier, monkeypatch):
 
 def test_the_cache_is_bounded(signer, verifier_for):
     verifier = verifier_for(signer, cache_size=3)
-    tokens = [signer.access_token(user_id=f"u-{i}", role="staff", client_id=None, ttl=300) for i in range(7)]
+    tokens = [access(signer, user_id=f"u-{i}", role="staff", client_id=None, ttl=300) for i in range(7)]
     for token in tokens:
         verifier.principal(token)
     assert len(verifier._verified) <= 3
+
+
+# --- what an access token must say ---------------------------------------------------------------------
+
+def test_a_token_without_typ_is_not_an_access_token(signer, verifier):
+    """It used to default to "access": a token signed for anything else, minus its typ, passed as one."""
+    token = signer.sign({"sub": "u", "role": "admin", "sid": "s-1"}, 300)
+    with pytest.raises(Unauthorized):
+        verifier.principal(token)
+    with pytest.raises(Unauthorized):
+        verifier.verify(token)
+    with pytest.raises(Unauthorized):
+        verifier.verify(token, purpose="mfa")
+
+
+@pytest.mark.parametrize("sid", [None, "", 7, ["s-1"]])
+def test_an_access_token_without_a_session_is_refused(signer, verifier, sid):
+    """A token naming no session could never be ended by a logout."""
+    claims = {"sub": "u", "role": "staff", "typ": "access"}
+    if sid is not None:
+        claims["sid"] = sid
+    with pytest.raises(Unauthorized):
+        verifier.principal(signer.sign(claims, 300))
+
+
+def test_an_mfa_token_needs_no_session(signer, verifier):
+    assert verifier.verify(signer.mfa_token(user_id="u", role="staff", ttl=300), purpose="mfa")["typ"] == "mfa"
+
+
+# --- ended sessions ----------------------------------------------------------------------------------
+
+class Ended:
+    """identity's revoked-sessions route as a fake: the sessions it lists, and how often it was asked."""
+
+    def __init__(self):
+        self.sids: list[str] = []
+        self.calls = 0
+        self.fail = False
+
+    def __call__(self):
+        self.calls += 1
+        if self.fail:
+            raise ConnectionError("identity is down")
+        return {"sessions": [{"sid": s, "revoked_at": 1.0} for s in self.sids], "window_seconds": 960}
+
+
+@pytest.fixture
+def ended() -> Ended:
+    return Ended()
+
+
+@pytest.fixture
+def revocations(ended, clock) -> RevocationList:
+    return RevocationList(ended, refresh_every=2, max_stale=60, background=False, clock=clock.monotonic)
+
+
+@pytest.fixture
+def checked(signer, verifier_for, revocations) -> TokenVerifier:
+    return verifier_for(signer, revocations=revocations)
+
+
+def test_a_cached_token_of_an_ended_session_is_refused(signer, checked, ended, revocations, monkeypatch, clock):
+    """The verified-token cache keeps a principal until the token expires: it must not outlive the session."""
+    calls = counting(checked, monkeypatch)
+    token = access(signer, user_id="u-1", role="client", client_id="c-1", ttl=900, session_id="s-a")
+    other = access(signer, user_id="u-1", role="client", client_id="c-1", ttl=900, session_id="s-b")
+    assert checked.principal(token).user_id == "u-1"
+    checked.principal(other)
+    ended.sids.append("s-a")
+    revocations.refresh()
+    with pytest.raises(Unauthorized) as refused:
+        checked.principal(token)
+    assert refused.value.detail == "This session has ended; sign in again."
+    assert refused.value.headers == {"WWW-Authenticate": "Bearer"}
+    assert checked.principal(other).user_id == "u-1"  # the same user's other session goes on
+    assert calls == [token, other]  # answered from the cache, and refused from it
+
+
+def test_verify_refuses_an_ended_session_too(signer, checked, ended, revocations):
+    token = access(signer, user_id="u", role="staff", client_id=None, ttl=300, session_id="s-x")
+    ended.sids.append("s-x")
+    revocations.refresh()
+    with pytest.raises(Unauthorized, match="session has ended"):
+        checked.verify(token)
+
+
+def test_a_forged_token_naming_an_ended_session_is_just_invalid(other_signer, checked, ended, revocations):
+    """The list is consulted after the signature: it tells nobody which sessions ended."""
+    ended.sids.append("s-x")
+    revocations.refresh()
+    token = access(other_signer, user_id="u", role="staff", client_id=None, ttl=300, session_id="s-x")
+    with pytest.raises(Unauthorized, match="not valid"):
+        checked.principal(token)
+
+
+def test_without_a_first_list_a_good_token_is_503_not_401(signer, checked, ended):
+    ended.fail = True
+    token = access(signer, user_id="u", role="staff", client_id=None, ttl=300)
+    with pytest.raises(ServiceUnavailable) as raised:
+        checked.principal(token)
+    assert raised.value.headers.get("Retry-After")
+
+
+def test_a_list_older_than_max_stale_is_503_for_cached_tokens_too(signer, checked, ended, revocations, clock):
+    token = access(signer, user_id="u", role="staff", client_id=None, ttl=900)
+    checked.principal(token)
+    ended.fail = True
+    clock.advance(30)
+    revocations.refresh()
+    checked.principal(token)  # identity unreachable for 30 s: the last list still serves
+    clock.advance(31)
+    revocations.refresh()
+    with pytest.raises(ServiceUnavailable):
+        checked.principal(token)
+
+
+def test_a_verifier_without_a_revocation_list_lets_no_access_token_through(signer):
+    keys = JWKSCache("http://jwks.invalid", fetch=lambda: signer.jwks)
+    bare = TokenVerifier(keys, issuer=signer.issuer, audience=signer.audience)
+    with pytest.raises(ServiceUnavailable):
+        bare.principal(access(signer, user_id="u", role="staff", client_id=None, ttl=300))
+    assert bare.verify(signer.mfa_token(user_id="u", role="staff", ttl=300), purpose="mfa")
+
+
+def test_an_ended_session_on_a_protected_blueprint_is_a_401_problem(signer, checked, ended, revocations):
+    app = Flask("protected")
+    install_error_handlers(app)
+    bp = Blueprint("portal", __name__, url_prefix="/portal")
+    protect_blueprint(bp, lambda: checked, CLIENT_ROLES)
+    bp.get("/me")(lambda: {"ok": True})
+    app.register_blueprint(bp)
+    client = app.test_client()
+    token = access(signer, user_id="u", role="client", client_id="c-1", ttl=300, session_id="s-z")
+    assert client.get("/portal/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    ended.sids.append("s-z")
+    revocations.refresh()
+    response = client.get("/portal/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.get_json()["detail"] == "This session has ended; sign in again."
+
+
+def test_the_check_per_request_is_cheap(signer, checked, revocations, ended):
+    """A cached token and a list of 10,000 ended sessions: the check stays a dictionary lookup (measured in
+    the report; here only bounded loosely so a slow machine does not fail it)."""
+    ended.sids.extend(f"s-{i}" for i in range(10_000))
+    revocations.refresh()
+    token = access(signer, user_id="u", role="staff", client_id=None, ttl=300, session_id="live")
+    checked.principal(token)
+    started = time.perf_counter()
+    for _ in range(10_000):
+        checked.principal(token)
+    assert (time.perf_counter() - started) / 10_000 < 50e-6
 
 
 # --- roles -------------------------------------------------------------------------------------------
@@ -276,9 +439,9 @@ def test_a_protected_blueprint_needs_a_bearer_token(protected_app):
 
 
 def test_a_protected_blueprint_checks_the_role_and_sets_the_principal(protected_app, signer):
-    client_token = signer.access_token(user_id="u-c", role="client", client_id="c-1", ttl=300)
-    staff_token = signer.access_token(user_id="u-s", role="staff", client_id=None, ttl=300)
-    admin_token = signer.access_token(user_id="u-a", role="admin", client_id=None, ttl=300)
+    client_token = access(signer, user_id="u-c", role="client", client_id="c-1", ttl=300)
+    staff_token = access(signer, user_id="u-s", role="staff", client_id=None, ttl=300)
+    admin_token = access(signer, user_id="u-a", role="admin", client_id=None, ttl=300)
     def get(path, header):
         return protected_app.get(path, headers={"Authorization": header})
 
