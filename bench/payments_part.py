@@ -66,6 +66,7 @@ AIM_LAG_MS = 500.0
 _LUA = """
 local tokens = %(tokens)s
 local methods = %(methods)s
+local customers = %(customers)s
 local n = #tokens
 local stride = %(threads)d
 local counter = 0
@@ -96,7 +97,8 @@ function request()
   end
   return wrk.format("POST", %(path)s, {["Authorization"] = "Bearer " .. processor_key,
     ["Content-Type"] = "application/json"},
-    '{"token": "' .. methods[i] .. '", "amount_cents": %(amount)d, "currency": "USD", "reference": "' .. key ..
+    '{"payment_method": "' .. methods[i] .. '", "customer": "' .. customers[i] ..
+    '", "amount_cents": %(amount)d, "currency": "USD", "reference": "' .. key ..
     '", "description": "Client portal payment"}')
 end
 """
@@ -105,10 +107,13 @@ end
 def _script(workspace: Workspace, kind: str, clients: list[dict], threads: int):
     if kind == "paynow":
         tokens, methods, path = [c["access_token"] for c in clients], [c["method_id"] for c in clients], PAY_PATH
-    else:  # the raw charge: the same saved cards' processor tokens
-        tokens, methods, path = [""] * len(clients), [c["card_token"] for c in clients], CHARGE_PATH
+        customers = [""] * len(clients)
+    else:  # the raw charge: the same saved cards, as the processor's payment methods with their customers
+        tokens, methods, path = [""] * len(clients), [c["processor_method"] for c in clients], CHARGE_PATH
+        customers = [c["processor_customer"] for c in clients]
     return wrk_lua(workspace, f"{kind}-t{threads}", _LUA % {
-        "tokens": lua_table(tokens), "methods": lua_table(methods), "threads": threads, "kind": lua_string(kind),
+        "tokens": lua_table(tokens), "methods": lua_table(methods), "customers": lua_table(customers),
+        "threads": threads, "kind": lua_string(kind),
         "key": lua_string(PROCESSOR_KEY), "path": lua_string(path), "amount": PAYMENT_CENTS})
 
 
@@ -260,6 +265,12 @@ def prepare_clients(stack: Stack, admin_token: str, clients: list[dict]) -> dict
             return ready[0] >= len(clients) and on and on[0]
 
         _eventually(known, 60, "payments knows every balance and that online payments are on")
+        # The raw charge charges what Pay Now charges: the saved card's payment method at the processor, with its
+        # customer (the token the card was saved from is spent: tokens are single-use).
+        for client in clients:
+            client["processor_method"], client["processor_customer"] = conn.execute(
+                "SELECT processor_payment_method_id, processor_customer_id FROM payment_methods WHERE id = %s",
+                (client["method_id"],)).fetchone()
     http.close()
     return {"clients": len(clients), "service_code": code, "setup_s": round(time.perf_counter() - started, 1),
             "invoices_and_cards_s": round(invoiced_s, 1)}
@@ -475,7 +486,8 @@ def paced_latency(stack: Stack, clients: list[dict], kind: str, rate: float, sec
             body = {"amount_cents": PAYMENT_CENTS, "payment_method_id": client["method_id"]}
         else:
             url, headers = stack.urls["sandbox"] + CHARGE_PATH, {"Authorization": f"Bearer {PROCESSOR_KEY}"}
-            body = {"token": client["card_token"], "amount_cents": PAYMENT_CENTS, "currency": "USD",
+            body = {"payment_method": client["processor_method"], "customer": client["processor_customer"],
+                    "amount_cents": PAYMENT_CENTS, "currency": "USD",
                     "reference": str(uuid.uuid4()), "description": "Client portal payment"}
         started = time.perf_counter()
         r = session.post(url, json=body, headers=headers, timeout=30)
