@@ -107,8 +107,8 @@ def test_password_reset_by_mail(stack, http, admin_token):
     mail = eventually(lambda: stack.mails_to(address), timeout=20, message="reset e-mail")[0]
     token = link_in(mail, "/reset-password")
     new_password = "A completely fresh lighthouse 8"
-    assert http.post(f"{stack.api}/auth/password-reset/confirm",
-                     json={"token": token, "password": new_password}).status_code == 204
+    confirmed = http.post(f"{stack.api}/auth/password-reset/confirm", json={"token": token, "password": new_password})
+    assert confirmed.status_code == 200 and confirmed.json()["mfa_enabled"] is False
     assert http.post(f"{stack.api}/auth/login", json={"email": address, "password": password}).status_code == 401
     assert http.post(f"{stack.api}/auth/login", json={"email": address, "password": new_password}).status_code == 200
 
@@ -119,10 +119,13 @@ def test_staff_two_factor_through_the_gateway(stack, http, admin_token):
     http.post(f"{stack.api}/staff/users", headers=bearer(admin_token), json={
         "email": address, "password": password, "first_name": "Ada", "last_name": "Q", "role": "staff"})
     token = http.post(f"{stack.api}/auth/login", json={"email": address, "password": password}).json()["access_token"]
-    secret = http.post(f"{stack.api}/staff/me/mfa/setup", headers=bearer(token)).json()["secret"]
-    totp = pyotp.TOTP(secret)
-    assert http.post(f"{stack.api}/staff/me/mfa/enable", headers=bearer(token),
-                     json={"code": totp.now()}).status_code == 204
+    # Two-factor changes ask for the password again, end every earlier session and answer a new one.
+    assert http.post(f"{stack.api}/staff/me/mfa/setup", headers=bearer(token), json={}).status_code == 422
+    setup = http.post(f"{stack.api}/staff/me/mfa/setup", headers=bearer(token), json={"password": password}).json()
+    totp = pyotp.TOTP(setup["secret"])
+    enabled = http.post(f"{stack.api}/staff/me/mfa/enable", headers=bearer(setup["access_token"]),
+                        json={"code": totp.now(), "password": password})
+    assert enabled.status_code == 200 and enabled.json()["access_token"]
     challenge = http.post(f"{stack.api}/auth/login", json={"email": address, "password": password}).json()
     assert challenge["mfa_required"] is True
     import time
