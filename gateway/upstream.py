@@ -20,6 +20,12 @@ What it relies on:
   after the last byte; small ones are read whole and handed on with a Content-Length.
 Not supported, on purpose: TLS to the services, HTTP/2, pipelining, 101 upgrades, trailers (WSGI cannot
 pass them on; they are read and dropped).
+
+Cost: about 0.1 ms more CPU per request than the hand-written parser this replaced (measured on this
+machine against gunicorn: ~0.05 ms then, ~0.14 ms now per hop). Two thirds of it is h11 itself, pure Python:
+validating every request header (~a quarter of that) and parsing the answer through its state machine.
+That parser took an interim 100 Continue for the answer and pooled the connection with the real answer
+unread, for the next user to receive; safety comes first.
 """
 
 from __future__ import annotations
