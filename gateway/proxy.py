@@ -42,8 +42,10 @@ def _problem(start_response, status: int, title: str, detail: str, request_id: s
     reason = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
               413: "Content Too Large", 502: "Bad Gateway", 503: "Service Unavailable",
               504: "Gateway Timeout"}.get(status, "Error")
+    # As every service's answers (shared.web): a problem may answer a request that carried a token.
     start_response(f"{status} {reason}", [("Content-Type", "application/problem+json"),
-                                          ("Content-Length", str(len(body))), ("X-Request-ID", request_id)]
+                                          ("Content-Length", str(len(body))), ("X-Request-ID", request_id),
+                                          ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")]
                    + (headers or []))
     return [body]
 

@@ -126,6 +126,16 @@ def test_staff_paths_need_a_token(gateway, seen):
     assert seen == []
 
 
+def test_the_gateways_own_problems_are_never_cached_or_sniffed(gateway, seen):
+    """Like every service's answers: a 401, 404 or 413 the gateway writes itself is no-store and nosniff too."""
+    for response in (gateway.get("/api/v1/staff/users"), gateway.get("/api/v1/no-such-prefix"),
+                     gateway.post("/api/v1/auth/login", data=b"x" * 2048, content_type="application/json")):
+        assert response.mimetype == "application/problem+json"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert seen == []
+
+
 @pytest.mark.parametrize("kind", ["expired", "mfa"])
 def test_unusable_tokens_are_401(gateway, seen, tokens, kind):
     problem_of(gateway.get("/api/v1/staff/users", headers=bearer(tokens[kind])), 401, "unauthorized")
