@@ -150,7 +150,9 @@ class Upstream:
 
     # --- one exchange ------------------------------------------------------------------------
     def request(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None) -> Response:
-        head = [("Host", self.host_header), *headers]
+        # Values as the bytes the client sent: WSGI hands them on as latin-1 text (PEP 3333), and a field value may
+        # hold obs-text (0x80-0xFF, RFC 9110 5.5), which h11 would encode as ASCII and fail on.
+        head = [("Host", self.host_header), *((name, value.encode("latin-1")) for name, value in headers)]
         if body is not None:
             head.append(("Content-Length", str(len(body))))
         for attempt in (1, 2):
@@ -168,7 +170,7 @@ class Upstream:
             except (h11.ProtocolError, OSError) as exc:
                 conn.close()
                 raise UpstreamBroken(f"{type(exc).__name__}: {exc}") from exc
-            except UpstreamBroken:
+            except BaseException:  # UpstreamBroken, or anything unforeseen: the stream's state is unknown
                 conn.close()
                 raise
         raise UpstreamBroken("no answer")

@@ -339,6 +339,17 @@ def test_hop_by_hop_headers_through_gunicorn_on_both_sides(gateway):
     assert seen["headers"]["HTTP_X_CUSTOM"] == "kept" and seen["body"] == '{"a": 1}'
 
 
+def test_a_header_with_bytes_beyond_ascii_reaches_the_service_as_sent(gateway):
+    """RFC 9110 5.5 lets a field value hold obs-text (0x80-0xFF), and gunicorn passes it on (as latin-1, PEP
+    3333). Before: h11 encodes str values as ASCII, so the gateway answered 500 and lost the pooled connection."""
+    sent = (b"GET /api/v1/auth/registration/x HTTP/1.1\r\nHost: x\r\nX-Name: Ren\xe9e\r\n"
+            b"Connection: close\r\n\r\n")
+    answer_ = raw_exchange(gateway, sent)
+    assert answer_.startswith(b"HTTP/1.1 200"), answer_[:200]
+    seen = json.loads(answer_.partition(b"\r\n\r\n")[2])
+    assert seen["headers"]["HTTP_X_NAME"].encode("latin-1") == b"Ren\xe9e"
+
+
 def test_hop_by_hop_answer_headers_never_reach_the_client(raw):
     server = raw(lambda n, r: answer(b"{}", headers="Connection: keep-alive, X-Internal\r\nKeep-Alive: timeout=65\r\n"
                                                  "Proxy-Connection: keep-alive\r\nX-Internal: secret\r\n"
