@@ -203,7 +203,12 @@ class IdentityService:
         ok = passwords.verify_password(found.password_hash if found else None, password)
         if ok and found.is_active:
             with unit_of_work(self.sessions) as session:
-                user = session.get(User, found.id)
+                # Locked and read again: a reset or a deactivation that committed while the password was being
+                # checked must win (its end of every session cannot cover one started after it), and a rehash
+                # must never write the old password back over a new one.
+                user = session.get(User, found.id, with_for_update=True, populate_existing=True)
+                if user.password_hash != found.password_hash or not user.is_active:
+                    raise InvalidCredentials("E-mail or password is not right.")
                 if passwords.needs_rehash(user.password_hash):
                     user.password_hash = passwords.hash_password(password)
                 session.execute(LoginThrottle.__table__.delete().where(LoginThrottle.key == keys[0][0]))

@@ -189,3 +189,48 @@ def test_internal_settings_answer_what_the_staff_route_answers_now(staff, intern
     assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
     assert answer.get_json() == staff.get("/api/v1/staff/settings").get_json()
     assert answer.get_json()["online_payments_enabled"] is False
+
+
+@pytest.fixture
+def mid_sign_in(monkeypatch):
+    """Runs `change` while a sign-in is checking `password` (argon2, ~30 ms, no database connection held): the
+    moment a concurrent reset or deactivation lands in, made deterministic."""
+    from services.identity import service as identity_service
+
+    def arrange(password: str, change):
+        original = identity_service.passwords.verify_password
+        pending = [change]
+
+        def verify(stored, given):
+            ok = original(stored, given)
+            if given == password and pending:
+                pending.pop()()
+            return ok
+
+        monkeypatch.setattr(identity_service.passwords, "verify_password", verify)
+    return arrange
+
+
+def test_a_sign_in_with_the_old_password_that_a_reset_overtook_starts_no_session(api, identity_app, internal,
+                                                                                   registered_client, mailbox,
+                                                                                   mid_sign_in):
+    client, _, _ = registered_client()
+    assert api.post("/api/v1/auth/password-reset", json={"email": client["email"]}).status_code == 202
+    token = mailbox.last(client["email"], "password_reset")["reset_url"].split("token=")[1]
+    service = identity_app.extensions["identity"]
+    mid_sign_in(STRONG_PASSWORD, lambda: service.confirm_password_reset(token, "a fresh quiet meadow 61"))
+    answer = api.post("/api/v1/auth/login", json={"email": client["email"], "password": STRONG_PASSWORD})
+    # the password it showed was no longer the password when the session would have started
+    assert_problem(answer, 401)
+    assert login(api, client["email"], "a fresh quiet meadow 61")["access_token"]
+
+
+def test_a_sign_in_that_a_deactivation_overtook_starts_no_session(api, identity_app, staff_member, mid_sign_in):
+    from shared.auth import Principal
+
+    email, user_id, _ = staff_member
+    service = identity_app.extensions["identity"]
+    admin = service.list_staff_users()
+    admin_id = next(u.id for u in admin if u.role == "admin" and u.id != user_id)
+    mid_sign_in(STAFF_PASSWORD, lambda: service.set_staff_active(user_id, False, Principal(admin_id, "admin", None)))
+    assert_problem(api.post("/api/v1/auth/login", json={"email": email, "password": STAFF_PASSWORD}), 401)
