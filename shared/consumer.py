@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared import metrics
 from shared.db import unit_of_work
 from shared.events import Event
-from shared.logs import correlation_id_var, request_id_var
+from shared.logs import correlation_id_var, exception_line, request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ class EventConsumer:
             # A failing handler, a deadlock with another replica, a lost database: the batch was rolled
             # back whole. One by one, each message gets its own try, and only the failing one is retried.
             log.info("event batch rolled back; handling its events one by one",
-                     extra={"fields": {"size": len(batch), "error": f"{type(exc).__name__}: {str(exc)[:200]}"}})
+                     extra={"fields": {"size": len(batch), "error": exception_line(exc)}})
             for delivery in batch:
                 self._on_message(channel, *delivery)
             return
@@ -274,7 +274,7 @@ class EventConsumer:
         headers = dict(properties.headers or {})
         attempt = int(headers.get("x-attempt", 0)) + 1
         headers["x-attempt"] = attempt
-        headers["x-last-error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        headers["x-last-error"] = exception_line(exc)  # kept by RabbitMQ with the message: no values
         props = pika.BasicProperties(content_type="application/json", delivery_mode=pika.DeliveryMode.Persistent,
                                      message_id=properties.message_id, type=properties.type, headers=headers,
                                      correlation_id=properties.correlation_id)

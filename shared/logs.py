@@ -99,6 +99,14 @@ def describe_exception(error: BaseException) -> str:
     return text + "\n"
 
 
+def exception_line(error: BaseException, limit: int = 200) -> str:
+    """`error` in one short line for a log field or a message header: "Type: message", but a database error by its
+    SQLSTATE and names (describe_exception), never str(error), which carries PostgreSQL's DETAIL and its values."""
+    if isinstance(error, _DATABASE_ERRORS):
+        return describe_exception(error).split("\n", 1)[0][:limit]
+    return f"{type(error).__name__}: {error}"[:limit]
+
+
 def format_exception(exc_info) -> str:
     """traceback.format_exception, chain included, each exception's line by describe_exception. No recursion: a
     long chain cannot exhaust the stack of the thread that logs."""

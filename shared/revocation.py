@@ -27,6 +27,7 @@ from prometheus_client import Counter, Gauge
 from shared import metrics as _metrics  # noqa: F401 (sets prometheus-client's multiprocess mode up first)
 from shared.config import env, service_url
 from shared.errors import ServiceUnavailable, Unauthorized
+from shared.logs import exception_line
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ class RevocationList:
             age = None if self._fetched_at is None else round(now - self._fetched_at, 1)
             log.warning("cannot fetch the revoked-sessions list: %s", type(exc).__name__,
                         extra={"fields": {"list_age_seconds": age, "max_stale_seconds": self.max_stale,
-                                          "error": str(exc)[:200]}})
+                                          "error": exception_line(exc)}})
 
     def _start(self) -> None:
         with self._start_lock:

@@ -95,3 +95,53 @@ def test_a_failing_statement_logs_none_of_its_values(app, case, engine_kind):
 def test_every_engine_hides_its_parameters(migrated):
     url = migrated.database_url("identity")
     assert get_engine(url).hide_parameters and get_read_engine(url).hide_parameters
+
+
+def test_a_consumer_keeps_none_of_a_failing_statements_values(app, migrated):
+    """An event handler's failing statement: the consumer's own log lines (the batch rolled back, the retry, the
+    dead-letter) and the x-last-error header it puts on the message hold none of the values. Before, both wrote
+    str(exc)[:200], which is psycopg's message with its DETAIL "Key (email)=(...) already exists"."""
+    from types import SimpleNamespace
+
+    import pika
+    from sqlalchemy.exc import IntegrityError
+
+    from services.identity.models import processed_events
+    from shared.consumer import Delivery, EventConsumer
+
+    before, statement, params, _ = FAILING["unique violation"]
+    with get_engine(migrated.database_url("identity")).connect() as conn:
+        for sql in before:
+            conn.execute(text(sql))
+        with pytest.raises(IntegrityError) as caught:
+            conn.execute(text(statement), params)
+    assert EMAIL in str(caught.value)  # what the consumer used to write
+
+    def failing(_body):
+        raise caught.value
+
+    consumer = EventConsumer(service="logtest", session_factory=None, processed=processed_events, subscriptions={},
+                             amqp_url=migrated.amqp_url, exchange="logtest.events", retry_delays=(5,))
+    consumer.handle = consumer.handle_batch = failing
+    published: list[pika.BasicProperties] = []
+    channel = SimpleNamespace(basic_publish=lambda _exchange, _key, _body, properties: published.append(properties),
+                              basic_ack=lambda *_args, **_kwargs: None)
+    deliveries = [Delivery(SimpleNamespace(routing_key="test.happened", delivery_tag=tag),
+                           pika.BasicProperties(headers={"x-attempt": attempt}, message_id=f"m{tag}"), b"{}")
+                  for tag, attempt in ((1, 0), (2, 1))]  # one is retried, the other dead-lettered
+    consumer._on_messages(channel, deliveries)
+
+    assert len(published) == 2
+    for properties in published:
+        header = properties.headers["x-last-error"]
+        assert "IntegrityError" in header and "23505" in header
+        for value in VALUES:
+            assert value.lower() not in header.lower(), header
+    lines = [json.loads(line) for line in app.config["log"].getvalue().splitlines()]
+    messages = {entry["message"] for entry in lines}
+    assert {"event batch rolled back; handling its events one by one", "event handling failed; retrying",
+            "event dead-lettered"} <= messages, messages
+    for entry in lines:
+        line = json.dumps(entry, ensure_ascii=False)
+        for value in VALUES:
+            assert value.lower() not in line.lower(), f"{value!r} is in the log line: {line}"
