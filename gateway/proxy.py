@@ -157,6 +157,9 @@ class Proxy:
                 return _problem(start_response, 413, "Content too large",
                                 f"The body may be at most {self.max_body} bytes.", request_id, "payload-too-large")
             body = environ["wsgi.input"].read(size) if size else b""
+            if len(body) < size:  # the client stopped sending: what came is not the request it announced
+                return _problem(start_response, 400, "Bad request", "The body ended before its Content-Length.",
+                                request_id, "bad-request")
         elif coding is not None:  # chunked: bounded like a sized body, by reading one byte past the limit
             body = environ["wsgi.input"].read(self.max_body + 1)
             if len(body) > self.max_body:

@@ -414,6 +414,23 @@ def test_a_request_with_both_lengths_is_refused_with_400(gateway, raw):
     assert server.requests == []
 
 
+def test_a_body_cut_short_of_its_length_is_never_forwarded(small_gateway):
+    """The client says Content-Length: 100, sends 8 bytes and stops sending. gunicorn hands on what came; before,
+    the gateway sent those 8 bytes on with Content-Length: 8, as if they were the whole request."""
+    url, server = small_gateway
+    before = len(server.requests)
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n" + b'{"a": 1}')
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert len(server.requests) == before, server.requests[before:]
+    assert received == b"" or received.startswith(b"HTTP/1.1 400"), received[:200]
+
+
 def chunked(body: bytes, size: int = 4096) -> bytes:
     out = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size))
     return out + b"0\r\n\r\n"
