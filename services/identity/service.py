@@ -271,8 +271,12 @@ class IdentityService:
                 session.commit()
                 log.warning("refresh token reuse; family revoked", extra={"fields": {"user_id": row.user_id}})
                 raise InvalidToken("Sign in again.")
+            # A session ended (any of its rows revoked) stays ended: an end that committed while an earlier refresh
+            # held its row revoked the rows its statement saw, not the one that refresh then inserted.
+            ended = session.scalar(select(RefreshToken.id).where(RefreshToken.family_id == row.family_id,
+                                                                 RefreshToken.revoked_at.is_not(None)).limit(1))
             user = session.get(User, row.user_id)
-            if user is None or not user.is_active:
+            if ended is not None or user is None or not user.is_active:
                 raise InvalidToken("Sign in again.")
             row.rotated_at = utcnow()
             return self._issue(session, user, family_id=row.family_id)

@@ -5,6 +5,8 @@ service to refuse their access tokens. A revoked session's refresh token is dead
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pyotp
 import pytest
@@ -234,3 +236,37 @@ def test_a_sign_in_that_a_deactivation_overtook_starts_no_session(api, identity_
     admin_id = next(u.id for u in admin if u.role == "admin" and u.id != user_id)
     mid_sign_in(STAFF_PASSWORD, lambda: service.set_staff_active(user_id, False, Principal(admin_id, "admin", None)))
     assert_problem(api.post("/api/v1/auth/login", json={"email": email, "password": STAFF_PASSWORD}), 401)
+
+
+def test_a_refresh_that_a_reset_overtook_leaves_no_live_token(api, identity_app, identity_engine, internal,
+                                                               registered_client, mailbox, monkeypatch):
+    """A refresh holds its token's row while it writes the next one; a reset committing meanwhile ends the rows
+    its statement saw, not the one the refresh inserted. The session must stay ended all the same."""
+    import threading
+
+    from sqlalchemy import text
+
+    client, _, tokens = registered_client()
+    assert api.post("/api/v1/auth/password-reset", json={"email": client["email"]}).status_code == 202
+    token = mailbox.last(client["email"], "password_reset")["reset_url"].split("token=")[1]
+    service = identity_app.extensions["identity"]
+    issue, reset = service._issue, threading.Thread(
+        target=service.confirm_password_reset, args=(token, "a fresh quiet meadow 61"))
+
+    def issue_while_a_reset_waits(session, user, family_id=None):
+        issued = issue(session, user, family_id)
+        reset.start()
+        deadline = time.monotonic() + 10
+        with identity_engine.connect() as conn:  # the reset's end of every session waits on our row lock
+            while not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                        " AND wait_event_type = 'Lock'")).scalar():
+                assert time.monotonic() < deadline, "the reset never reached the refresh's lock"
+        return issued
+
+    monkeypatch.setattr(service, "_issue", issue_while_a_reset_waits)
+    rotated = refresh(api, tokens)
+    monkeypatch.undo()
+    reset.join(10)
+    assert rotated.status_code == 200 and not reset.is_alive()
+    assert sid(rotated.get_json()["access_token"]) in revoked(internal)
+    assert_problem(refresh(api, rotated.get_json()), 401)
