@@ -53,14 +53,19 @@ class InvoiceRef(Base):
 
 class PaymentMethod(Base):
     """A card saved at the processor: its payment method there, attached to the processor's customer for this
-    client. The single-use token it was saved from is spent and not kept. (None only on cards removed by
-    migration 0003, saved before tokens were single-use.)"""
+    client. The single-use token it was saved from is spent and not kept.
+
+    A card saved before migration 0003 (a "legacy" card) has its reusable token and no payment method yet, until
+    the conversion attaches the token to the client's customer (PaymentsService.convert_legacy_cards): then the
+    token is cleared. A removed card keeps neither token nor any use."""
 
     __tablename__ = "payment_methods"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     client_id: Mapped[str] = mapped_column(String(36), index=True)
     processor_customer_id: Mapped[str | None] = mapped_column(String(100))
     processor_payment_method_id: Mapped[str | None] = mapped_column(String(100))
+    # a legacy card's token, only until its conversion (see above); None for every card saved since
+    processor_token: Mapped[str | None] = mapped_column(String(200))
     brand: Mapped[str] = mapped_column(String(20))
     last4: Mapped[str] = mapped_column(String(4))
     exp_month: Mapped[int] = mapped_column(Integer)

@@ -109,7 +109,8 @@ FROM payer
 # this one waited for the lock (payments for this client, a card removed, another default card), which the
 # locking statement's snapshot, taken before the wait, would not. The saved card to charge (by id, or the
 # default card for AutoPay; none for a new token) and the client's payments in flight or not yet on billing's
-# ledger (the partial index ix_payments_open), as [invoice ids, amount, status].
+# ledger (the partial index ix_payments_open), as [invoice ids, amount, status]. A legacy card (saved before
+# migration 0003: no payment method yet) is read too, and converted before it is charged (LegacyCard).
 AFTER_LOCK_SQL = text(f"""
 SELECT card.id AS card_id, card.processor_payment_method_id, card.processor_customer_id, card.brand, card.last4,
        card.exp_month, card.exp_year,
@@ -118,7 +119,7 @@ SELECT card.id AS card_id, card.processor_payment_method_id, card.processor_cust
 FROM (SELECT) AS one LEFT JOIN LATERAL (
     SELECT m.id, m.processor_payment_method_id, m.processor_customer_id, m.brand, m.last4, m.exp_month, m.exp_year
     FROM payment_methods m
-    WHERE m.client_id = :client_id AND m.removed_at IS NULL AND m.processor_payment_method_id IS NOT NULL
+    WHERE m.client_id = :client_id AND m.removed_at IS NULL
       AND CASE WHEN :default_card THEN m.is_default ELSE m.id = :method_id END
     LIMIT 1
 ) AS card ON true
@@ -142,6 +143,19 @@ REFUND_KEY_DONE = text("UPDATE idempotency_keys SET status = 'done', response_st
 
 class KeyTaken(Exception):
     """Another request holds this Idempotency-Key (committed): its answer is this request's answer."""
+
+
+class LegacyCard(Exception):
+    """The card to charge was saved before migration 0003 and is not converted yet: convert it, then reserve."""
+
+    def __init__(self, card_id: str):
+        super().__init__(card_id)
+        self.card_id = card_id
+
+
+# A card saved the old way (a reusable token) and not converted yet.
+LEGACY = (PaymentMethod.removed_at.is_(None), PaymentMethod.processor_payment_method_id.is_(None),
+          PaymentMethod.processor_token.is_not(None))
 
 
 @dataclass(frozen=True)
@@ -373,11 +387,19 @@ class PaymentsService:
                         return stored
                 raise
         payment_id = new_id()
+        converted = False
         while True:
             try:
                 reservation = _once_more_on_disconnect(
                     lambda: self._reserve(client_id, body, card, source, scope, key, digest, payment_id))
                 break
+            except LegacyCard as legacy:
+                # Nothing was written (the reserve rolled back, key claim included): convert, then decide again.
+                if converted:
+                    raise ProcessorDown("The card processor is not answering; nothing was charged. Try again "
+                                        "shortly.") from None
+                self._convert_before_charge(legacy.card_id, chosen=bool(body.get("payment_method_id")))
+                converted = True
             except KeyTaken:
                 # This request's own reserve, when it committed but the answer to the COMMIT was lost and it
                 # ran once more: the payment is written and not charged yet.
@@ -625,6 +647,8 @@ class PaymentsService:
             raise Unprocessable("There is no card on file to charge.",
                                 errors={"payment_method_id": ["Choose a card or enter a new one."]},
                                 extra={"failure_code": "no_payment_method"})
+        if saved.processor_payment_method_id is None:
+            raise LegacyCard(saved.card_id)
         if card_expired(saved.exp_month, saved.exp_year, today):
             raise CardExpired("This card has expired; use another card.",
                               errors={"payment_method_id": ["The card has expired."]},
@@ -795,20 +819,87 @@ class PaymentsService:
 
     def remove_method(self, client_id: str, method_id: str) -> None:
         with unit_of_work(self.sessions) as session:
-            method = self._own_method(session, client_id, method_id)
-            method.removed_at = utcnow()
-            was_default, method.is_default = method.is_default, False
-            session.flush()
-            if was_default:
-                successor = session.scalars(select(PaymentMethod).where(
-                    PaymentMethod.client_id == client_id, PaymentMethod.removed_at.is_(None))
-                    .order_by(PaymentMethod.created_at.desc())).first()
-                if successor is not None:
-                    successor.is_default = True
-            publish(session, "payment_method.removed", {"payment_method_id": method.id, "client_id": client_id,
-                                                        "brand": method.brand, "last4": method.last4})
-            if was_default:
-                default_changed(session, client_id)
+            self._remove(session, self._own_method(session, client_id, method_id))
+
+    def _remove(self, session: Session, method: PaymentMethod, *, reason: str | None = None) -> None:
+        """The card removed (a legacy card's token with it), the newest other card the default if it was, and
+        payment_method.removed (with `reason` reentry_required when the client must enter it again)."""
+        client_id = method.client_id
+        method.removed_at = utcnow()
+        method.processor_token = None
+        was_default, method.is_default = method.is_default, False
+        session.flush()
+        if was_default:
+            successor = session.scalars(select(PaymentMethod).where(
+                PaymentMethod.client_id == client_id, PaymentMethod.removed_at.is_(None))
+                .order_by(PaymentMethod.created_at.desc())).first()
+            if successor is not None:
+                successor.is_default = True
+        payload = {"payment_method_id": method.id, "client_id": client_id, "brand": method.brand,
+                   "last4": method.last4}
+        if reason is not None:
+            payload["reason"] = reason
+        publish(session, "payment_method.removed", payload)
+        if was_default:
+            default_changed(session, client_id)
+
+    # cards saved before migration 0003 (a reusable token, no payment method at the processor yet)
+    def convert_legacy_cards(self) -> dict:
+        """Converts every legacy card (convert_card); the reconciliation beat and `cli convert-cards` run it.
+        A card another conversion holds right now is skipped (that one finishes it)."""
+        with unit_of_work(self.statement_sessions) as session:
+            ids = list(session.scalars(select(PaymentMethod.id).where(*LEGACY).order_by(PaymentMethod.created_at)))
+        summary = {"cards": len(ids), "converted": 0, "reentry_required": 0, "unknown": 0, "skipped": 0}
+        for method_id in ids:
+            summary[self.convert_card(method_id, wait=False)] += 1
+        if ids:
+            log.info("legacy cards converted", extra={"fields": summary})
+        return summary
+
+    def convert_card(self, method_id: str, *, wait: bool = True) -> str:
+        """A legacy card's token attached to the client's customer at the processor: the payment method kept, the
+        token cleared. A token the processor refuses (spent, unknown) removes the card for re-entry. Answers
+        converted | reentry_required | unknown (the processor did not answer: the card stays as it was, for the
+        next try) | skipped (not legacy any more, or, without `wait`, being converted by another caller).
+
+        The card's row stays locked across the attach: a second conversion of the same card (the beat and a
+        Pay Now at once) waits and then finds it converted, instead of having the spent token refused and
+        removing a card the first one just saved. One processor call, once per card, ever."""
+        with unit_of_work(self.sessions) as session:
+            method = session.scalars(select(PaymentMethod).where(PaymentMethod.id == method_id, *LEGACY)
+                                     .with_for_update(skip_locked=not wait)).first()
+            if method is None:
+                return "skipped"
+            try:
+                saved = self._attach(method.client_id, method.processor_token)
+            except CardTokenInvalid:
+                log.warning("legacy card refused by the processor; removed for re-entry",
+                            extra={"fields": {"payment_method_id": method.id}})
+                self._remove(session, method, reason="reentry_required")
+                return "reentry_required"
+            except ProcessorError as exc:
+                # A timeout may have spent the token: the next try is then refused, and the client asked to
+                # enter the card again. Nothing better is possible without a reference on the attach.
+                log.warning("legacy card not converted; tried again later", extra={"fields": {
+                    "payment_method_id": method.id, "error": type(exc).__name__}})
+                return "unknown"
+            method.processor_customer_id = saved.customer_id
+            method.processor_payment_method_id = saved.payment_method_id
+            method.fingerprint = method.fingerprint or saved.card.fingerprint
+            method.processor_token = None
+            return "converted"
+
+    def _convert_before_charge(self, card_id: str, *, chosen: bool) -> None:
+        """A legacy card about to be charged (Pay Now by id, AutoPay's default) converted first, so nothing waits
+        for the beat. Refused by the processor: a card the client chose is theirs to enter again (422); AutoPay's
+        default has moved on (another card, or none) and the reserve decides again."""
+        outcome = self.convert_card(card_id)
+        if outcome == "unknown":
+            raise ProcessorDown("The card processor is not answering; nothing was charged. Try again shortly.")
+        if outcome == "reentry_required" and chosen:
+            raise Unprocessable("This saved card must be entered again; nothing was charged.",
+                                errors={"payment_method_id": ["Enter this card again."]},
+                                extra={"failure_code": "reentry_required"})
 
     # history
     def list_payments(self, *, client_id: str | None, start: date | None, end: date | None, status: str | None,
