@@ -34,7 +34,6 @@ class IdentityConfig(BaseConfig):
     # The proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated): the gateway's
     # address, and a load balancer's in front of it. `make run` runs the gateway on this machine.
     trusted_proxies: str = field(default_factory=lambda: env("TRUSTED_PROXIES", "127.0.0.1,::1"))
-    send_mail: bool = True
     # Password-reset requests: at most this many reset mails per account per window (more requests answer the
     # same 202 and send nothing), and this many requests per client address per window (then 429).
     reset_account_max_mails: int = field(default_factory=lambda: env_int("PASSWORD_RESET_ACCOUNT_MAX_MAILS", 3))
