@@ -19,6 +19,7 @@ class RawServer:
         self.close_after = close_after
         self.requests: list[bytes] = []
         self.connections = 0
+        self.closed = 0  # connections this server has closed
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -61,6 +62,13 @@ class RawServer:
                     return
         finally:
             conn.close()
+            self.closed += 1
+
+    def wait_closed(self, count: int, within: float = 5.0) -> None:
+        deadline = time.monotonic() + within
+        while self.closed < count:
+            assert time.monotonic() < deadline, f"closed {self.closed} of {count} connections"
+            time.sleep(0.01)
 
     def close(self):
         self.sock.close()
@@ -125,10 +133,10 @@ def test_a_closed_idle_connection_is_retried_for_get_only():
     server = RawServer(lambda n: ok(), close_after=1)  # the server closes after each answer, without saying so
     client = upstream(server)
     assert client.request("GET", "/1", [], None).status == 200
-    time.sleep(0.05)
+    server.wait_closed(1)
     assert client.request("GET", "/2", [], None).status == 200  # stale connection: sent again on a new one
     assert client.request("GET", "/3", [], None).status == 200
-    time.sleep(0.05)
+    server.wait_closed(3)
     before = len(server.requests)
     try:
         client.request("POST", "/pay", [], b"{}")
