@@ -5,8 +5,6 @@ service to refuse their access tokens. A revoked session's refresh token is dead
 
 from __future__ import annotations
 
-import time
-
 import jwt
 import pyotp
 import pytest
@@ -244,7 +242,7 @@ def test_a_refresh_that_a_reset_overtook_leaves_no_live_token(api, identity_app,
     its statement saw, not the one the refresh inserted. The session must stay ended all the same."""
     import threading
 
-    from sqlalchemy import text
+    from tests.support.locks import wait_for_lock_waiters
 
     client, _, tokens = registered_client()
     assert api.post("/api/v1/auth/password-reset", json={"email": client["email"]}).status_code == 202
@@ -256,11 +254,7 @@ def test_a_refresh_that_a_reset_overtook_leaves_no_live_token(api, identity_app,
     def issue_while_a_reset_waits(session, user, family_id=None):
         issued = issue(session, user, family_id)
         reset.start()
-        deadline = time.monotonic() + 10
-        with identity_engine.connect() as conn:  # the reset's end of every session waits on our row lock
-            while not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                                        " AND wait_event_type = 'Lock'")).scalar():
-                assert time.monotonic() < deadline, "the reset never reached the refresh's lock"
+        wait_for_lock_waiters(identity_engine, what="reset ending the sessions")  # on the refresh's row lock
         return issued
 
     monkeypatch.setattr(service, "_issue", issue_while_a_reset_waits)
