@@ -1007,6 +1007,9 @@ class PaymentsService:
                 in_flight_until = utcnow() - timedelta(seconds=self.in_flight_seconds)
                 if refund.status == "pending" and refund.created_at <= in_flight_until:
                     refund.status, refund.failure_code = "failed", "processor_unavailable"
+                    # its key answers this failed refund now (left in progress, every repeat would wait and be
+                    # told "still running" for as long as the key lives, and the key would never expire)
+                    session.execute(REFUND_KEY_DONE, {"scope": f"refund:{refund.payment_id}", "refund_id": refund.id})
             return
         self._settle_refund(refund_id, found)
 

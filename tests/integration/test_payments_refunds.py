@@ -98,3 +98,46 @@ def test_the_v1_refund_route_still_takes_a_refund_without_a_key(payer, sandbox, 
     answer = pstaff.post(f"/api/v1/staff/payments/{paid['id']}/refund",
                          json={"amount_cents": 100, "reason": "The v1 route"})
     assert answer.status_code == 201 and answer.get_json()["status"] == "succeeded"
+
+
+class Crash(BaseException):
+    """The process dying mid-request (not an Exception: nothing in the request catches it)."""
+
+
+def refund_then_crash(pstaff, payments_app, monkeypatch, paid: dict, key: str, *, processor_first: bool) -> None:
+    """A refund by key whose process dies after the claim committed: after the processor refunded
+    (processor_first) or before the call went out."""
+    processor = payments_app.extensions["payments"].processor
+    real = processor.refund
+
+    def dying(**kwargs):
+        if processor_first:
+            real(**kwargs)
+        raise Crash
+
+    monkeypatch.setattr(processor, "refund", dying)
+    with pytest.raises(Crash):
+        pstaff.post(f"/api/v1/staff/payments/{paid['id']}/refunds", json={"amount_cents": 500, "reason": "Crash"},
+                    headers={"Idempotency-Key": key})
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("processor_first", [True, False], ids=["refunded-at-processor", "never-sent"])
+def test_reconciliation_completes_a_refund_key_a_crash_left_in_progress(payer, sandbox, pstaff, payments_app,
+                                                                        payments_engine, monkeypatch,
+                                                                        processor_first):
+    paid = paid_payment(payer, sandbox)
+    key = f"refund-{uuid.uuid4()}"
+    refund_then_crash(pstaff, payments_app, monkeypatch, paid, key, processor_first=processor_first)
+    with payments_engine.begin() as conn:  # old enough that no call can still be on its way
+        conn.execute(text("UPDATE refunds SET created_at = now() - interval '1 hour' WHERE payment_id = :p"),
+                     {"p": paid["id"]})
+    payments_app.extensions["payments"].reconcile(older_than_seconds=0)
+    with payments_engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM idempotency_keys WHERE scope = :s AND key = :k"),
+                            {"s": f"refund:{paid['id']}", "k": key}).scalar() == "done"
+    again = pstaff.post(f"/api/v1/staff/payments/{paid['id']}/refunds", json={"amount_cents": 500, "reason": "Crash"},
+                        headers={"Idempotency-Key": key})
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["status"] == ("succeeded" if processor_first else "failed")
+    assert refunded_at_processor(sandbox, paid["id"]) == (500 if processor_first else 0)
