@@ -82,6 +82,9 @@ class PaymentMethod(Base):
         # A payment method at the processor is one client's card, never two clients'.
         Index("uq_payment_methods_processor_method", "processor_payment_method_id", unique=True,
               postgresql_where=text("processor_payment_method_id IS NOT NULL")),
+        # Legacy tokens, looked up when a token is presented as a new card (empty once every card is converted).
+        Index("ix_payment_methods_legacy_token", "processor_token",
+              postgresql_where=text("processor_token IS NOT NULL")),
     )
 
 

@@ -494,6 +494,13 @@ class PaymentsService:
                 session.rollback()
 
     def _card_details(self, token: str):
+        """A new card's details. A legacy card's token is still good at the processor until its conversion spends
+        it: presented as a new card (by anyone: it may be another client's), it is refused like a spent one."""
+        with unit_of_work(self.statement_sessions) as session:
+            on_file = session.scalar(select(PaymentMethod.id).where(PaymentMethod.processor_token == token).limit(1))
+        if on_file is not None:
+            raise Unprocessable("This card could not be read; enter it again.",
+                                errors={"processor_token": ["Unknown or used card token."]})
         with self._processor_refusals():
             return self.processor.retrieve_token(token)
 

@@ -179,3 +179,22 @@ def test_two_conversions_of_one_card_at_once_convert_it_and_never_remove_it(paye
             thread.join(timeout=30)
         assert sorted(outcomes) == ["converted", "skipped"], outcomes
         assert_converted(payments_engine, card_id, token)
+
+
+def test_a_legacy_cards_token_is_no_one_elses_card_before_its_conversion(payer, sandbox, payments_engine, psnapshot):
+    """Until the conversion spends it, a legacy token is still good at the processor: client B presenting client A's
+    (saved, or paid with as a new card) must get nothing of A's card."""
+    a_id, a, _ = payer(5000)
+    token = tokenize(sandbox[0])
+    card_id = legacy_card(payments_engine, a_id, token)
+    _, b, _ = payer(5000)
+    before = psnapshot()
+    assert_problem(b.post(METHODS, json={"processor_token": token}), 422, field="processor_token")
+    assert_problem(pay(b, {"amount_cents": 500, "processor_token": token}), 422, field="processor_token")
+    assert_problem(pay(b, {"amount_cents": 500, "processor_token": token, "save_card": True}), 422,
+                   field="processor_token")
+    before.assert_unchanged()
+    assert b.get(METHODS).get_json()["items"] == []
+    paid = pay(a, {"amount_cents": 500, "payment_method_id": card_id})  # still A's, and converted on first use
+    assert paid.status_code == 201 and paid.get_json()["status"] == "succeeded"
+    assert_converted(payments_engine, card_id, token)

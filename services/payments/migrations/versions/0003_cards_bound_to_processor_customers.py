@@ -29,6 +29,7 @@ branch_labels = None
 depends_on = None
 
 BOUND = "processor_payment_method_id IS NOT NULL"
+LEGACY_TOKEN = "processor_token IS NOT NULL"
 outbox = sa.table("outbox", sa.column("id", sa.String), sa.column("event_type", sa.String),
                   sa.column("envelope", JSONB), sa.column("headers", JSONB))
 
@@ -40,6 +41,8 @@ def upgrade() -> None:
                     unique=True, postgresql_where=sa.text(BOUND))
     op.alter_column("payment_methods", "processor_token", existing_type=sa.String(length=200), nullable=True)
     op.execute("UPDATE payment_methods SET processor_token = NULL WHERE removed_at IS NOT NULL")
+    op.create_index("ix_payment_methods_legacy_token", "payment_methods", ["processor_token"],
+                    postgresql_where=sa.text(LEGACY_TOKEN))
     op.alter_column("payments", "processor_token", existing_type=sa.String(length=200), nullable=True)
     op.execute("UPDATE payments SET processor_token = NULL WHERE status <> 'pending'")
 
@@ -59,6 +62,8 @@ def downgrade() -> None:
             changed = make_event("payment_method.default_changed", {"client_id": row.client_id,
                                                                     "payment_method_id": None}, producer="payments")
             conn.execute(sa.insert(outbox).values(outbox_row(changed)))
+    op.drop_index("ix_payment_methods_legacy_token", table_name="payment_methods",
+                  postgresql_where=sa.text(LEGACY_TOKEN))
     op.execute("UPDATE payment_methods SET processor_token = '' WHERE processor_token IS NULL")
     op.alter_column("payment_methods", "processor_token", existing_type=sa.String(length=200), nullable=False)
     op.execute("UPDATE payments SET processor_token = '' WHERE processor_token IS NULL")
