@@ -105,8 +105,9 @@ class Payment(Base):
     failure_code: Mapped[str | None] = mapped_column(String(40))
     failure_message: Mapped[str | None] = mapped_column(String(300))
     payment_method_id: Mapped[str | None] = mapped_column(String(36))
-    # A new card's single-use token, until the charge spends it (cleared when the payment settles); a saved
-    # card is charged by its payment method (payment_method_id) and has none.
+    # Never written since migration 0003 (a new card's token stays in memory until the charge spends it): only a
+    # payment left pending by the code before has one, cleared when it settles. To be dropped with the legacy
+    # cards' token column.
     processor_token: Mapped[str | None] = mapped_column(String(200))
     brand: Mapped[str | None] = mapped_column(String(20))
     last4: Mapped[str | None] = mapped_column(String(4))

@@ -130,8 +130,8 @@ FROM (SELECT) AS one LEFT JOIN LATERAL (
 
 _payments = Payment.__table__
 # The payment, written as pending, with payment.attempted (parameters: payment_<column>).
-WRITTEN_COLUMNS = ("id", "client_id", "amount_cents", "currency", "status", "payment_method_id", "processor_token",
-                   "brand", "last4", "invoice_ids", "note", "source", "refunded_cents")
+# Never a new card's token: it is good until the charge (or the attach) spends it, so it stays in memory only.
+WRITTEN_COLUMNS = ("id", "client_id", "amount_cents", "currency", "status", "payment_method_id", "brand", "last4", "invoice_ids", "note", "source", "refunded_cents")
 RESERVE = announcing(outbox, insert(_payments).values({name: bindparam(f"payment_{name}")
                                                        for name in WRITTEN_COLUMNS}))
 
@@ -465,9 +465,10 @@ class PaymentsService:
                 .where(_payments.c.id == payment_id, _payments.c.status == "pending")).first()
         if row is None:
             return None
-        return Reservation(id=row.id, client_id=row.client_id, token=row.processor_token,
+        token = body.get("processor_token") if row.payment_method_id is None else None  # never written: see RESERVE
+        return Reservation(id=row.id, client_id=row.client_id, token=token,
                            payment_method=row.processor_payment_method_id, customer=row.processor_customer_id,
-                           save_card=bool(row.processor_token and body.get("save_card")),
+                           save_card=bool(token and body.get("save_card")),
                            make_default=bool(body.get("make_default")),
                            amount_cents=row.amount_cents, currency=row.currency,
                            invoice_ids=list(row.invoice_ids or []), brand=row.brand, last4=row.last4, source=row.source)
@@ -574,8 +575,7 @@ class PaymentsService:
                                                           "is_default": method.is_default})
                 if method.is_default:
                     default_changed(session, client_id)
-            session.execute(update(Payment).where(Payment.id == reservation.id).values(
-                payment_method_id=method_id, processor_token=None))  # the token is spent
+            session.execute(update(Payment).where(Payment.id == reservation.id).values(payment_method_id=method_id))
         return dataclasses.replace(reservation, token=None, payment_method=saved.payment_method_id,
                                    customer=saved.customer_id, save_card=False), None
 
@@ -626,7 +626,7 @@ class PaymentsService:
                 make_default=bool(body.get("make_default")))
             written = {"id": payment_id, "client_id": client_id, "amount_cents": amount, "currency": payer.currency,
                        "status": "pending", "payment_method_id": method.get("id"),
-                       "processor_token": reservation.token, "brand": reservation.brand, "last4": reservation.last4,
+                       "brand": reservation.brand, "last4": reservation.last4,
                        "invoice_ids": reservation.invoice_ids, "note": body.get("note"), "source": source,
                        "refunded_cents": 0}
             attempted = make_event("payment.attempted", {
@@ -723,9 +723,9 @@ class PaymentsService:
             if not result.succeeded:
                 code = result.failure_code or "processing_error"
                 values.update(failure_code=code, failure_message=result.failure_message or failure_message(code))
-        if getattr(payment, "token", None) or getattr(payment, "processor_token", None):
-            # A new card's token is spent by the charge (or was never taken): kept no longer than the payment is
-            # open. (A saved card's payment has none: its statement stays as it was.)
+        if getattr(payment, "processor_token", None):
+            # Only a payment left pending by the code before migration 0003, which wrote its token: cleared as it
+            # settles. (Payments since never write one.)
             values["processor_token"] = None
         outcome = _outcome_event(payment, values)
         params = {"settling_id": payment.id, **{f"new_{name}": value for name, value in values.items()}}

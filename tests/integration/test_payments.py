@@ -433,3 +433,28 @@ def test_reconciliation_purges_expired_idempotency_keys_only(payer, sandbox, pay
         keys = set(conn.execute(text("SELECT key FROM idempotency_keys WHERE key IN ('old-key', 'fresh-key')"))
                    .scalars())
     assert keys == {"fresh-key"}
+
+
+@pytest.mark.parametrize("save_card", [False, True])
+def test_a_new_cards_token_is_never_written_to_the_database_not_even_while_it_is_charged(
+        payer, sandbox, payments_app, payments_engine, monkeypatch, save_card):
+    """A token is good until the processor spends it: a row holding it while the charge (or the attach) is under
+    way, or after a crash right there, would be a usable card token in clear."""
+    _, me, _ = payer(5000)
+    token = tokenize(sandbox[0])
+    processor = payments_app.extensions["payments"].processor
+    seen = []
+
+    def watching(real):
+        def call(**kwargs):
+            with payments_engine.connect() as conn:
+                seen.append(conn.execute(text("SELECT count(*) FROM payments WHERE processor_token = :t"),
+                                         {"t": token}).scalar())
+            return real(**kwargs)
+        return call
+
+    monkeypatch.setattr(processor, "charge", watching(processor.charge))
+    monkeypatch.setattr(processor, "attach_card", watching(processor.attach_card))
+    paid = pay(me, {"amount_cents": 500, "processor_token": token, "save_card": save_card})
+    assert paid.status_code == 201 and paid.get_json()["status"] == "succeeded", paid.get_json()
+    assert seen and set(seen) == {0}, seen
