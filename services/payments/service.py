@@ -877,6 +877,17 @@ class PaymentsService:
                                      .with_for_update(skip_locked=not wait)).first()
             if method is None:
                 return "skipped"
+            # The code before let a client save another client's token as their own card: a token on file for
+            # two clients is the one's who saved it first (the other could only have seen it after); any other
+            # card holding it is removed for re-entry, never attached to that client's customer.
+            first = session.scalar(select(PaymentMethod.client_id).where(
+                PaymentMethod.processor_token == method.processor_token, PaymentMethod.removed_at.is_(None))
+                .order_by(PaymentMethod.created_at, PaymentMethod.id).limit(1))
+            if first != method.client_id:
+                log.warning("legacy card's token saved first by another client; removed for re-entry",
+                            extra={"fields": {"payment_method_id": method.id}})
+                self._remove(session, method, reason="reentry_required")
+                return "reentry_required"
             try:
                 saved = self._attach(method.client_id, method.processor_token)
             except CardTokenInvalid:

@@ -198,3 +198,23 @@ def test_a_legacy_cards_token_is_no_one_elses_card_before_its_conversion(payer, 
     paid = pay(a, {"amount_cents": 500, "payment_method_id": card_id})  # still A's, and converted on first use
     assert paid.status_code == 201 and paid.get_json()["status"] == "succeeded"
     assert_converted(payments_engine, card_id, token)
+
+
+def test_a_token_on_file_for_two_clients_goes_to_the_one_who_saved_it_first(payer, sandbox, payments_engine):
+    """The code before 0003 let client B save client A's token as B's own card. B's card charged first must not
+    take A's card to B's customer: the token is A's (saved first), B's card is removed for re-entry."""
+    a_id, a, _ = payer(5000)
+    b_id, b, _ = payer(5000)
+    token = tokenize(sandbox[0])
+    a_card = legacy_card(payments_engine, a_id, token)
+    b_card = legacy_card(payments_engine, b_id, token)
+    with payments_engine.begin() as conn:
+        conn.execute(text("UPDATE payment_methods SET created_at = created_at + interval '1 minute' WHERE id = :b"),
+                     {"b": b_card})
+    body = assert_problem(pay(b, {"amount_cents": 500, "payment_method_id": b_card}), 422, field="payment_method_id")
+    assert body["failure_code"] == "reentry_required"
+    assert payments_outbox(payments_engine, "payment_method.removed", payment_method_id=b_card)[0]["reason"] == \
+        "reentry_required"
+    paid = pay(a, {"amount_cents": 500, "payment_method_id": a_card})
+    assert paid.status_code == 201 and paid.get_json()["status"] == "succeeded", paid.get_json()
+    assert_converted(payments_engine, a_card, token)
