@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from tests.integration.conftest import assert_problem
 from tests.integration.payments_fixtures import CARDS, pay, payments_outbox, tokenize
+from tests.support.processes import eventually
 
 pytestmark = pytest.mark.integration
 METHODS = "/api/v1/portal/payment-methods"
@@ -275,11 +276,9 @@ def test_timeout_leaves_processing_and_reconciliation_settles_it_once(payer, san
     assert payments_outbox(payments_engine, "payment.succeeded", payment_id=answer["id"]) == []
     # while processing, the amount is held: only the rest can be paid
     assert_problem(pay(me, {"amount_cents": 4001, "processor_token": tokenize(sandbox[0])}), 422)
-    import time
-
-    time.sleep(2.5)  # the sandbox finishes its slow answer
-    summary = payments_app.extensions["payments"].reconcile(older_than_seconds=0)
-    assert summary["succeeded"] >= 1
+    # the sandbox recorded the charge before its slow answer: reconciliation finds it (asked until it does)
+    eventually(lambda: payments_app.extensions["payments"].reconcile(older_than_seconds=0)["succeeded"] >= 1,
+               timeout=10, message="reconciliation never found the slow charge")
     assert me.get(f"/api/v1/portal/payments/{answer['id']}").get_json()["status"] == "succeeded"
     assert len(payments_outbox(payments_engine, "payment.succeeded", payment_id=answer["id"])) == 1
     payments_app.extensions["payments"].reconcile(older_than_seconds=0)  # again: nothing twice
