@@ -131,7 +131,8 @@ FROM (SELECT) AS one LEFT JOIN LATERAL (
 _payments = Payment.__table__
 # The payment, written as pending, with payment.attempted (parameters: payment_<column>).
 # Never a new card's token: it is good until the charge (or the attach) spends it, so it stays in memory only.
-WRITTEN_COLUMNS = ("id", "client_id", "amount_cents", "currency", "status", "payment_method_id", "brand", "last4", "invoice_ids", "note", "source", "refunded_cents")
+WRITTEN_COLUMNS = ("id", "client_id", "amount_cents", "currency", "status", "payment_method_id", "brand", "last4",
+                   "invoice_ids", "note", "source", "refunded_cents")
 RESERVE = announcing(outbox, insert(_payments).values({name: bindparam(f"payment_{name}")
                                                        for name in WRITTEN_COLUMNS}))
 

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from tests.integration.conftest import assert_problem
 from tests.integration.identity_fake import INTERNAL_KEY
-from tests.integration.payments_fixtures import SANDBOX_KEY, NEXT_YEAR, pay, payments_outbox, tokenize
+from tests.integration.payments_fixtures import NEXT_YEAR, SANDBOX_KEY, pay, payments_outbox, tokenize
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.integration
