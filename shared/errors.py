@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, g, json
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,20 @@ _HTTP_SLUGS = {
 }
 
 
+UNIQUE_VIOLATION = "23505"
+
+
+def _unique_field(constraint: str | None, table: str | None) -> str | None:
+    """The column a unique constraint guards, from our naming convention (uq_<table>_<column>, shared.db) or
+    PostgreSQL's own (<table>_<column>_key)."""
+    if not constraint or not table:
+        return None
+    for prefix, suffix in ((f"uq_{table}_", ""), (f"{table}_", "_key")):
+        if constraint.startswith(prefix) and constraint.endswith(suffix) and len(constraint) > len(prefix + suffix):
+            return constraint[len(prefix):len(constraint) - len(suffix)]
+    return None
+
+
 def install_error_handlers(app: Flask, error_map: dict[type[Exception], Mapped] | None = None) -> None:
     """Every error leaves as problem+json; `error_map` maps a service's domain exceptions."""
     mapping = dict(error_map or {})
@@ -135,6 +150,22 @@ def install_error_handlers(app: Flask, error_map: dict[type[Exception], Mapped] 
         # Keep what the exception says in headers (Allow on 405, Retry-After...), not its content type.
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         return problem(code, _HTTP_SLUGS.get(code, "http-error"), exc.name, exc.description, headers=headers)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(exc: IntegrityError):
+        # A service checks before it writes, but two requests sent at once both pass the check and the loser's
+        # INSERT meets the unique index: the row it conflicts with exists now, so the caller gets the 409 the
+        # check would have given. Never the value: PostgreSQL's DETAIL (which names it) stays out of the answer.
+        diag = getattr(exc.orig, "diag", None)
+        if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION or diag is None:
+            return _unexpected(exc)
+        constraint, table = diag.constraint_name, diag.table_name
+        log.warning("unique violation answered 409", exc_info=exc,
+                    extra={"fields": {"constraint": constraint, "table": table}})
+        field = _unique_field(constraint, table)
+        return problem(409, "conflict", "Conflict",
+                       "This conflicts with a record that already exists (perhaps made by a request sent at the "
+                       "same time); nothing was changed.", errors={field: ["Already in use."]} if field else None)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

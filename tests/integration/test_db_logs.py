@@ -79,17 +79,30 @@ def app(migrated):
 @pytest.mark.parametrize("case", FAILING)
 def test_a_failing_statement_logs_none_of_its_values(app, case, engine_kind):
     response = app.test_client().get(f"/fail/{engine_kind}/{case}")
-    assert response.status_code == 500
+    _, statement, _, sqlstate = FAILING[case]
+    unique = sqlstate == "23505"  # a conflict with an existing row is the caller's 409, logged as a warning
+    assert response.status_code == (409 if unique else 500)
     lines = [json.loads(line) for line in app.config["log"].getvalue().splitlines()]
-    logged = [entry for entry in lines if entry["message"] == "unhandled error"]
+    logged = [entry for entry in lines
+              if entry["message"] == ("unique violation answered 409" if unique else "unhandled error")]
     assert len(logged) == 1, lines
     line = json.dumps(logged[0], ensure_ascii=False)
     for value in VALUES:
         assert value.lower() not in line.lower(), f"{value!r} is in the log line: {line}"
     # still useful: which statement, and the database's reason as a code
-    _, statement, _, sqlstate = FAILING[case]
     assert re.sub(r":(\w+)", r"%(\1)s", statement) in logged[0]["exception"]  # as psycopg was sent it
     assert sqlstate in logged[0]["exception"]
+
+
+def test_a_unique_violation_is_a_409_naming_the_field_and_keeping_its_value_out(app):
+    """Two requests creating the same e-mail at once both pass a service's look-up, and the loser's INSERT meets the
+    unique index: a conflict with a row that now exists, the caller's 409 (seen as 500s when 8 staff requests made
+    one client at once), never the value in the answer."""
+    response = app.test_client().get("/fail/write/unique violation")
+    assert response.status_code == 409 and response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["type"] == "/problems/conflict" and body["errors"] == {"email": ["Already in use."]}
+    assert EMAIL not in response.get_data(as_text=True)
 
 
 def test_every_engine_hides_its_parameters(migrated):

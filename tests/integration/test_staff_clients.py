@@ -62,6 +62,31 @@ def test_email_already_taken_is_409_and_writes_nothing(staff, new_client, snapsh
     before.assert_unchanged()
 
 
+def test_an_email_taken_by_a_request_sent_at_the_same_time_is_409_not_500(staff, identity_engine):
+    """Both requests pass the look-up before either commits; the loser's INSERT meets the unique index (the probe
+    saw 8 concurrent creates answer 201 and seven 500s). Here the winner is a transaction the test holds open."""
+    import threading
+    import uuid
+
+    from sqlalchemy import text
+
+    from tests.support.locks import wait_for_lock_waiters
+
+    email = random_refs.email("race")
+    answers = []
+    with identity_engine.connect() as winner:
+        winner.execute(text("INSERT INTO clients (id, first_name, last_name, date_of_birth, email, address, "
+                            "emergency_contact, insurance) VALUES (:id, 'Win', 'Ner', '1980-01-01', :email, "
+                            "'{}', '{}', '{}')"), {"id": str(uuid.uuid4()), "email": email})
+        loser = threading.Thread(target=lambda: answers.append(staff.post(CLIENTS, json={**GOOD, "email": email})))
+        loser.start()
+        wait_for_lock_waiters(identity_engine, what="the second create")
+        winner.commit()
+    loser.join(10)
+    body = assert_problem(answers[0], 409)
+    assert body["errors"] == {"email": ["Already in use."]} and email not in answers[0].get_data(as_text=True)
+
+
 def test_search_finds_by_name_email_and_pages_with_a_cursor(staff, new_client):
     tag = random_refs.suffix()
     made = [new_client(last_name=f"Zed{tag}", first_name=f"N{i}") for i in range(5)]
