@@ -575,13 +575,21 @@ class IdentityService:
             client = session.get(Client, client_id, with_for_update=True)
             if client is None:
                 raise ClientNotFound("No client with this id.")
-            changes = self._change_client(session, client, data)
+            # Staff may move a client's sign-in e-mail without the client's password (their record, their call);
+            # it ends the client's sessions and tells the old address, as a client's own change does.
+            told = []
+            changes, _ = self._change_client(session, client, data, by="practice", told=told)
             if changes:
                 self._publish(session, "profile.updated", {**directory_entry(client), "changed_fields":
                                                            sorted(changes), "by": "staff"})
-            return self._client_view(session, client)
+            view = self._client_view(session, client)
+        for mail in told:
+            self._told(*mail)
+        return view
 
-    def _change_client(self, session: Session, client: Client, data: dict) -> dict:
+    def _change_client(self, session: Session, client: Client, data: dict, *, by: str,
+                       told: list) -> tuple[dict, User | None]:
+        """The changes, and the portal account whose sign-in e-mail they moved (None if none)."""
         if data.get("email"):
             data["email"] = data["email"].strip().lower()
         changes = profile.apply_changes(_jsonable(client_dict(client)), _jsonable(data))
@@ -593,15 +601,42 @@ class IdentityService:
             if name in profile.NESTED:
                 value = profile.merged(getattr(client, name), value)
             setattr(client, name, value)
+        moved = None
         if "email" in changes:
-            user = session.scalars(select(User).where(User.client_id == client.id)).first()
+            user = session.scalars(select(User).where(User.client_id == client.id).with_for_update()).first()
             if user is not None:
                 if not client.email:
                     raise Unprocessable("A registered client signs in with e-mail; it cannot be removed.",
                                         errors={"email": ["Required for a registered client."]})
-                user.email = client.email
+                if self._move_sign_in(session, user, client, by=by, told=told):
+                    moved = user
         session.flush()
-        return changes
+        return changes, moved
+
+    def _move_sign_in(self, session: Session, user: User, client: Client, *, by: str, told: list) -> bool:
+        """The account signs in with the client's new e-mail from now on. Every session of the user ends (whoever
+        held one, the new address is what a sign-in asks now) and the old address is told, with nothing of the
+        new one (it may be a thief's; the owner reads the old one). `by`: "client" or "practice"."""
+        old = user.email
+        if old == client.email:
+            return False
+        user.email = client.email
+        self._end_all_sessions(session, user.id)
+        now = utcnow()
+        context = {"practice_name": self._settings(session).practice_name,
+                   "first_name": client.preferred_name or client.first_name, "by": by,
+                   "changed_at": now.strftime("%B %d, %Y %H:%M UTC")}
+        self._write_mail(session, old, "email_changed", context, now + timedelta(days=7))
+        told.append((old, "email_changed", context))
+        return True
+
+    def _moves_sign_in(self, client_id: str, data: dict) -> bool:
+        """Would `data` change the e-mail the client's portal account signs in with?"""
+        if not data.get("email"):
+            return False  # unchanged, or removed (refused for an account that signs in with it)
+        with self.reads() as session:
+            current = session.scalar(select(User.email).where(User.client_id == client_id))
+        return current is not None and current != data["email"].strip().lower()
 
     # --- invitations and registration --------------------------------------------------------
     def invite(self, client_id: str, staff: Principal) -> dict:
@@ -695,16 +730,29 @@ class IdentityService:
             data[name] = dict(data[name] or {})
         return data
 
-    def update_my_profile(self, client_id: str, data: dict) -> dict:
+    def update_my_profile(self, principal: Principal, data: dict, address: str | None) -> dict:
+        """A client's own edit. A new sign-in e-mail asks for the current password first (counted with the
+        account's sign-in failures, as a change of two-factor is: a stolen access token alone must not move the
+        account to a thief's address and reset its password there); it ends every session of the client and
+        answers a new one for the caller in `session`, who has just shown what a sign-in asks."""
+        password = data.pop("password", None)
         forbidden = sorted(set(data) & set(profile.PRACTICE_OWNED))
         if forbidden:
             raise Forbidden("Your practice keeps these details; send them a message to change them.",
                             errors={name: ["Only your practice can change this."] for name in forbidden})
+        keys = None
+        if self._moves_sign_in(principal.client_id, data):
+            if password is None:
+                raise _password_needed()
+            keys = self._reauthenticate(principal.user_id, password, address)
+        told = []
         with unit_of_work(self.sessions) as session:
-            client = session.get(Client, client_id, with_for_update=True)
+            client = session.get(Client, principal.client_id, with_for_update=True)
             if client is None:
                 raise ClientNotFound("No client record.")
-            changes = self._change_client(session, client, data)
+            changes, moved = self._change_client(session, client, data, by="client", told=told)
+            if moved is not None and (keys is None or moved.id != principal.user_id):
+                raise _password_needed()  # the address changed under us since it was read: ask again
             if changes:
                 change = ProfileChange(client_id=client.id, changes=changes)
                 session.add(change)
@@ -712,7 +760,12 @@ class IdentityService:
                 self._publish(session, "profile.updated", {**directory_entry(client),
                                                            "changed_fields": sorted(changes), "by": "client",
                                                            "change_id": change.id})
-            return client_dict(client)
+            result = client_dict(client)
+            if moved is not None:
+                result["session"] = self._fresh_session(session, moved, keys)
+        for mail in told:
+            self._told(*mail)
+        return result
 
     def list_profile_changes(self, status: str | None, limit: int, cursor: str | None) -> tuple[list, str | None]:
         with unit_of_work(self.sessions) as session:
@@ -733,7 +786,7 @@ class IdentityService:
             if change.status != "pending":
                 raise Conflict(f"This change was already {change.status}.")
             client = session.get(Client, change.client_id, with_for_update=True)
-            skipped = []
+            skipped, told = [], []
             if decision == "revert":
                 current = _jsonable(client_dict(client))
                 restore = {}
@@ -745,9 +798,10 @@ class IdentityService:
                 for name, value in restore.items():
                     setattr(client, name, dict(value or {}) if name in profile.NESTED else value)
                 if "email" in restore:
-                    user = session.scalars(select(User).where(User.client_id == client.id)).first()
+                    user = session.scalars(select(User).where(User.client_id == client.id)
+                                           .with_for_update()).first()
                     if user is not None and client.email:
-                        user.email = client.email
+                        self._move_sign_in(session, user, client, by="practice", told=told)
                 if restore:
                     session.flush()
                     self._publish(session, "profile.updated", {**directory_entry(client),
@@ -758,7 +812,14 @@ class IdentityService:
             change.review_note = note
             view = _change_view(change, f"{client.first_name} {client.last_name}")
             view["skipped_fields"] = skipped
-            return view
+        for mail in told:
+            self._told(*mail)
+        return view
+
+
+def _password_needed() -> Unprocessable:
+    return Unprocessable("Enter your password to change the e-mail address you sign in with.",
+                         errors={"password": ["Required to change the sign-in e-mail."]})
 
 
 def _jsonable(data: dict) -> dict:

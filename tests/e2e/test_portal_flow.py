@@ -88,6 +88,23 @@ def test_invite_register_sign_in_and_edit_my_information(stack, http, admin_toke
         got = eventually(lambda t=event_type: event_tap(t, client_id), timeout=15, message=f"{event_type} on the bus")
         assert len(got) == 1, event_type
 
+    # A new sign-in e-mail asks for the password, ends the sessions (the old token is refused at the gateway),
+    # answers a new session, and the old address is told by mail.
+    moved = "moved." + address
+    assert http.patch(f"{stack.api}/portal/me", headers=me, json={"email": moved}).status_code == 422
+    changed = http.patch(f"{stack.api}/portal/me", headers=me, json={"email": moved, "password": PASSWORD})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["email"] == moved
+    tokens = changed.json()["session"]
+    notice = eventually(lambda: [m for m in stack.mails_to(address) if "sign in with was changed" in m["Subject"]],
+                        timeout=20, message="notice to the old address")
+    assert "from your portal account" in notice[0].get_body(("plain",)).get_content()
+    eventually(lambda: http.get(f"{stack.api}/portal/me", headers=me).status_code == 401, timeout=10,
+               message="the token of the ended session refused at the gateway")
+    me = bearer(tokens["access_token"])
+    assert http.get(f"{stack.api}/portal/me", headers=me).json()["email"] == moved
+    assert http.post(f"{stack.api}/auth/login", json={"email": address, "password": PASSWORD}).status_code == 401
+
     refreshed = http.post(f"{stack.api}/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200
     assert http.post(f"{stack.api}/auth/logout", json={"refresh_token": refreshed.json()["refresh_token"]}) \

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from services.identity.api import identity
-from services.identity.api.schemas import ProfileFields, ProfileOut
+from services.identity.api import client_address, identity
+from services.identity.api.schemas import MyProfileIn, MyProfileOut, ProfileOut
 from shared.auth import current_principal
 from shared.web import doc, load
 
 bp = Blueprint("portal", __name__, url_prefix="/api/v1/portal")
 profile_out = ProfileOut()
+my_profile_out = MyProfileOut()
 
 
 @bp.get("/me")
@@ -20,7 +21,9 @@ def get_me():
 
 
 @bp.patch("/me")
-@doc(body=ProfileFields, response=ProfileOut, summary="Change My Information (staff are notified)")
+# A new e-mail (the address the client signs in with) asks for `password`, counted like a sign-in; it ends every
+# session of the client, answers a new one in `session`, and tells the old address.
+@doc(body=MyProfileIn, response=MyProfileOut, summary="Change My Information (staff are notified)")
 def patch_me():
-    data = load(ProfileFields(), partial=True)
-    return profile_out.dump(identity().update_my_profile(current_principal().client_id, data))
+    data = load(MyProfileIn(), partial=True)
+    return my_profile_out.dump(identity().update_my_profile(current_principal(), data, client_address()))

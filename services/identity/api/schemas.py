@@ -125,6 +125,13 @@ class ProfileFields(Strict):
             raise ValidationError("Must be a past date after 1900.", "date_of_birth")
 
 
+class MyProfileIn(ProfileFields):
+    """A client's own edit; a new sign-in e-mail needs the current password (a stolen access token alone must not
+    move the account to another address, then reset its password there)."""
+
+    password = fields.String(load_only=True, validate=validate.Length(min=1, max=1024))
+
+
 class ProfileOut(Schema):
     first_name = fields.String()
     last_name = fields.String()
@@ -135,6 +142,12 @@ class ProfileOut(Schema):
     address = fields.Nested(Address)
     emergency_contact = fields.Nested(EmergencyContact)
     insurance = fields.Nested(Insurance)
+
+
+class MyProfileOut(ProfileOut):
+    """`session`: only after a change of the sign-in e-mail, which ended every session: the caller's new one."""
+
+    session = fields.Nested(TokensOut)
 
 
 class ClientIn(ProfileFields):
