@@ -5,12 +5,10 @@ from __future__ import annotations
 from services.billing.api import portal, staff
 from services.billing.autopay import AutopayRunner
 from services.billing.config import BillingConfig
-from services.billing.models import outbox
 from services.billing.payments_client import PaymentsClient
 from services.billing.service import BillingService
 from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, protect_blueprint
 from shared.db import get_engine, session_factory
-from shared.outbox_metrics import OutboxBacklogCollector
 from shared.practice_settings import PracticeSettings, SettingsSource
 from shared.revocation import revocation_list
 from shared.web import broker_check, create_base_app, database_check
@@ -20,8 +18,7 @@ def create_app(config: BillingConfig | None = None, *, payments: PaymentsClient 
                verifier: TokenVerifier | None = None, settings: SettingsSource | None = None):
     config = config or BillingConfig()
     engine = get_engine(config.database_url)
-    app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)],
-                          metrics_collectors=[OutboxBacklogCollector("billing", engine, outbox)])
+    app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)])
     verifier = verifier or TokenVerifier(JWKSCache(config.jwks_url), issuer=config.jwt_issuer,
                                          audience=config.jwt_audience, revocations=revocation_list(config))
     sessions = session_factory(config.database_url)

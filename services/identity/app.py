@@ -9,11 +9,9 @@ from services.identity.api import auth, internal, portal, staff
 from services.identity.config import IdentityConfig
 from services.identity.domain.tokens import Signer
 from services.identity.forwarded import TrustedProxies, parse_networks
-from services.identity.models import outbox
 from services.identity.service import IdentityService
 from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, protect_blueprint
 from shared.db import get_engine, read_session_factory, session_factory
-from shared.outbox_metrics import OutboxBacklogCollector
 from shared.revocation import revocation_list
 from shared.web import broker_check, create_base_app, database_check
 
@@ -21,8 +19,7 @@ from shared.web import broker_check, create_base_app, database_check
 def create_app(config: IdentityConfig | None = None, *, mail=None):
     config = config or IdentityConfig()
     engine = get_engine(config.database_url)
-    app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)],
-                          metrics_collectors=[OutboxBacklogCollector("identity", engine, outbox)])
+    app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)])
     # X-Forwarded-For only from the configured proxies: the throttles key on the address this gives.
     app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks(config.trusted_proxies))
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from services.payments.api import internal, portal, staff
 from services.payments.config import PaymentsConfig
-from services.payments.models import outbox
 from services.payments.processor import CardProcessor, HttpProcessor
 from services.payments.service import PaymentsService
 from shared.auth import CLIENT_ROLES, STAFF_ROLES, JWKSCache, TokenVerifier, protect_blueprint
 from shared.db import get_engine, session_factory
-from shared.outbox_metrics import OutboxBacklogCollector
 from shared.practice_settings import SettingsSource
 from shared.revocation import revocation_list
 from shared.web import broker_check, create_base_app, database_check
@@ -19,8 +17,7 @@ def create_app(config: PaymentsConfig | None = None, *, processor: CardProcessor
                verifier: TokenVerifier | None = None, settings: SettingsSource | None = None):
     config = config or PaymentsConfig()
     engine = get_engine(config.database_url)
-    app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)],
-                          metrics_collectors=[OutboxBacklogCollector("payments", engine, outbox)])
+    app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)])
     verifier = verifier or TokenVerifier(JWKSCache(config.jwks_url), issuer=config.jwt_issuer,
                                          audience=config.jwt_audience, revocations=revocation_list(config))
     processor = processor or HttpProcessor(config.processor_url, config.processor_api_key,

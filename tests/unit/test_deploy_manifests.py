@@ -32,9 +32,10 @@ WEB_PORTS = {
     "billing": 8005,
     "payments": 8006,
 }
-# Where a web process's metrics are scraped when not on its web port: the gateway's web port is public, so its
-# metrics are on a port of their own (METRICS_PORT, served by gunicorn's master).
-METRICS_PORTS = {"gateway": 9100}
+# Where each web process's metrics are scraped: never its web port (the gateway's is public; a service's serves
+# /internal too), but a port of their own (METRICS_PORT, served by gunicorn's master), which is all Prometheus
+# may reach. 93xx for a service whose web port is 80xx (its relay is 91xx, its consumer 92xx).
+METRICS_PORTS = {"gateway": 9100, **{name: port - 8000 + 9300 for name, port in WEB_PORTS.items() if name != "gateway"}}
 # Services that never run in production belong in an overlay rather than the base;
 # name them here to exempt them from the base check. The sandbox card processor
 # (services/payments/sandbox/app.py) is nested in payments, so discovery never
@@ -110,11 +111,14 @@ def missing_scrape_targets(names: list[str], prometheus: dict) -> list[str]:
     targets = scrape_targets(prometheus)
     problems = []
     for name in names:
-        port = METRICS_PORTS.get(name, WEB_PORTS.get(name))
+        port = METRICS_PORTS.get(name)
         if port is None:
             problems.append(f"{name}: no web port known; add it to WEB_PORTS in this test")
-        elif f"{name}:{port}" not in targets:
+            continue
+        if f"{name}:{port}" not in targets:
             problems.append(f"{name}: no scrape target {name}:{port} in prometheus.yml")
+        if f"{name}:{WEB_PORTS[name]}" in targets:
+            problems.append(f"{name}: scraped on its web port {WEB_PORTS[name]}")
     return problems
 
 
@@ -265,8 +269,11 @@ def test_a_service_missing_everywhere_is_reported(tmp_path, monkeypatch, compose
     assert missing_compose_services(names, compose) == ["scheduling"]
     assert missing_deployments(names, k8s[1]) == ["scheduling"]
     assert missing_scrape_targets(names, prometheus) == [
-        "scheduling: no scrape target scheduling:8002 in prometheus.yml"
+        "scheduling: no scrape target scheduling:9302 in prometheus.yml"
     ]
+    on_the_web_port = copy.deepcopy(prometheus)
+    on_the_web_port["scrape_configs"][0]["static_configs"].append({"targets": ["payments:8006"]})
+    assert missing_scrape_targets(["payments"], on_the_web_port) == ["payments: scraped on its web port 8006"]
     assert missing_scrape_targets(["newcomer"], prometheus) == [
         "newcomer: no web port known; add it to WEB_PORTS in this test"
     ]
@@ -336,8 +343,8 @@ INTERNAL_PORT = 8006  # payments: /internal/v1/autopay-charges shares the web po
 INTERNAL_CALLERS = {"gateway", "billing", "billing-tasks"}
 # identity's /internal routes (revoked sessions, the practice's switches) are for every process of the suite.
 IDENTITY_INTERNAL_PORT = 8001
-# Prometheus scrapes payments' /metrics on the web port; the base lets its pods (and only them) in from namespace
-# `monitoring`. See test_no_other_namespace_reaches_the_internal_port.
+# Prometheus's pods, as the base names them (namespace `monitoring`): they reach the metrics ports only (METRICS_PORTS,
+# the relays' and consumers'), never a web port. See test_no_other_namespace_reaches_a_web_port.
 PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
 # Deployments exempt from getting INTERNAL_API_KEY: none (every process builds a config that requires it).
@@ -431,13 +438,48 @@ def test_only_the_gateway_and_billing_reach_the_internal_route(k8s):
 def test_identitys_internal_routes_are_for_the_namespace_only(k8s):
     outside = [p for p in internal_route_peers(_all_documents(k8s), "identity", IDENTITY_INTERNAL_PORT)
                if "pods: " not in p]
-    assert outside == ["identity: prometheus pods of namespace monitoring"]
+    assert outside == []
 
 
-@pytest.mark.xfail(strict=True, reason="Prometheus scrapes payments' /metrics on the web port, which serves /internal "
-                                       "as well: closes once web metrics have a port of their own (issue 9, 6)")
 def test_no_other_namespace_reaches_the_internal_port(k8s):
+    """Prometheus scrapes payments' web metrics on 9306 (gunicorn's master), so nothing outside the namespace needs
+    8006, which serves /internal."""
     assert [p for p in internal_route_peers(_all_documents(k8s)) if "pods: " not in p] == []
+
+
+MONITORING = {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+
+
+def web_metrics_problems(documents: list[dict], names: list[str]) -> list[str]:
+    """Each web Deployment serves its metrics from gunicorn's master on METRICS_PORTS[name] (a container port named
+    `metrics`, the scrape annotation), not on its Service; only from outside the namespace may reach it, and
+    nothing outside the namespace reaches its web port (the gateway's public 8000 aside: test_gateway_deploy)."""
+    problems = []
+    services = {d["metadata"]["name"]: d for d in documents if d.get("kind") == "Service"}
+    for name in (n for n in names if n in deployments(documents)):
+        port, web_port = METRICS_PORTS[name], WEB_PORTS[name]
+        pod = deployments(documents)[name]["spec"]["template"]
+        container = pod["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container.get("env") or []}
+        if (pod["metadata"].get("annotations") or {}).get("prometheus.io/port") != str(port):
+            problems.append(f"{name}: prometheus.io/port is not {port}")
+        if env.get("METRICS_PORT") != str(port) or not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            problems.append(f"{name}: no METRICS_PORT={port} with a PROMETHEUS_MULTIPROC_DIR")
+        if {"name": "metrics", "containerPort": port, "protocol": "TCP"} not in container.get("ports") or []:
+            problems.append(f"{name}: no container port `metrics` {port}")
+        if name in services and [p["port"] for p in services[name]["spec"]["ports"]] != [web_port]:
+            problems.append(f"{name}: its Service carries more than {web_port}")
+        inside = [peer for peer in internal_route_peers(documents, name, port)]
+        if not any("prometheus pods of namespace monitoring" in peer or str(MONITORING) in peer for peer in inside):
+            problems.append(f"{name}: Prometheus (namespace monitoring) cannot reach {port}")
+        if name != "gateway":
+            problems += [f"{name}:{web_port} is open from outside the namespace: {peer}"
+                         for peer in internal_route_peers(documents, name, web_port) if "pods: " not in peer]
+    return problems
+
+
+def test_no_other_namespace_reaches_a_web_port(service_names, k8s):
+    assert web_metrics_problems(_all_documents(k8s), service_names) == []
 
 
 def _open_to_everyone(documents):
@@ -453,6 +495,41 @@ def _open_to_a_namespace(documents):
 def _open_to_every_billing_pod(documents):
     next(d for d in documents if d.get("kind") == "NetworkPolicy" and d["metadata"]["name"] == "payments")[
         "spec"]["ingress"][0]["from"].append({"podSelector": {"matchLabels": {"portal/service": "billing"}}})
+
+
+def _prometheus_rule(documents, name: str) -> dict:
+    policy = next(d for d in documents if d.get("kind") == "NetworkPolicy" and d["metadata"]["name"] == name)
+    return next(rule for rule in policy["spec"]["ingress"]
+                if any("namespaceSelector" in peer for peer in rule.get("from") or []))
+
+
+def _prometheus_on_the_web_port(documents):
+    _prometheus_rule(documents, "billing")["ports"].append({"port": 8005, "protocol": "TCP"})
+
+
+def _prometheus_without_the_metrics_port(documents):
+    rule = _prometheus_rule(documents, "identity")
+    rule["ports"] = [p for p in rule["ports"] if p["port"] != 9301]
+
+
+def _metrics_on_the_web_port(documents):
+    pod = deployments(documents)["payments"]["spec"]["template"]
+    pod["metadata"]["annotations"]["prometheus.io/port"] = "8006"
+    container = pod["spec"]["containers"][0]
+    container["env"] = [e for e in container["env"] if e["name"] != "METRICS_PORT"]
+
+
+@pytest.mark.parametrize(("breakage", "expected"), [
+    (_prometheus_on_the_web_port, "billing:8005 is open from outside the namespace: billing: other namespaces"),
+    (_prometheus_without_the_metrics_port, "identity: Prometheus (namespace monitoring) cannot reach 9301"),
+    (_metrics_on_the_web_port, "payments: prometheus.io/port is not 9306"),
+    (_metrics_on_the_web_port, "payments: no METRICS_PORT=9306 with a PROMETHEUS_MULTIPROC_DIR"),
+])
+def test_a_web_port_open_to_prometheus_is_reported(service_names, k8s, breakage, expected):
+    documents = copy.deepcopy(_all_documents(k8s))
+    assert web_metrics_problems(documents, service_names) == []
+    breakage(documents)
+    assert any(expected in problem for problem in web_metrics_problems(documents, service_names))
 
 
 @pytest.mark.parametrize(("breakage", "expected"), [
