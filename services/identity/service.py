@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from services.identity.domain.errors import (
 )
 from services.identity.domain.registration import ensure_usable, identity_matches, invitation_state, mismatch
 from services.identity.domain.throttle import ThrottleState, record_failure, seconds_locked
-from services.identity.domain.tokens import Signer, opaque_token, token_hash
+from services.identity.domain.tokens import Signer, credentials_stamp, opaque_token, token_hash
 from services.identity.mail_outbox import mail_row
 from services.identity.models import (
     Client,
@@ -215,7 +216,8 @@ class IdentityService:
                 if user.mfa_enabled:
                     return {"mfa_required": True,
                             "mfa_token": self.signer.mfa_token(user_id=user.id, role=user.role,
-                                                               ttl=self.config.mfa_token_ttl)}
+                                                               ttl=self.config.mfa_token_ttl,
+                                                               credentials=_credentials(user))}
                 return self._issue(session, user)
         self._record_failure(keys)
         raise InvalidCredentials("E-mail or password is not right.")
@@ -227,7 +229,10 @@ class IdentityService:
             raise InvalidToken("The sign-in step has expired; sign in again.") from exc
         with unit_of_work(self.sessions) as session:
             user = session.get(User, claims["sub"], with_for_update=True)
-            if user is None or not user.is_active or not user.mfa_enabled:
+            # Deactivated, two-factor off, or the password (or sign-in e-mail) changed since the first step: that
+            # step no longer stands for anything the account would accept now.
+            if (user is None or not user.is_active or not user.mfa_enabled
+                    or not hmac.compare_digest(str(claims.get("crd", "")), _credentials(user))):
                 raise InvalidToken("The sign-in step has expired; sign in again.")
             keys = self._throttle_keys(user.email, address)
             self._check_throttle(session, keys)
@@ -815,6 +820,10 @@ class IdentityService:
         for mail in told:
             self._told(*mail)
         return view
+
+
+def _credentials(user: User) -> str:
+    return credentials_stamp(user_id=user.id, email=user.email, password_changed_at=user.password_changed_at)
 
 
 def _password_needed() -> Unprocessable:

@@ -280,3 +280,53 @@ def test_behind_the_gateway_the_client_is_the_address_the_gateway_saw(api, ident
     for _ in range(limit):
         assert_problem(attempt(), 401)
     assert_problem(attempt(), 429)
+
+
+# --- a pending two-factor step is bound to the credentials it was issued for ---------------------------------
+@pytest.fixture
+def two_factor_member(api, staff):
+    """A staff user with two-factor on: (email, password, user id, TOTP)."""
+    email = random_refs.email("mfa")
+    password = "Pending step staff phrase 3!"
+    created = staff.post("/api/v1/staff/users", json={"email": email, "password": password, "first_name": "Lu",
+                                                       "last_name": "Vo", "role": "staff"})
+    assert created.status_code == 201
+    member = api.as_(login(api, email, password)["access_token"])
+    setup = member.post("/api/v1/staff/me/mfa/setup", json={"password": password}).get_json()
+    totp = pyotp.TOTP(setup["secret"])
+    enabled = api.as_(setup["access_token"]).post("/api/v1/staff/me/mfa/enable",
+                                                   json={"code": totp.now(), "password": password})
+    assert enabled.status_code == 200, enabled.get_json()
+    return email, password, created.get_json()["id"], totp
+
+
+def mfa_step(api, email, password) -> str:
+    challenge = api.post(LOGIN, json={"email": email, "password": password}).get_json()
+    assert challenge["mfa_required"] is True
+    return challenge["mfa_token"]
+
+
+def test_a_password_reset_ends_a_pending_two_factor_step(api, two_factor_member, mailbox):
+    """The step was earned with the old password: whoever held it (it was the password a reset takes away) must
+    not finish the sign-in once the password has changed."""
+    email, password, _, totp = two_factor_member
+    pending = mfa_step(api, email, password)
+    assert api.post("/api/v1/auth/password-reset", json={"email": email}).status_code == 202
+    token = mailbox.last(email, "password_reset")["reset_url"].split("token=")[1]
+    new_password = "a quiet new lighthouse 58"
+    assert api.post("/api/v1/auth/password-reset/confirm",
+                    json={"token": token, "password": new_password}).status_code == 200
+    code = totp.at(time.time() + 30)
+    refused = assert_problem(api.post("/api/v1/auth/mfa", json={"mfa_token": pending, "code": code}), 401)
+    assert "sign in again" in refused["detail"]
+    # a step earned with the new password works, with that very code (the refusal spent nothing)
+    fresh = mfa_step(api, email, new_password)
+    assert api.post("/api/v1/auth/mfa", json={"mfa_token": fresh, "code": code}).status_code == 200
+
+
+def test_a_deactivation_ends_a_pending_two_factor_step(api, staff, two_factor_member):
+    email, password, user_id, totp = two_factor_member
+    pending = mfa_step(api, email, password)
+    assert staff.patch(f"/api/v1/staff/users/{user_id}", json={"active": False}).status_code == 200
+    assert_problem(api.post("/api/v1/auth/mfa", json={"mfa_token": pending, "code": totp.at(time.time() + 30)}),
+                   401)

@@ -166,3 +166,17 @@ def test_an_access_token_names_its_session_and_an_mfa_token_does_not(signer, ver
     assert claims["sid"] == "family-1" and claims["typ"] == "access"
     mfa = verifier.verify(signer.mfa_token(user_id="u", role="staff", ttl=300), purpose="mfa")
     assert "sid" not in mfa and mfa["typ"] == "mfa"
+
+
+def test_the_credentials_stamp_changes_with_the_password_or_the_sign_in_email_only():
+    from datetime import UTC, datetime, timedelta
+
+    from services.identity.domain.tokens import credentials_stamp
+
+    at = datetime(2026, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    stamp = credentials_stamp(user_id="u", email="a@b.test", password_changed_at=at)
+    assert stamp == credentials_stamp(user_id="u", email="a@b.test", password_changed_at=at)
+    assert stamp != credentials_stamp(user_id="u", email="a@b.test", password_changed_at=at + timedelta(microseconds=1))
+    assert stamp != credentials_stamp(user_id="u", email="c@b.test", password_changed_at=at)
+    assert stamp != credentials_stamp(user_id="v", email="a@b.test", password_changed_at=at)
+    assert "a@b.test" not in stamp and "2026" not in stamp

@@ -8,6 +8,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -71,5 +72,18 @@ class Signer:
             claims["sid"] = session_id
         return self.sign(claims, ttl)
 
-    def mfa_token(self, *, user_id: str, role: str, ttl: int) -> str:
-        return self.sign({"sub": user_id, "role": role, "typ": "mfa"}, ttl)
+    def mfa_token(self, *, user_id: str, role: str, ttl: int, credentials: str | None = None) -> str:
+        """The second step of a sign-in; `credentials` (`credentials_stamp`) binds it to what the first step
+        checked: a password reset or a new sign-in e-mail before the second step ends it (identity refuses a
+        step without it)."""
+        claims = {"sub": user_id, "role": role, "typ": "mfa"}
+        if credentials is not None:
+            claims["crd"] = credentials
+        return self.sign(claims, ttl)
+
+
+def credentials_stamp(*, user_id: str, email: str, password_changed_at: datetime) -> str:
+    """Changes when the password (a reset sets password_changed_at) or the sign-in e-mail changes. A digest, so
+    the token shows neither the address nor when the password last changed."""
+    moment = int(password_changed_at.timestamp() * 1_000_000)
+    return hashlib.sha256(f"{user_id}\n{email}\n{moment}".encode()).hexdigest()[:32]
