@@ -30,7 +30,7 @@ from services.identity.domain.errors import (
     WrongPassword,
 )
 from services.identity.domain.registration import ensure_usable, identity_matches, invitation_state, mismatch
-from services.identity.domain.throttle import ThrottleState, record_failure, seconds_locked
+from services.identity.domain.throttle import ThrottleState, address_key, record_failure, seconds_locked
 from services.identity.domain.tokens import Signer, credentials_stamp, opaque_token, token_hash
 from services.identity.mail_outbox import mail_row
 from services.identity.models import (
@@ -161,7 +161,7 @@ class IdentityService:
     def _throttle_keys(self, email: str, address: str | None) -> list[tuple[str, int]]:
         keys = [(f"account:{email}", self.config.account_max_failures)]
         if address:
-            keys.append((f"address:{address}", self.config.address_max_failures))
+            keys.append((f"address:{address_key(address)}", self.config.address_max_failures))
         return keys
 
     def _check_throttle(self, session: Session, keys: list[tuple[str, int]]) -> None:
@@ -351,6 +351,7 @@ class IdentityService:
         every one of them."""
         config = self.config
         limits = {f"reset-account:{email}": (config.reset_account_max_mails, config.reset_account_window)}
+        address = address_key(address) if address else None
         if address:
             limits[f"reset-address:{address}"] = (config.reset_address_max_requests, config.reset_address_window)
         session.execute(pg_insert(LoginThrottle).values([{"key": key, "failures": 0, "window_started_at": now}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import pyotp
 import pytest
@@ -330,3 +331,36 @@ def test_a_deactivation_ends_a_pending_two_factor_step(api, staff, two_factor_me
     assert staff.patch(f"/api/v1/staff/users/{user_id}", json={"active": False}).status_code == 200
     assert_problem(api.post("/api/v1/auth/mfa", json={"mfa_token": pending, "code": totp.at(time.time() + 30)}),
                    401)
+
+
+# --- an IPv6 client is counted by its /64: one subscriber holds all of it ---------------------------------------
+def a_64() -> str:
+    n = uuid.uuid4().int
+    return f"2001:db8:{(n >> 16) % 65536:x}:{n % 65536:x}"
+
+
+def test_sign_in_failures_from_one_ipv6_64_are_counted_together(api, identity_app):
+    prefix = a_64()
+    limit = identity_app.extensions["identity"].config.address_max_failures
+    for host in range(1, limit + 1):
+        rotating = api.as_(None)
+        rotating.address = f"{prefix}::{host:x}"
+        assert_problem(rotating.post(LOGIN, json={"email": random_refs.email(), "password": "guess guess"}), 401)
+    last = api.as_(None)
+    last.address = f"{prefix}:ffff:ffff:ffff:ffff"
+    assert_problem(last.post(LOGIN, json={"email": random_refs.email(), "password": "guess guess"}), 429)
+    neighbour = api.as_(None)
+    neighbour.address = f"{a_64()}::1"
+    assert_problem(neighbour.post(LOGIN, json={"email": random_refs.email(), "password": "guess guess"}), 401)
+
+
+def test_reset_requests_from_one_ipv6_64_are_counted_together(api, identity_app):
+    prefix = a_64()
+    limit = identity_app.extensions["identity"].config.reset_address_max_requests
+    for host in range(1, limit + 1):
+        rotating = api.as_(None)
+        rotating.address = f"{prefix}::{host:x}"
+        assert rotating.post("/api/v1/auth/password-reset", json={"email": random_refs.email()}).status_code == 202
+    last = api.as_(None)
+    last.address = f"{prefix}::abcd"
+    assert_problem(last.post("/api/v1/auth/password-reset", json={"email": random_refs.email()}), 429)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.identity.domain.throttle import ThrottleState, record_failure, seconds_locked
+from services.identity.domain.throttle import ThrottleState, address_key, record_failure, seconds_locked
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 RULES = {"max_failures": 5, "window": 900, "lockout": 600}
@@ -92,3 +92,24 @@ def test_a_failure_during_the_lockout_never_lifts_it():
     state = fail(state, 901)
     assert seconds_locked(state, at(901)) > 0
     assert state.locked_until is not None and state.locked_until >= at(899 + 600)
+
+
+# --- the address a throttle counts against ---------------------------------------------------------------------
+@pytest.mark.parametrize("address, key", [
+    ("203.0.113.7", "203.0.113.7"),                              # IPv4 stays whole
+    ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),   # IPv6: its /64, what one subscriber gets
+    ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+    ("::ffff:203.0.113.7", "203.0.113.7"),                       # IPv4-mapped: the IPv4 address
+    ("fe80::1%eth0", "fe80::/64"),                                # a zone does not make another key
+])
+def test_an_address_is_counted_as_what_one_party_holds(address, key):
+    assert address_key(address) == key
+
+
+def test_every_address_of_one_ipv6_64_shares_a_key_and_the_next_64_does_not():
+    assert address_key("2001:db8:0:1::1") == address_key("2001:db8:0:1:ffff:ffff:ffff:ffff")
+    assert address_key("2001:db8:0:1::1") != address_key("2001:db8:0:2::1")
+
+
+def test_what_is_not_an_address_is_kept_as_it_is():
+    assert address_key("unix-socket") == "unix-socket"

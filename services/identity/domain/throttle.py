@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,3 +30,19 @@ def record_failure(state: ThrottleState | None, now: datetime, *, max_failures: 
     if state.failures >= max_failures:
         state.locked_until = now + timedelta(seconds=lockout)
     return state
+
+
+def address_key(address: str) -> str:
+    """What a per-address throttle counts against: an IPv4 address whole; an IPv6 address by its /64, the least
+    one subscriber is given (anyone with a /64 could otherwise take a fresh address for each try); an IPv4-mapped
+    IPv6 address as its IPv4 address. What is not an address is kept as it is."""
+    try:
+        parsed = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        # from the integer: a zone (fe80::1%eth0) names an interface, not another party
+        return str(ipaddress.IPv6Network((int(parsed) >> 64 << 64, 64)))
+    return str(parsed)
