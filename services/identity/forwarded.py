@@ -27,10 +27,33 @@ def parse_networks(text: str) -> tuple[Network, ...]:
 
 
 def _address(text: str):
+    """A hop's address: `a.b.c.d`, an IPv6 address, or either with the port some load balancers add
+    (`a.b.c.d:port`, `[v6]:port`, `[v6]`); None if it is none of these."""
+    text = text.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not _port(rest)):
+            return None
+        address = _ip(host)
+        return address if isinstance(address, ipaddress.IPv6Address) else None
+    if text.count(":") == 1:  # one colon: IPv4 with a port (an IPv6 address has at least two)
+        host, _, port = text.partition(":")
+        address = _ip(host) if _port(":" + port) else None
+        return address if isinstance(address, ipaddress.IPv4Address) else None
+    return _ip(text)
+
+
+def _ip(text: str):
     try:
-        return ipaddress.ip_address(text.strip())
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def _port(text: str) -> bool:
+    """`:port`, with a port a TCP connection can have."""
+    digits = text[1:]
+    return text.startswith(":") and digits.isascii() and digits.isdigit() and len(digits) <= 5 and int(digits) <= 65535
 
 
 def _trusted(address, networks: tuple[Network, ...]) -> bool:

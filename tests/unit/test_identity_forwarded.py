@@ -35,6 +35,27 @@ def test_the_client_address(remote, header, trusted, expected):
     assert client_address(remote, header, trusted) == expected
 
 
+@pytest.mark.parametrize("remote, header, expected", [
+    # some load balancers write the peer's port too: the address is in it, never the proxy itself
+    ("127.0.0.1", "198.51.100.7:51234", "198.51.100.7"),
+    ("127.0.0.1", "[2001:db8::7]:51234", "2001:db8::7"),
+    ("127.0.0.1", "[2001:db8::7]", "2001:db8::7"),
+    ("127.0.0.1", "6.6.6.6, 198.51.100.7:443", "198.51.100.7"),
+    ("127.0.0.1", " 198.51.100.7:8080 ", "198.51.100.7"),
+    # a bare IPv6 address is not read as address:port
+    ("127.0.0.1", "2001:db8::7", "2001:db8::7"),
+    # a trusted hop with a port is walked through as a trusted hop
+    ("127.0.0.1", "198.51.100.7, 127.0.0.1:40000", "198.51.100.7"),
+    # what only looks like it is still not an address: the hop before it stands
+    ("127.0.0.1", "198.51.100.7:port", "127.0.0.1"),
+    ("127.0.0.1", "198.51.100.7:99999", "127.0.0.1"),
+    ("127.0.0.1", "[198.51.100.7]:80", "127.0.0.1"),
+    ("127.0.0.1", "[2001:db8::7:80", "127.0.0.1"),
+])
+def test_a_hop_written_with_its_port(remote, header, expected):
+    assert client_address(remote, header, LOCAL) == expected
+
+
 def test_bad_configuration_says_which_entry():
     with pytest.raises(ValueError, match="TRUSTED_PROXIES.*nonsense"):
         parse_networks("127.0.0.1, nonsense")
