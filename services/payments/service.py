@@ -64,8 +64,10 @@ from services.payments.processor import (
     CardTokenInvalid,
     ChargeResult,
     ProcessorError,
+    ProcessorRejected,
     ProcessorTimeout,
     ProcessorUnavailable,
+    RefundResult,
     SavedCard,
     failure_message,
 )
@@ -979,6 +981,8 @@ class PaymentsService:
             result = self.processor.refund(charge_id=charge_id, amount_cents=amount_cents, reference=refund.id)
         except (ProcessorTimeout, ProcessorUnavailable):
             result = None  # reconciled later by reference
+        except ProcessorRejected as exc:  # refused outright (a key it does not take, say): nothing was refunded
+            result = RefundResult(status="failed", refund_id=None, failure_code=exc.code or "processor_rejected")
         return self._settle_refund(refund.id, result)
 
     def _new_refund(self, session: Session, payment: Payment, amount_cents: int, reason: str, staff_id: str,

@@ -141,3 +141,28 @@ def test_reconciliation_completes_a_refund_key_a_crash_left_in_progress(payer, s
     assert again.status_code == 201, again.get_json()
     assert again.get_json()["status"] == ("succeeded" if processor_first else "failed")
     assert refunded_at_processor(sandbox, paid["id"]) == (500 if processor_first else 0)
+
+
+def test_a_refund_the_processor_refuses_outright_fails_with_its_reason_not_a_500(payer, sandbox, pstaff,
+                                                                                   payments_app, monkeypatch):
+    """The processor refused the refund request itself (a 4xx other than a decline: a key it does not take, say):
+    nothing was refunded, so the refund is settled failed with the processor's code and the key is done; before,
+    the exception left the request as a 500 with the refund pending."""
+    from services.payments.processor.base import ProcessorRejected
+
+    paid = paid_payment(payer, sandbox)
+
+    def refuses(**_kwargs):
+        raise ProcessorRejected("the processor refused the request", status=401, code="invalid_api_key")
+
+    monkeypatch.setattr(payments_app.extensions["payments"].processor, "refund", refuses)
+    key = f"refund-{uuid.uuid4()}"
+    body = {"amount_cents": 500, "reason": "Late cancellation waived"}
+    url = f"/api/v1/staff/payments/{paid['id']}/refunds"
+    answer = pstaff.client.post(url, json=body, headers=pstaff.headers({"Idempotency-Key": key}))
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["status"] == "failed" and answer.get_json()["failure_code"] == "invalid_api_key"
+    assert pstaff.get(f"/api/v1/staff/payments/{paid['id']}").get_json()["refunded_cents"] == 0
+    assert refunded_at_processor(sandbox, paid["id"]) == 0
+    again = pstaff.client.post(url, json=body, headers=pstaff.headers({"Idempotency-Key": key}))
+    assert again.get_json()["id"] == answer.get_json()["id"]  # the key answers that refund, at once
