@@ -151,8 +151,11 @@ def registered_client(api, staff, new_client, mailbox):
 
 @pytest.fixture
 def snapshot(identity_engine):
-    return lambda: TableSnapshot(identity_engine, ("clients", "users", "invitations", "refresh_tokens",
-                                                   "password_resets", "profile_changes", "outbox"))
+    # Every row compared, not only counted (a refused change of the sign-in e-mail must not move users.email in
+    # place), but the invitations': a refused registration counts its miss there on purpose.
+    tables = ("clients", "users", "invitations", "refresh_tokens", "password_resets", "profile_changes", "outbox",
+              "mail_outbox")
+    return lambda: TableSnapshot(identity_engine, tables, contents=tuple(t for t in tables if t != "invitations"))
 
 
 def outbox_events(engine, event_type: str, **payload_match) -> list[dict]:

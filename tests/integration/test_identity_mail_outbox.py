@@ -150,3 +150,21 @@ def test_the_relay_process_stops_its_mail_thread_when_the_event_relay_stops(iden
     assert worker.run(["relay"], identity_config, publish_batch=handed.extend) == 0
     assert len(seen["mail"]) == 1, "the mail thread ran beside the event relay"
     assert not seen["mail"][0].is_alive(), "the mail thread stopped with the process"
+
+
+def test_the_nothing_written_snapshot_sees_a_mail_and_a_changed_row(snapshot, identity_engine, registered_client):
+    """The 'bad input writes nothing' tests compare this snapshot: a mail written, or a row changed in place
+    (a moved sign-in e-mail), must show."""
+    client, _, _ = registered_client()
+    before = snapshot()
+    with identity_engine.begin() as conn:
+        conn.execute(text("INSERT INTO mail_outbox (id, template, recipient, context_encrypted, status, attempts,"
+                          " expires_at) VALUES (:id, 'email_changed', 'x@example.test', 'x', 'sent', 1, now())"),
+                     {"id": str(uuid.uuid4())})
+    with pytest.raises(AssertionError):
+        before.assert_unchanged()
+    before = snapshot()
+    with identity_engine.begin() as conn:
+        conn.execute(text("UPDATE users SET email = 'changed.' || email WHERE client_id = :c"), {"c": client["id"]})
+    with pytest.raises(AssertionError):
+        before.assert_unchanged()

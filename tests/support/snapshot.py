@@ -6,14 +6,25 @@ from sqlalchemy import func, select, text
 
 
 class TableSnapshot:
-    def __init__(self, engine, tables: tuple[str, ...]):
+    """Row counts of `tables`; for the tables in `contents`, a digest of every row too, so that a row changed in
+    place (not only one inserted or deleted) shows."""
+
+    def __init__(self, engine, tables: tuple[str, ...], *, contents: tuple[str, ...] = ()):
         self.engine = engine
         self.tables = tables
+        self.contents = set(contents)
         self.before = self.counts()
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, int | tuple]:
         with self.engine.connect() as conn:
-            return {t: conn.execute(select(func.count()).select_from(text(t))).scalar_one() for t in self.tables}
+            return {t: self._digest(conn, t) if t in self.contents
+                    else conn.execute(select(func.count()).select_from(text(t))).scalar_one() for t in self.tables}
+
+    @staticmethod
+    def _digest(conn, table: str) -> tuple:
+        return tuple(conn.execute(text(
+            f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) "  # noqa: S608
+            f'FROM "{table}" r')).one())
 
     def assert_unchanged(self) -> None:
         assert self.counts() == self.before
