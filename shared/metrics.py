@@ -16,7 +16,6 @@ from prometheus_client import (  # noqa: E402
     Histogram,
     generate_latest,
     multiprocess,
-    start_http_server,
 )
 
 HTTP_REQUESTS = Counter(
@@ -49,19 +48,5 @@ def registry() -> CollectorRegistry:
     return REGISTRY
 
 
-def exposition(extra_collectors=()) -> tuple[bytes, str]:
-    reg = registry()
-    output = generate_latest(reg)
-    if extra_collectors:
-        side = CollectorRegistry()
-        for collector in extra_collectors:
-            side.register(collector)
-        output += generate_latest(side)
-    return output, CONTENT_TYPE_LATEST
-
-
-def serve_worker_metrics() -> None:
-    """Relay and consumer processes expose their own /metrics on METRICS_PORT when it is set."""
-    port = os.environ.get("METRICS_PORT")
-    if port:
-        start_http_server(int(port), addr=os.environ.get("METRICS_ADDR", "0.0.0.0"), registry=registry())
+def exposition() -> tuple[bytes, str]:
+    return generate_latest(registry()), CONTENT_TYPE_LATEST

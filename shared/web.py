@@ -30,7 +30,7 @@ def incoming_id(header: str) -> str:
 
 
 def create_base_app(name: str, config, *, error_map: dict[type[Exception], Mapped] | None = None,
-                    readiness: Iterable[Callable[[], None]] = (), metrics_collectors=()) -> Flask:
+                    readiness: Iterable[Callable[[], None]] = ()) -> Flask:
     app = Flask(name)
     app.config["SERVICE"] = config.service
     app.config["PORTAL"] = config
@@ -90,7 +90,7 @@ def create_base_app(name: str, config, *, error_map: dict[type[Exception], Mappe
 
     @app.get("/metrics")
     def metrics_endpoint():
-        body, content_type = metrics.exposition(metrics_collectors)
+        body, content_type = metrics.exposition()
         return Response(body, content_type=content_type)
 
     @app.get("/openapi.json")
