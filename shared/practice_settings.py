@@ -9,11 +9,11 @@ callers follow is in `confirm()`.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Protocol
 
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -27,27 +27,27 @@ class SettingsSource(Protocol):
 
 
 class PracticeSettings:
-    """`GET <identity>/internal/v1/settings` with the internal key: the same object as GET /staff/settings."""
+    """`GET <identity>/internal/v1/settings` with the internal key: the same object as GET /staff/settings.
+
+    urllib3 directly (as shared.auth's JWKS fetch), not requests: this runs once per payment, and requests costs
+    several times the CPU of the call itself. No proxy from the environment: the URL is the cluster's own."""
 
     def __init__(self, identity_url: str, api_key: str, *, timeout: float = 2.0, pool_maxsize: int = 10):
         self.url = identity_url.rstrip("/") + "/internal/v1/settings"
-        self.timeout = (min(1.0, timeout), timeout)
-        self.http = requests.Session()
-        self.http.headers.update({"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
-        # no retries: the caller answers "try again" at once rather than hold a client's checkout
-        self.http.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0))
-        self.http.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0))
-        self.http.trust_env = False  # read once, not per call (as HttpProcessor): the URL is the cluster's own
+        self.headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
+        # No retries: the caller answers "try again" at once rather than hold a client's checkout.
+        self.http = urllib3.PoolManager(num_pools=1, maxsize=pool_maxsize, retries=False,
+                                        timeout=urllib3.Timeout(connect=min(1.0, timeout), read=timeout))
 
     def current(self) -> dict:
         try:
-            response = self.http.get(self.url, timeout=self.timeout)
-        except requests.RequestException as exc:
+            response = self.http.request("GET", self.url, headers=self.headers)
+        except urllib3.exceptions.HTTPError as exc:
             raise SettingsUnavailable(f"identity did not answer ({type(exc).__name__})") from exc
-        if response.status_code != 200:
-            raise SettingsUnavailable(f"identity answered {response.status_code}")
+        if response.status != 200:
+            raise SettingsUnavailable(f"identity answered {response.status}")
         try:
-            body = response.json()
+            body = json.loads(response.data)
         except ValueError as exc:
             raise SettingsUnavailable("identity answered an unreadable body") from exc
         if not isinstance(body, dict):

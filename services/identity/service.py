@@ -145,6 +145,15 @@ class IdentityService:
             settings = self._settings(session)
             return {name: getattr(settings, name) for name in SETTINGS_FIELDS}
 
+    def current_settings(self) -> dict:
+        """The settings at this moment in one autocommit read (no transaction): what payments and billing ask
+        before each decision a switch controls, so it runs once per payment."""
+        with self.reads() as session:
+            settings = session.get(PracticeSettings, 1)
+            if settings is not None:
+                return {name: getattr(settings, name) for name in SETTINGS_FIELDS}
+        return self.get_settings()  # the very first read makes the row
+
     def update_settings(self, changes: dict) -> dict:
         with unit_of_work(self.sessions) as session:
             settings = self._settings(session, lock=True)

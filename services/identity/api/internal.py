@@ -37,7 +37,10 @@ def revoked_sessions():
     return _live(response.make_conditional(request))
 
 
+settings_out = SettingsOut()
+
+
 @bp.get("/settings")
 @doc(response=SettingsOut, summary="The practice settings, read now (payments and billing, before a decision)")
 def settings():
-    return _live(jsonify(SettingsOut().dump(identity().get_settings())))
+    return _live(jsonify(settings_out.dump(identity().current_settings())))
