@@ -136,6 +136,19 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
+def credentials_for(app, staff_token: str, client_token: str):
+    """What a path of `app` is called with: the internal key, a staff token, a client token, or nothing (/auth)."""
+
+    def credentials(path: str) -> dict:
+        if path.startswith("/internal"):
+            return bearer(app.config["PORTAL"].internal_api_key)
+        if path.startswith("/api/v1/staff"):
+            return bearer(staff_token)
+        return bearer(client_token) if path.startswith("/api/v1/portal") else {}
+
+    return credentials
+
+
 # --- every route of every service ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad", BAD)
@@ -143,12 +156,7 @@ def test_identity_refuses_bad_strings_in_every_field(identity_app, identity_engi
     _, me, _ = registered_client()
     before = every_table(identity_engine)
 
-    def credentials(path):
-        if path.startswith("/api/v1/staff"):
-            return bearer(staff.token)
-        return bearer(me.token) if path.startswith("/api/v1/portal") else {}
-
-    all_cases, problems = sweep(identity_app, credentials, bad)
+    all_cases, problems = sweep(identity_app, credentials_for(identity_app, staff.token, me.token), bad)
     assert_swept(all_cases, problems, at_least=40)
     before.assert_unchanged()
 
@@ -158,12 +166,7 @@ def test_billing_refuses_bad_strings_in_every_field(billing_app, billing_engine,
     _, me = bclient()
     before = every_table(billing_engine)
 
-    def credentials(path):
-        if path.startswith("/internal"):
-            return bearer(billing_app.config["PORTAL"].internal_api_key)
-        return bearer(bstaff.token if path.startswith("/api/v1/staff") else me.token)
-
-    all_cases, problems = sweep(billing_app, credentials, bad)
+    all_cases, problems = sweep(billing_app, credentials_for(billing_app, bstaff.token, me.token), bad)
     assert_swept(all_cases, problems, at_least=25)
     before.assert_unchanged()
 
@@ -173,12 +176,7 @@ def test_payments_refuses_bad_strings_in_every_field(payments_app, payments_engi
     _, me, _ = payer()
     before = every_table(payments_engine)
 
-    def credentials(path):
-        if path.startswith("/internal"):
-            return bearer(payments_app.config["PORTAL"].internal_api_key)
-        return bearer(pstaff.token if path.startswith("/api/v1/staff") else me.token)
-
-    all_cases, problems = sweep(payments_app, credentials, bad)
+    all_cases, problems = sweep(payments_app, credentials_for(payments_app, pstaff.token, me.token), bad)
     assert_swept(all_cases, problems, at_least=10)
     before.assert_unchanged()
 
