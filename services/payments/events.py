@@ -1,35 +1,35 @@
 """What payments consumes (SUBSCRIPTIONS) and publishes.
 
 Publishes: payment.attempted, payment.succeeded, payment.failed, payment.refunded, payment_method.added,
-payment_method.removed (payloads in service.py).
+payment_method.removed (payloads in projections.py).
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from services.payments import service
+from services.payments import projections
 from shared.events import Event
 
 
 def on_client(session: Session, event: Event) -> None:
-    service.upsert_client(session, event.payload)
+    projections.upsert_client(session, event.payload)
 
 
 def on_settings(session: Session, event: Event) -> None:
-    service.apply_settings(session, event.payload["settings"])
+    projections.apply_settings(session, event.payload["settings"])
 
 
 def on_invoice(session: Session, event: Event) -> None:
-    service.remember_invoice(session, event.payload)
+    projections.remember_invoice(session, event.payload)
 
 
 def on_balance(session: Session, event: Event) -> None:
-    service.apply_balance(session, event.payload)
+    projections.apply_balance(session, event.payload)
 
 
 def on_posted(session: Session, event: Event) -> None:
-    service.mark_posted(session, event.payload)
+    projections.mark_posted(session, event.payload)
 
 
 SUBSCRIPTIONS = {
