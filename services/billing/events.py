@@ -7,32 +7,32 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from services.billing import service
+from services.billing import from_events
 from shared.events import Event
 
 
 def on_client(session: Session, event: Event) -> None:
-    service.upsert_client(session, event.payload)
+    from_events.upsert_client(session, event.payload)
 
 
 def on_settings(session: Session, event: Event) -> None:
-    service.apply_settings(session, event.payload["settings"])
+    from_events.apply_settings(session, event.payload["settings"])
 
 
 def on_default_card(session: Session, event: Event) -> None:
-    service.set_default_payment_method(session, event.payload)
+    from_events.set_default_payment_method(session, event.payload)
 
 
 def on_appointment_completed(session: Session, event: Event) -> None:
-    service.record_completed_session(session, event.payload)
+    from_events.record_completed_session(session, event.payload)
 
 
 def on_payment_succeeded(session: Session, event: Event) -> None:
-    service.post_payment(session, event.payload)
+    from_events.post_payment(session, event.payload)
 
 
 def on_payment_refunded(session: Session, event: Event) -> None:
-    service.post_refund(session, event.payload)
+    from_events.post_refund(session, event.payload)
 
 
 SUBSCRIPTIONS = {

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Insert, Select
 
+from services.billing.domain.allocation import OpenInvoice
 from services.billing.domain.errors import EventForUnknownClient, UnknownClient
-from services.billing.domain.ledger import OpenInvoice
 from services.billing.models import Account, Allocation, Counter, Invoice, LedgerEntry, Practice, outbox
 from shared.db import new_id, utcnow
 from shared.events import make_event, outbox_row, record_event
