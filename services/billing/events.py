@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from services.billing import from_events
+from services.billing import from_events, postings
 from shared.events import Event
 
 
@@ -28,11 +28,11 @@ def on_appointment_completed(session: Session, event: Event) -> None:
 
 
 def on_payment_succeeded(session: Session, event: Event) -> None:
-    from_events.post_payment(session, event.payload)
+    postings.post_payment(session, event.payload)
 
 
 def on_payment_refunded(session: Session, event: Event) -> None:
-    from_events.post_refund(session, event.payload)
+    postings.post_refund(session, event.payload)
 
 
 SUBSCRIPTIONS = {

@@ -147,7 +147,7 @@ def test_a_payment_that_waited_for_the_account_lock_sees_what_was_posted_meanwhi
                                                                                      billing_config, billing_engine):
     """READ COMMITTED: the running balance and the open invoices are read in statements after the account lock's,
     so a payment that had to wait for the lock allocates only what the posting it waited for left open."""
-    from services.billing import from_events
+    from services.billing import postings
     from services.billing.ledger import lock_for_posting
     from shared.db import session_factory
 
@@ -160,7 +160,7 @@ def test_a_payment_that_waited_for_the_account_lock_sees_what_was_posted_meanwhi
         waiting.start()
         wait_for_lock_waiters(billing_engine, what="payment(s) posting")
         first = str(uuid.uuid4())  # posted while the other waits: 100.00 of a
-        from_events.post_payment(holder, {"payment_id": first, "client_id": client_id, "amount_cents": 10000,
+        postings.post_payment(holder, {"payment_id": first, "client_id": client_id, "amount_cents": 10000,
                                       "invoice_ids": [a["id"]], "method": {}})
         holder.commit()
     finally:

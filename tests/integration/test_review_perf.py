@@ -296,7 +296,7 @@ def test_the_same_payment_under_two_event_ids_posted_concurrently_is_on_the_ledg
     """Pins: a duplicate payment.succeeded (another event id, another consumer replica) that waits for the account
     lock while the first posts finds the entry committed (the INSERT ... ON CONFLICT DO NOTHING in the statement
     that also reads the open invoices) and writes and announces nothing."""
-    from services.billing import from_events
+    from services.billing import postings
     from services.billing.ledger import lock_for_posting
     from shared.db import session_factory
 
@@ -309,7 +309,7 @@ def test_the_same_payment_under_two_event_ids_posted_concurrently_is_on_the_ledg
         waiting = threading.Thread(target=paid, args=(deliver, client_id, 15000), kwargs={"payment_id": payment_id})
         waiting.start()
         wait_for_lock_waiters(billing_engine, 1)
-        from_events.post_payment(holder, {"payment_id": payment_id, "client_id": client_id, "amount_cents": 15000,
+        postings.post_payment(holder, {"payment_id": payment_id, "client_id": client_id, "amount_cents": 15000,
                                       "invoice_ids": [a["id"]], "method": {}})
         holder.commit()
     finally:
