@@ -87,6 +87,9 @@ class TooManyRequests(ProblemError):
 
 @dataclass(frozen=True)
 class Mapped:
+    """A service's domain exception as an HTTP problem. The exception knows nothing of HTTP: its message is the
+    detail, and these attributes, when it has them, go into the answer too: `errors` (field -> messages),
+    `headers` (Retry-After...), `extra` (more members of the problem body)."""
     status: int
     slug: str
     title: str
@@ -172,6 +175,7 @@ def install_error_handlers(app: Flask, error_map: dict[type[Exception], Mapped] 
         for cls in type(exc).__mro__:
             if cls in mapping:
                 m = mapping[cls]
-                return problem(m.status, m.slug, m.title, str(exc) or m.title)
+                return problem(m.status, m.slug, m.title, str(exc) or m.title, errors=getattr(exc, "errors", None),
+                               headers=getattr(exc, "headers", None), extra=getattr(exc, "extra", None))
         log.exception("unhandled error")
         return problem(500, "internal-error", "Internal error", "Something went wrong on our side.")

@@ -26,6 +26,16 @@ class Stale(PaymentDeclined):
     pass
 
 
+class CardRefused(PaymentDeclined):
+    """A domain error with field errors, a header and more members: the map carries them into the answer."""
+
+    def __init__(self):
+        super().__init__("The card was refused.")
+        self.errors = {"card": ["Refused by the bank."]}
+        self.headers = {"Retry-After": "30"}
+        self.extra = {"decline_code": "do_not_honor"}
+
+
 @pytest.fixture
 def app():
     root = logging.getLogger()
@@ -76,6 +86,10 @@ def app():
     @app.get("/declined")
     def declined():
         raise Stale("Card expired.")
+
+    @app.get("/refused")
+    def refused():
+        raise CardRefused()
 
     @app.get("/boom")
     def boom():
@@ -156,6 +170,15 @@ def test_a_schema_level_validation_error_is_under_schema(client):
 def test_error_map_maps_a_service_exception_and_its_subclasses(client):
     body = assert_problem(client.get("/declined"), 402, "payment-declined")
     assert body["detail"] == "Card expired."
+
+
+def test_error_map_carries_a_domain_errors_fields_headers_and_extra_members(client):
+    response = client.get("/refused")
+    body = assert_problem(response, 402, "payment-declined")
+    assert body["detail"] == "The card was refused."
+    assert body["errors"] == {"card": ["Refused by the bank."]}
+    assert body["decline_code"] == "do_not_honor"
+    assert response.headers["Retry-After"] == "30"
 
 
 def test_an_unknown_route_is_404(client):
