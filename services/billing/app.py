@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.billing.api import portal, staff
+from services.billing.api.errors import ERROR_MAP
 from services.billing.autopay import AutopayRunner
 from services.billing.config import BillingConfig
 from services.billing.payments_client import PaymentsClient
@@ -18,7 +19,8 @@ def create_app(config: BillingConfig | None = None, *, payments: PaymentsClient 
                verifier: TokenVerifier | None = None, settings: SettingsSource | None = None):
     config = config or BillingConfig()
     engine = get_engine(config.database_url)
-    app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)])
+    app = create_base_app(__name__, config, error_map=ERROR_MAP,
+                          readiness=[database_check(engine), broker_check(config.amqp_url)])
     verifier = verifier or TokenVerifier(JWKSCache(config.jwks_url), issuer=config.jwt_issuer,
                                          audience=config.jwt_audience, revocations=revocation_list(config))
     sessions = session_factory(config.database_url)

@@ -6,6 +6,7 @@ from flask import jsonify
 
 from services.identity import keys
 from services.identity.api import auth, internal, portal, staff
+from services.identity.api.errors import ERROR_MAP
 from services.identity.config import IdentityConfig
 from services.identity.domain.tokens import Signer
 from services.identity.forwarded import TrustedProxies, parse_networks
@@ -19,7 +20,8 @@ from shared.web import broker_check, create_base_app, database_check
 def create_app(config: IdentityConfig | None = None, *, mail=None):
     config = config or IdentityConfig()
     engine = get_engine(config.database_url)
-    app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)])
+    app = create_base_app(__name__, config, error_map=ERROR_MAP,
+                          readiness=[database_check(engine), broker_check(config.amqp_url)])
     # X-Forwarded-For only from the configured proxies: the throttles key on the address this gives.
     app.wsgi_app = TrustedProxies(app.wsgi_app, parse_networks(config.trusted_proxies))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.payments.api import internal, portal, staff
+from services.payments.api.errors import ERROR_MAP
 from services.payments.config import PaymentsConfig
 from services.payments.processor import CardProcessor, HttpProcessor
 from services.payments.service import PaymentsService
@@ -17,7 +18,8 @@ def create_app(config: PaymentsConfig | None = None, *, processor: CardProcessor
                verifier: TokenVerifier | None = None, settings: SettingsSource | None = None):
     config = config or PaymentsConfig()
     engine = get_engine(config.database_url)
-    app = create_base_app(__name__, config, readiness=[database_check(engine), broker_check(config.amqp_url)])
+    app = create_base_app(__name__, config, error_map=ERROR_MAP,
+                          readiness=[database_check(engine), broker_check(config.amqp_url)])
     verifier = verifier or TokenVerifier(JWKSCache(config.jwks_url), issuer=config.jwt_issuer,
                                          audience=config.jwt_audience, revocations=revocation_list(config))
     processor = processor or HttpProcessor(config.processor_url, config.processor_api_key,
