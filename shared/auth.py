@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import wraps
 
@@ -179,13 +179,20 @@ def check_role(principal: Principal, roles: frozenset[str]) -> None:
         raise Forbidden("This account has no client record.")
 
 
-def protect_blueprint(bp, verifier_getter: Callable[[], TokenVerifier], roles: frozenset[str]) -> None:
-    """Every route of `bp` needs a valid token with one of `roles`; the principal lands in g.principal."""
+def protect_blueprints(app, verifier_getter: Callable[[], TokenVerifier], roles: Mapping[str, frozenset[str]]) -> None:
+    """Every route of the blueprints named in `roles` needs a valid token with one of that blueprint's roles; the
+    principal lands in g.principal. One hook on the app, not on the blueprints: blueprints are module-level
+    objects, and a hook added to one inside create_app would be added again (and refused by Flask) by every
+    further app made in the same process."""
+    required = dict(roles)
 
-    @bp.before_request
+    @app.before_request
     def _authenticate():
+        wanted = required.get(request.blueprint)
+        if wanted is None:
+            return
         principal = verifier_getter().principal(bearer_token())
-        check_role(principal, roles)
+        check_role(principal, wanted)
         g.principal = principal
 
 
