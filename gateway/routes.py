@@ -1,4 +1,4 @@
-"""The route table: which service owns which public path. Later services only add rows.
+"""The route table: which service owns which public path (each service lists its paths in shared/services.py).
 
 A path template matches a whole segment for `*`, and everything below it. The most specific
 template wins (more segments first, then more literal ones), so `/staff/clients/*/ledger` can belong to billing
@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from shared.auth import CLIENT_ROLES, STAFF_ROLES
+from shared.services import SERVICES
 
 # Who may call each public prefix. None: anyone (the service decides, e.g. sign-in).
 PREFIX_ROLES: dict[str, frozenset[str] | None] = {
@@ -19,38 +20,8 @@ PREFIX_ROLES: dict[str, frozenset[str] | None] = {
     "/api/v1/staff": STAFF_ROLES,
 }
 
-ROUTES: list[tuple[str, str]] = [
-    # identity
-    ("/api/v1/auth", "identity"),
-    ("/api/v1/portal/me", "identity"),
-    ("/api/v1/staff/users", "identity"),
-    ("/api/v1/staff/me", "identity"),
-    ("/api/v1/staff/clients", "identity"),
-    ("/api/v1/staff/settings", "identity"),
-    ("/api/v1/staff/profile-changes", "identity"),
-    # billing
-    ("/api/v1/portal/account", "billing"),
-    ("/api/v1/portal/invoices", "billing"),
-    ("/api/v1/portal/billing-documents", "billing"),
-    ("/api/v1/staff/service-codes", "billing"),
-    ("/api/v1/staff/invoices", "billing"),
-    ("/api/v1/staff/billable-sessions", "billing"),
-    ("/api/v1/staff/superbills", "billing"),
-    ("/api/v1/staff/statements", "billing"),
-    ("/api/v1/staff/billing-documents", "billing"),
-    ("/api/v1/staff/billing-profile", "billing"),
-    ("/api/v1/staff/autopay", "billing"),
-    ("/api/v1/staff/clients/*/ledger", "billing"),
-    ("/api/v1/staff/clients/*/account", "billing"),
-    ("/api/v1/staff/clients/*/adjustments", "billing"),
-    ("/api/v1/staff/clients/*/autopay", "billing"),
-    ("/api/v1/staff/clients/*/billing-documents", "billing"),
-    # payments
-    ("/api/v1/portal/payment-methods", "payments"),
-    ("/api/v1/portal/payments", "payments"),
-    ("/api/v1/staff/payments", "payments"),
-    ("/api/v1/staff/clients/*/payment-methods", "payments"),
-]
+# Which service owns each public path: from the list of services (shared/services.py, each with its paths).
+ROUTES: list[tuple[str, str]] = [(path, service.name) for service in SERVICES for path in service.routes]
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,11 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from shared.services import SERVICES
+
 PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
-SERVICE_PORTS = {
-    "gateway": 8000,
-    "identity": 8001,
-    "scheduling": 8002,
-    "messaging": 8003,
-    "documents": 8004,
-    "billing": 8005,
-    "payments": 8006,
-}
+# Where each service listens locally (the port plan is shared/services.py).
+SERVICE_PORTS = {service.name: service.port for service in SERVICES}
 
 
 def env(name: str, default: str | None = None) -> str | None:

@@ -1,5 +1,5 @@
-"""Identity's background processes: `relay` publishes its event outbox and hands its mail outbox to the mail
-worker (a thread beside the event relay); identity consumes no events."""
+"""Identity's background process: `events` (or `relay`) publishes its event outbox and hands its mail outbox to
+the mail worker (a thread beside the event relay); identity consumes no events."""
 
 from __future__ import annotations
 
@@ -61,14 +61,10 @@ def start_mail_relay(config: IdentityConfig,
 
 
 def run(argv: list[str], config: IdentityConfig, publish_batch: Callable[[list[str]], None] | None = None) -> int:
-    """`relay`: the event relay runs in the main thread until SIGTERM or SIGINT (it handles them and returns);
-    then the mail thread is stopped and waited for."""
-    mail = start_mail_relay(config, publish_batch) if argv[:1] == ["relay"] else None
-    try:
-        return main(argv, config=config, outbox=outbox, processed=processed_events, subscriptions=SUBSCRIPTIONS)
-    finally:
-        if mail is not None:
-            mail.stop()
+    """`events` or `relay`: the event relay runs until SIGTERM or SIGINT; then the mail thread is stopped and
+    waited for."""
+    return main(argv, config=config, outbox=outbox, processed=processed_events, subscriptions=SUBSCRIPTIONS,
+                beside=lambda: start_mail_relay(config, publish_batch).stop)
 
 
 if __name__ == "__main__":

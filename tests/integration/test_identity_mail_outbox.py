@@ -132,22 +132,27 @@ def test_a_task_that_arrives_before_the_relay_committed_waits_and_sends(api, reg
     assert outcome == ["sent"] and len(list(tmp_path.glob("*.eml"))) == 1
 
 
-def test_the_relay_process_stops_its_mail_thread_when_the_event_relay_stops(identity_config, monkeypatch):
-    """`python -m services.identity.worker relay`: when the event relay returns (SIGTERM: it handles the signal
-    and finishes its tick), the mail thread is told to stop and is waited for, not cut off mid-batch."""
+@pytest.mark.parametrize("command", ["events", "relay"])
+def test_the_relay_process_stops_its_mail_thread_when_the_event_relay_stops(identity_config, monkeypatch, command):
+    """`python -m services.identity.worker events`: the mail thread runs beside the event relay, and when the
+    relay's loop returns (SIGTERM: it handles the signal and finishes its tick), the mail thread is told to stop
+    and is waited for, not cut off mid-batch."""
     import threading
 
+    import shared.worker
     from services.identity import worker
 
     handed: list[str] = []
     seen = {}
 
-    def event_relay(argv, **kwargs):  # stands in for shared.worker.main: runs until SIGTERM, then returns
+    def loops_until_sigterm(loops):  # stands in for the relay's loop: runs until SIGTERM, then returns
+        seen["loops"] = [type(loop).__name__ for loop in loops]
         seen["mail"] = [t for t in threading.enumerate() if t.name == "mail-relay" and t.is_alive()]
         return 0
 
-    monkeypatch.setattr(worker, "main", event_relay)
-    assert worker.run(["relay"], identity_config, publish_batch=handed.extend) == 0
+    monkeypatch.setattr(shared.worker, "run_loops", loops_until_sigterm)
+    assert worker.run([command], identity_config, publish_batch=handed.extend) == 0
+    assert seen["loops"] == ["OutboxRelay"], "identity consumes nothing: its events process is the relay"
     assert len(seen["mail"]) == 1, "the mail thread ran beside the event relay"
     assert not seen["mail"][0].is_alive(), "the mail thread stopped with the process"
 

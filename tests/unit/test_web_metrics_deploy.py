@@ -15,7 +15,8 @@ WEB_METRICS_PORTS = {"identity": 9301, "billing": 9305, "payments": 9306}
 
 
 def _procfile() -> dict[str, list[str]]:
-    lines = [line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
+    lines = [line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
     return {name: shlex.split(command) for name, command in lines}
 
 
