@@ -6,6 +6,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
+from services.identity.domain.errors import WeakPassword
+
 MIN_LENGTH = 10
 MAX_LENGTH = 128
 MIN_SCORE = 3  # zxcvbn: "safely unguessable: moderate protection from offline slow-hash scenario"
@@ -31,6 +33,22 @@ def problems(password: str, user_inputs: list[str]) -> list[str]:
         messages = [m for m in [feedback.get("warning")] + list(feedback.get("suggestions") or []) if m]
         return ["This password is too easy to guess."] + messages
     return []
+
+
+def user_inputs(practice_name: str, *people) -> list[str]:
+    """What a password must not be built from: the practice's name and, for each person (an account or a client
+    record; None is skipped), the e-mail, its local part, and the names."""
+    inputs = [practice_name]
+    for who in people:
+        if who is not None:
+            inputs += [who.email or "", (who.email or "").split("@")[0], who.first_name or "", who.last_name or ""]
+    return inputs
+
+
+def ensure_strong(password: str, user_inputs: list[str]) -> None:
+    found = problems(password, user_inputs)
+    if found:
+        raise WeakPassword(found[0], errors={"password": found})
 
 
 def hash_password(password: str) -> str:

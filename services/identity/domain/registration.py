@@ -21,6 +21,19 @@ def invitation_state(*, expires_at: datetime, used_at: datetime | None, revoked_
     return "valid"
 
 
+def attempts_left(*, failed_attempts: int, max_misses: int) -> int:
+    return max(0, max_misses - failed_attempts)
+
+
+def portal_status(*, registered: bool, latest_invitation: str | None) -> str:
+    """What staff see of a client's portal access: registered, invited (the latest link is still usable), or not
+    invited (never, or the latest link is used, revoked, locked or expired). `latest_invitation`: that link's
+    invitation_state, None if there is none."""
+    if registered:
+        return "registered"
+    return "invited" if latest_invitation == "valid" else "not_invited"
+
+
 _REASONS = {
     "used": "This link has already been used. Sign in with your e-mail and password.",
     "revoked": "A newer link was sent. Use the latest e-mail from your practice.",

@@ -32,6 +32,20 @@ def record_failure(state: ThrottleState | None, now: datetime, *, max_failures: 
     return state
 
 
+def account_key(email: str) -> str:
+    """The sign-in failures of one account (an e-mail address, as lowered)."""
+    return f"account:{email}"
+
+
+def sign_in_keys(email: str, address: str | None, *, account_limit: int, address_limit: int) -> list[tuple[str, int]]:
+    """(key, failures allowed in a window) a failed sign-in counts against: the account first, then the client's
+    address when known."""
+    keys = [(account_key(email), account_limit)]
+    if address:
+        keys.append((f"address:{address_key(address)}", address_limit))
+    return keys
+
+
 def address_key(address: str) -> str:
     """What a per-address throttle counts against: an IPv4 address whole; an IPv6 address by its /64, the least
     one subscriber is given (anyone with a /64 could otherwise take a fresh address for each try); an IPv4-mapped
