@@ -195,7 +195,7 @@ def test_internal_settings_answer_what_the_staff_route_answers_now(staff, intern
 def mid_sign_in(monkeypatch):
     """Runs `change` while a sign-in is checking `password` (argon2, ~30 ms, no database connection held): the
     moment a concurrent reset or deactivation lands in, made deterministic."""
-    from services.identity import service as identity_service
+    from services.identity.usecases import sign_in as identity_service
 
     def arrange(password: str, change):
         original = identity_service.passwords.verify_password
