@@ -60,6 +60,7 @@ e2e: install infra
 bench: install infra
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || echo "wrk missing: HTTP rows will be skipped"
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.stack_memory
 
 lint: install
 	$(BIN)/ruff check .

@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             os.killpg(honcho.pid, signal.SIGTERM)
             honcho.wait(60)
+            subprocess.run([python, "-m", "shared.manage", "drop-databases"], cwd=root, env=env, check=False,
+                           stdout=subprocess.DEVNULL)
     total = {"processes": sum(r["processes"] for r in rows), "pss_mib": sum(r["pss_mib"] for r in rows)}
     print("| Procfile entry | processes | PSS MiB |\n|---|---:|---:|")
     for row in rows:
