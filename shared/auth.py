@@ -213,6 +213,11 @@ def require_roles(*roles: str):
     return decorator
 
 
+def current_client_id() -> str:
+    """The signed-in client's own record id (a portal route's client: check_role made sure there is one)."""
+    return current_principal().client_id
+
+
 def current_principal() -> Principal:
     principal = getattr(g, "principal", None)
     if principal is None:

@@ -6,7 +6,7 @@ import base64
 import json
 from datetime import datetime
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import Select, tuple_
 
 from shared.schemas import Strict, refused_character
@@ -20,6 +20,13 @@ class PageQuery(Strict):
 
     limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=validate.Range(min=1, max=MAX_LIMIT))
     cursor = fields.String(load_default=None, validate=validate.Length(max=512))
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The answer schema of a page of `item`s: {"items": [...], "next_cursor": "..." or null}, named `name` in the
+    OpenAPI document (ClientPage, PaymentPage, ...)."""
+    return Schema.from_dict({"items": fields.List(fields.Nested(item)), "next_cursor": fields.String(allow_none=True)},
+                            name=name)
 
 
 def encode_cursor(values: list) -> str:
