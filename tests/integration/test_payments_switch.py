@@ -8,7 +8,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from services.payments.domain.rules import OnlinePaymentsOff
+from services.payments.domain.errors import OnlinePaymentsOff
 from services.payments.service import PaymentsService
 from shared.practice_settings import PracticeSettings
 from tests.integration.conftest import assert_problem

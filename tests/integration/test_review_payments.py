@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from services.payments.domain.rules import RequestInProgress
+from services.payments.domain.errors import RequestInProgress
 from services.payments.service import PaymentsService
 from tests.integration.conftest import Api, assert_problem
 from tests.integration.payments_fixtures import SANDBOX_KEY, pay, payments_outbox, tokenize

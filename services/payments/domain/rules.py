@@ -1,57 +1,20 @@
-"""What may be paid: the amount a request means, and the ceiling no payment (or refund) may pass."""
+"""What may be paid: the amount a request means, and the ceiling no payment may pass."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
-from shared.errors import Conflict, Forbidden, NotFound, ProblemError, ServiceUnavailable, Unprocessable
+from services.payments.domain.errors import (
+    AmountOverBalance,
+    CustomAmountForSeveralInvoices,
+    InvoiceNotOpen,
+    NothingToPay,
+    WrongCurrency,
+)
+from services.payments.domain.outcomes import UNSETTLED
 
-
-class OnlinePaymentsOff(Forbidden):
-    slug, title = "online-payments-off", "Your practice does not take payments online"
-
-
-class SettingsUnknown(ServiceUnavailable):
-    """Identity could not confirm that online payments are on: nothing is charged on a guess."""
-
-    slug, title = "settings-unavailable", "Your practice's settings cannot be confirmed right now"
-
-
-class AmountOverBalance(Unprocessable):
-    slug, title = "amount-over-balance", "The amount is more than you owe"
-
-
-class NothingToPay(Unprocessable):
-    slug, title = "nothing-to-pay", "There is nothing to pay"
-
-
-class PaymentMethodNotFound(NotFound):
-    slug, title = "payment-method-not-found", "Card not found"
-
-
-class PaymentNotFound(NotFound):
-    slug, title = "payment-not-found", "Payment not found"
-
-
-class RefundTooLarge(Unprocessable):
-    slug, title = "refund-too-large", "The refund is more than what is left of the payment"
-
-
-class IdempotencyConflict(Conflict):
-    slug, title = "idempotency-key-reused", "This Idempotency-Key was used for a different request"
-
-
-class RequestInProgress(Conflict):
-    slug, title = "request-in-progress", "A request with this Idempotency-Key is still being processed"
-
-
-class ProcessorDown(ProblemError):
-    status, slug, title = 503, "processor-unavailable", "The card processor is not answering"
-
-
-class CardExpired(Unprocessable):
-    slug, title = "expired_card", "This card has expired"
+# A payment in flight or not yet on billing's ledger, as the reserve reads it: (invoice ids, amount, status).
+OpenPayment = tuple[list[str], int, str]
 
 
 @dataclass(frozen=True)
@@ -65,6 +28,12 @@ class Exposure:
     @property
     def payable_cents(self) -> int:
         return max(0, self.balance_cents - self.unposted_cents - self.in_flight_cents)
+
+
+def exposure(balance_cents: int, open_payments: list[OpenPayment]) -> Exposure:
+    return Exposure(balance_cents=balance_cents,
+                    unposted_cents=sum(a for _, a, status in open_payments if status == "succeeded"),
+                    in_flight_cents=sum(a for _, a, status in open_payments if status in UNSETTLED))
 
 
 def invoice_payable(open_invoices: dict[str, int], holds: list[tuple[list[str], int]]) -> dict[str, int]:
@@ -83,6 +52,19 @@ def invoice_payable(open_invoices: dict[str, int], holds: list[tuple[list[str], 
     return {i: b for i, b in left.items() if b > 0}
 
 
+def amount_to_reserve(body: dict, *, balance_cents: int, open_invoices: list[dict] | None,
+                      open_payments: list[OpenPayment]) -> int:
+    """The amount of a Pay Now request (or AutoPay's), from what the reserve read under the client's lock:
+    billing's balance and open invoices (as balance.changed said them), and the client's payments in flight or
+    not on billing's ledger yet."""
+    return requested_amount(
+        exposure=exposure(balance_cents, open_payments),
+        amount_cents=body.get("amount_cents"), pay_balance=bool(body.get("pay_balance")),
+        invoice_ids=list(body.get("invoice_ids") or []),
+        open_invoices=invoice_payable({i["invoice_id"]: int(i["balance_cents"]) for i in open_invoices or []},
+                                      [(ids, a) for ids, a, _ in open_payments if ids]))
+
+
 def requested_amount(*, exposure: Exposure, amount_cents: int | None, pay_balance: bool, invoice_ids: list[str],
                      open_invoices: dict[str, int]) -> int:
     """The amount a Pay Now request means: the whole balance, chosen invoices (what they still owe), or a
@@ -94,14 +76,15 @@ def requested_amount(*, exposure: Exposure, amount_cents: int | None, pay_balanc
         chosen = list(dict.fromkeys(invoice_ids))
         missing = [i for i in chosen if i not in open_invoices]
         if missing:
-            raise NotFound("One of these invoices is not yours or is already paid.",
-                           errors={"invoice_ids": [f"Not an open invoice: {i}" for i in missing]})
+            raise InvoiceNotOpen("One of these invoices is not yours or is already paid.",
+                                 errors={"invoice_ids": [f"Not an open invoice: {i}" for i in missing]})
         owed = sum(open_invoices[i] for i in chosen)
         amount = owed
         if amount_cents is not None:
             if len(chosen) > 1:
-                raise Unprocessable("A custom amount goes towards one invoice; pay several invoices in full.",
-                                    errors={"amount_cents": ["Only with a single invoice."]})
+                raise CustomAmountForSeveralInvoices(
+                    "A custom amount goes towards one invoice; pay several invoices in full.",
+                    errors={"amount_cents": ["Only with a single invoice."]})
             if amount_cents > owed:
                 raise AmountOverBalance(f"This invoice needs at most {money(owed)}.",
                                         errors={"amount_cents": [f"At most {owed} (what the invoice owes)."]},
@@ -119,15 +102,14 @@ def requested_amount(*, exposure: Exposure, amount_cents: int | None, pay_balanc
     return amount
 
 
+def check_currency(requested: str | None, practice_currency: str) -> None:
+    """Payments are in the practice's currency; a request may name it, and nothing else."""
+    if requested and requested != practice_currency:
+        raise WrongCurrency(f"Payments are in {practice_currency}.",
+                            errors={"currency": [f"Must be {practice_currency}."]})
+
+
 def money(cents: int) -> str:
     """12345 -> "123.45" without floats."""
     units, rest = divmod(abs(cents), 100)
     return f"{'-' if cents < 0 else ''}{units:,}.{rest:02d}"
-
-
-def card_expired(exp_month: int, exp_year: int, today: date) -> bool:
-    return (exp_year, exp_month) < (today.year, today.month)
-
-
-def refundable(amount_cents: int, refunded_cents: int, pending_refunds_cents: int) -> int:
-    return max(0, amount_cents - refunded_cents - pending_refunds_cents)
