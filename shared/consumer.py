@@ -10,6 +10,12 @@ consumer never waits to fill a batch; a single message in hand takes the per-mes
 in a batch fails, the batch is rolled back and its messages go through the per-message path one by
 one, so only the failing message is retried.
 
+A handler receives the event with its payload loaded by the catalogue's contract for its type and version
+(shared.contracts): the same keys and JSON values, checked. A message that is no event, of a type the catalogue
+does not know, of a version it does not know, or whose payload its schema refuses, is poison: no retry can fix it,
+so it goes straight to the dead-letter queue with the reason in its `x-dead-letter-reason` header (DEAD_LETTER_
+REASONS) and what is wrong, field by field but never a value, in `x-last-error`.
+
 What a transaction costs besides its handlers is kept small: the processed-event INSERT is one statement for
 any number of events, compiled once and sent to the driver as it is; metric children are looked up once. An
 idle consumer sleeps until a delivery comes or stop() wakes it.
@@ -17,12 +23,13 @@ idle consumer sleeps until a delivery comes or stop() wakes it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -32,21 +39,39 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared import metrics
+from shared.contracts import CATALOGUE, Catalogue, EventContractError, unchecked
 from shared.db import unit_of_work
 from shared.events import Event
 from shared.logs import correlation_id_var, exception_line, request_id_var
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Session, Event], None]
+# A handler names its payload's TypedDict (`event: Event[PaymentSucceeded]`); the consumer has loaded it so.
+Handler = Callable[[Session, Event[Any]], None]
 DEFAULT_RETRY_DELAYS = (1, 5, 30, 120, 600)
 # The run loop sleeps until a delivery comes or stop() wakes it: no wake-up a second while idle. This is only
 # the longest it waits should a wake-up ever be missed.
 IDLE_WAIT_SECONDS = 30
 
 
+DEAD_LETTER_REASON_HEADER = "x-dead-letter-reason"
+# Why a message is in the dead-letter queue: the header's values.
+DEAD_LETTER_REASONS = {
+    "not_an_event": "the body is no event envelope (not JSON, not an object, a member missing)",
+    "unknown_type": "no event of this type is in the catalogue",
+    "unknown_version": "the catalogue has this type, not this version of it",
+    "invalid_payload": "the payload does not match its contract's schema",
+    "retries_exhausted": "the handler failed on every attempt",
+}
+
+
 class PoisonMessage(Exception):
-    """A message no retry can fix (not an event at all): it goes straight to the dead-letter queue."""
+    """A message no retry can fix (no event, or not one the catalogue allows): it goes straight to the
+    dead-letter queue, `reason` (a DEAD_LETTER_REASONS key) in its header."""
+
+    def __init__(self, message: str, reason: str = "not_an_event"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def _claim_statement(processed: Table):
@@ -73,8 +98,9 @@ class EventConsumer:
     def __init__(self, *, service: str, session_factory: sessionmaker[Session], processed: Table,
                  subscriptions: dict[str, Handler], amqp_url: str, exchange: str,
                  retry_delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS, prefetch: int = 50,
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, catalogue: Catalogue = CATALOGUE):
         self.service = service
+        self.catalogue = catalogue
         self.session_factory = session_factory
         self.processed = processed
         self.subscriptions = subscriptions
@@ -121,9 +147,9 @@ class EventConsumer:
 
     # --- handling ----------------------------------------------------------------------------
     def handle(self, body: bytes) -> str:
-        """Runs the handler once per event id; answers 'handled', 'duplicate' or 'ignored'."""
-        event = self._parse(body)
-        handler = self.subscriptions.get(event.type)
+        """Runs the handler once per event id; answers 'handled', 'duplicate' or 'ignored'. PoisonMessage for a
+        message no retry can fix."""
+        event, handler = self._event(body)
         if handler is None:
             return "ignored"
         correlation_id_var.set(event.correlation_id)
@@ -144,11 +170,11 @@ class EventConsumer:
         seen: set[str] = set()
         for body in bodies:
             try:
-                event = self._parse(body)
+                event, handler = self._event(body)
             except PoisonMessage:
                 outcomes.append("poison")
                 continue
-            if event.type not in self.subscriptions:
+            if handler is None:
                 outcomes.append("ignored")
             elif event.id in seen:
                 outcomes.append("duplicate")  # the same event twice in one batch: the broker redelivered it
@@ -204,6 +230,23 @@ class EventConsumer:
         except (ValueError, KeyError, TypeError) as exc:
             raise PoisonMessage(str(exc)) from exc
 
+    def _event(self, body: bytes) -> tuple[Event, Handler | None]:
+        """The event, its payload loaded by its contract, and the handler subscribed to it (None: not ours, or
+        an unchecked test type nobody here handles). PoisonMessage when no retry can make it an event the
+        catalogue allows."""
+        event = self._parse(body)
+        handler = self.subscriptions.get(event.type)
+        try:
+            if handler is None:
+                if event.type not in self.catalogue and not unchecked(event.type):
+                    self.catalogue.get(event.type, event.version)  # raises: unknown type
+                return event, None
+            payload = self.catalogue.load_incoming(event.type, event.version, event.payload)
+        except EventContractError as exc:
+            raise PoisonMessage(str(exc), reason=exc.reason) from None
+        return (event if payload is event.payload else dataclasses.replace(event, payload=payload)), handler
+
+
     def _on_delivery(self, _channel: BlockingChannel, method, properties, body: bytes) -> None:
         # pika calls this, inside process_data_events, for every message it has received so far; they are
         # handled together once it returns (_handle_in_hand).
@@ -255,7 +298,7 @@ class EventConsumer:
             event_type = delivery.method.routing_key
             if outcome == "poison":
                 try:
-                    self._parse(delivery.body)  # again, for the reason (poison is rare)
+                    self._event(delivery.body)  # again, for the reason (poison is rare)
                 except PoisonMessage as exc:
                     self._retry_or_dead_letter(channel, delivery.properties, delivery.body, event_type, exc)
             else:
@@ -275,18 +318,25 @@ class EventConsumer:
         attempt = int(headers.get("x-attempt", 0)) + 1
         headers["x-attempt"] = attempt
         headers["x-last-error"] = exception_line(exc)  # kept by RabbitMQ with the message: no values
+        poison = isinstance(exc, PoisonMessage)
+        dead = poison or attempt > len(self.retry_delays)
+        if dead:
+            headers[DEAD_LETTER_REASON_HEADER] = exc.reason if poison else "retries_exhausted"
         props = pika.BasicProperties(content_type="application/json", delivery_mode=pika.DeliveryMode.Persistent,
                                      message_id=properties.message_id, type=properties.type, headers=headers,
                                      correlation_id=properties.correlation_id)
-        if attempt <= len(self.retry_delays) and not isinstance(exc, PoisonMessage):
+        if not dead:
             delay = self.retry_delays[attempt - 1]
             log.warning("event handling failed; retrying", exc_info=exc,
                         extra={"fields": {"type": event_type, "attempt": attempt, "retry_in_s": delay}})
             channel.basic_publish(self.retry_exchange, self.retry_queue(delay), body, properties=props)
             self._count(event_type, "retried")
         else:
-            log.error("event dead-lettered", exc_info=exc, extra={"fields": {"type": event_type,
-                                                                            "attempt": attempt}})
+            # Poison needs no traceback: its reason and error line say it all (field names, never values).
+            log.error("event dead-lettered", exc_info=None if poison else exc,
+                      extra={"fields": {"type": event_type, "attempt": attempt,
+                                        "reason": headers[DEAD_LETTER_REASON_HEADER],
+                                        "error": headers["x-last-error"]}})
             channel.basic_publish(self.dead_letter_exchange, self.queue, body, properties=props)
             metrics.EVENTS_DEAD_LETTERED.labels(self.service, event_type).inc()
             self._count(event_type, "dead_lettered")

@@ -1,11 +1,15 @@
-"""The event envelope, the outbox and processed-event tables every service has, and writing to the outbox."""
+"""The event envelope, the outbox and processed-event tables every service has, and writing to the outbox.
+
+Every event enters the outbox through outbox_row(), which checks it against the catalogue (shared.contracts): an
+unknown type or version, another service's event, or a payload its schema refuses raises EventContractError in
+the producer's transaction, which then rolls back: a contract bug fails where it is made, not in a consumer."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -28,21 +32,26 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import Insert
 
+from shared.contracts import CATALOGUE
 from shared.db import new_id
 from shared.logs import correlation_id_var, request_id_var
 
 NOTIFY_CHANNEL = "outbox"
 
+P = TypeVar("P")  # the payload's TypedDict (shared.contracts), dict[str, Any] where none is named
+
 
 @dataclass(frozen=True)
-class Event:
+class Event(Generic[P]):
+    """The envelope. A handler names its payload's type: `event: Event[PaymentSucceeded]`."""
+
     id: str
     type: str
     version: int
     occurred_at: str
     producer: str
     correlation_id: str | None
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: P = field(default_factory=dict)  # type: ignore[assignment]
 
     @classmethod
     def from_json(cls, body: bytes | str) -> Event:
@@ -96,6 +105,8 @@ def define_event_tables(metadata: MetaData, *, outbox_name: str = "outbox",
 
 
 def outbox_row(event: Event) -> dict[str, Any]:
+    """The event's outbox row, once the catalogue allows it (EventContractError otherwise)."""
+    CATALOGUE.check_outgoing(event.type, event.version, event.producer, event.payload)
     headers = {"request_id": request_id_var.get(), "correlation_id": event.correlation_id}
     return {"id": event.id, "event_type": event.type, "envelope": event.to_dict(),
             "headers": {k: v for k, v in headers.items() if v}}

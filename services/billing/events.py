@@ -1,37 +1,50 @@
-"""What billing consumes (SUBSCRIPTIONS) and publishes.
-
-Publishes: invoice.generated, invoice.paid, payment.posted, balance.changed, autopay.changed, autopay.disabled.
-"""
+"""What billing consumes (SUBSCRIPTIONS) and publishes (PUBLISHES); the payloads' contracts are in
+shared.contracts (docs/events.md)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from services.billing import from_events, postings
+from shared.contracts.billing import (
+    AutopayChanged,
+    AutopayDisabled,
+    BalanceChanged,
+    InvoiceGenerated,
+    InvoicePaid,
+    PaymentPosted,
+)
+from shared.contracts.identity import ClientCreated, PracticeSettingsChanged, ProfileUpdated
+from shared.contracts.payments import PaymentMethodDefaultChanged, PaymentRefunded, PaymentSucceeded
+from shared.contracts.upcoming import Appointment
 from shared.events import Event
 
+# What each published type's payload is (built in service.py, ledger.py, postings.py, autopay.py).
+PUBLISHES = {"invoice.generated": InvoiceGenerated, "invoice.paid": InvoicePaid, "payment.posted": PaymentPosted,
+             "balance.changed": BalanceChanged, "autopay.changed": AutopayChanged, "autopay.disabled": AutopayDisabled}
 
-def on_client(session: Session, event: Event) -> None:
+
+def on_client(session: Session, event: Event[ClientCreated | ProfileUpdated]) -> None:
     from_events.upsert_client(session, event.payload)
 
 
-def on_settings(session: Session, event: Event) -> None:
+def on_settings(session: Session, event: Event[PracticeSettingsChanged]) -> None:
     from_events.apply_settings(session, event.payload["settings"])
 
 
-def on_default_card(session: Session, event: Event) -> None:
+def on_default_card(session: Session, event: Event[PaymentMethodDefaultChanged]) -> None:
     from_events.set_default_payment_method(session, event.payload)
 
 
-def on_appointment_completed(session: Session, event: Event) -> None:
+def on_appointment_completed(session: Session, event: Event[Appointment]) -> None:
     from_events.record_completed_session(session, event.payload)
 
 
-def on_payment_succeeded(session: Session, event: Event) -> None:
+def on_payment_succeeded(session: Session, event: Event[PaymentSucceeded]) -> None:
     postings.post_payment(session, event.payload)
 
 
-def on_payment_refunded(session: Session, event: Event) -> None:
+def on_payment_refunded(session: Session, event: Event[PaymentRefunded]) -> None:
     postings.post_refund(session, event.payload)
 
 

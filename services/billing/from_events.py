@@ -4,25 +4,24 @@ posted in postings.py)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from services.billing import ledger
-from services.billing.models import Account, BillableSession
+from services.billing.models import Account, BillableSession, Practice
 from services.billing.service import PRACTICE_FIELDS
+from shared.directory import ClientDirectory, PracticeProjection
+
+# The directory on billing's accounts (names and birth date for statements and superbills); a new account starts
+# with AutoPay off.
+CLIENTS = ClientDirectory(Account, fields=("first_name", "last_name", "preferred_name", "email", "date_of_birth"),
+                          new={"autopay_enabled": False, "autopay_failures": 0})
+PRACTICE = PracticeProjection(Practice, fields=PRACTICE_FIELDS)
 
 
 def upsert_client(session: Session, payload: dict) -> None:
-    account = session.get(Account, payload["client_id"], with_for_update=True)
-    if account is None:
-        account = Account(client_id=payload["client_id"], autopay_enabled=False, autopay_failures=0)
-        session.add(account)
-    for name in ("first_name", "last_name", "preferred_name", "email"):
-        if name in payload:
-            setattr(account, name, payload[name])
-    if payload.get("date_of_birth"):
-        account.date_of_birth = date.fromisoformat(payload["date_of_birth"])
+    CLIENTS.upsert(session, payload)
 
 
 def set_default_payment_method(session: Session, payload: dict) -> None:
@@ -31,10 +30,7 @@ def set_default_payment_method(session: Session, payload: dict) -> None:
 
 
 def apply_settings(session: Session, settings: dict) -> None:
-    row = ledger.practice(session)
-    for name in PRACTICE_FIELDS:
-        if name in settings:
-            setattr(row, name, dict(settings[name] or {}) if name == "address" else settings[name])
+    PRACTICE.apply(session, settings)
 
 
 def record_completed_session(session: Session, payload: dict) -> None:

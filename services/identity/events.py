@@ -1,8 +1,16 @@
-"""Identity publishes client.created, client.invited, client.registered, profile.updated,
-practice.settings_changed (payloads built in service.py) and consumes nothing."""
+"""What identity publishes (PUBLISHES: payloads built in service.py, contracts in shared.contracts) and consumes
+(nothing)."""
 
 from __future__ import annotations
 
-PUBLISHES = ("client.created", "client.invited", "client.registered", "profile.updated",
-             "practice.settings_changed")
+from shared.contracts.identity import (
+    ClientCreated,
+    ClientInvited,
+    ClientRegistered,
+    PracticeSettingsChanged,
+    ProfileUpdated,
+)
+
+PUBLISHES = {"client.created": ClientCreated, "client.invited": ClientInvited, "client.registered": ClientRegistered,
+             "profile.updated": ProfileUpdated, "practice.settings_changed": PracticeSettingsChanged}
 SUBSCRIPTIONS: dict = {}

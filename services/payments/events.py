@@ -1,34 +1,48 @@
-"""What payments consumes (SUBSCRIPTIONS) and publishes.
-
-Publishes: payment.attempted, payment.succeeded, payment.failed, payment.refunded, payment_method.added,
-payment_method.removed (payloads in projections.py).
-"""
+"""What payments consumes (SUBSCRIPTIONS) and publishes (PUBLISHES); the payloads' contracts are in
+shared.contracts (docs/events.md)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from services.payments import projections
+from shared.contracts.billing import BalanceChanged, InvoiceGenerated, PaymentPosted
+from shared.contracts.identity import ClientCreated, PracticeSettingsChanged, ProfileUpdated
+from shared.contracts.payments import (
+    PaymentAttempted,
+    PaymentFailed,
+    PaymentMethodAdded,
+    PaymentMethodDefaultChanged,
+    PaymentMethodRemoved,
+    PaymentRefunded,
+    PaymentSucceeded,
+)
 from shared.events import Event
 
+# What each published type's payload is (built in service.py and its migration 0003).
+PUBLISHES = {"payment.attempted": PaymentAttempted, "payment.succeeded": PaymentSucceeded,
+             "payment.failed": PaymentFailed, "payment.refunded": PaymentRefunded,
+             "payment_method.added": PaymentMethodAdded, "payment_method.removed": PaymentMethodRemoved,
+             "payment_method.default_changed": PaymentMethodDefaultChanged}
 
-def on_client(session: Session, event: Event) -> None:
+
+def on_client(session: Session, event: Event[ClientCreated | ProfileUpdated]) -> None:
     projections.upsert_client(session, event.payload)
 
 
-def on_settings(session: Session, event: Event) -> None:
+def on_settings(session: Session, event: Event[PracticeSettingsChanged]) -> None:
     projections.apply_settings(session, event.payload["settings"])
 
 
-def on_invoice(session: Session, event: Event) -> None:
+def on_invoice(session: Session, event: Event[InvoiceGenerated]) -> None:
     projections.remember_invoice(session, event.payload)
 
 
-def on_balance(session: Session, event: Event) -> None:
+def on_balance(session: Session, event: Event[BalanceChanged]) -> None:
     projections.apply_balance(session, event.payload)
 
 
-def on_posted(session: Session, event: Event) -> None:
+def on_posted(session: Session, event: Event[PaymentPosted]) -> None:
     projections.mark_posted(session, event.payload)
 
 

@@ -10,36 +10,26 @@ from sqlalchemy.orm import Session
 
 from services.payments.models import Account, InvoiceRef, Payment, Practice
 from shared.db import utcnow
+from shared.directory import ClientDirectory, PracticeProjection
 
 _payments = Payment.__table__
+# The directory on payments' accounts (names for receipts); a new account has no balance until billing's first.
+CLIENTS = ClientDirectory(Account, fields=("first_name", "last_name", "email"),
+                          new={"balance_cents": 0, "ledger_seq": 0, "open_invoices": []})
+PRACTICE = PracticeProjection(Practice, fields=("practice_name", "currency", "timezone", "online_payments_enabled",
+                                                "phone", "address"))
 
 
 def practice(session: Session) -> Practice:
-    row = session.get(Practice, 1)
-    if row is None:
-        row = Practice(id=1, address={})
-        session.add(row)
-        session.flush()
-    return row
+    return PRACTICE.row(session)
 
 
 def upsert_client(session: Session, payload: dict) -> None:
-    account = session.get(Account, payload["client_id"], with_for_update=True)
-    if account is None:
-        account = Account(client_id=payload["client_id"], balance_cents=0, ledger_seq=0, open_invoices=[])
-        session.add(account)
-    for name in ("first_name", "last_name", "email"):
-        if name in payload:
-            setattr(account, name, payload[name])
+    CLIENTS.upsert(session, payload)
 
 
 def apply_settings(session: Session, settings: dict) -> None:
-    row = practice(session)
-    for name in ("practice_name", "currency", "timezone", "online_payments_enabled", "phone"):
-        if name in settings:
-            setattr(row, name, settings[name])
-    if "address" in settings:
-        row.address = dict(settings["address"] or {})
+    PRACTICE.apply(session, settings)
 
 
 def _account_for_event(session: Session, client_id: str) -> Account:
