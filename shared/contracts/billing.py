@@ -1,7 +1,6 @@
 """What billing publishes: invoices, what a payment did on the ledger, balances, AutoPay."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: TypedDict reads NotRequired[...] at class creation (Python 3.11).
 from typing import NotRequired, TypedDict
 
 from marshmallow import Schema

@@ -1,8 +1,7 @@
 """What identity publishes: the client directory, invitations and registrations, profile changes, the practice's
 settings."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: TypedDict reads NotRequired[...] at class creation (Python 3.11).
 from typing import Literal, NotRequired, TypedDict
 
 from marshmallow import Schema

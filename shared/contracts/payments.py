@@ -1,7 +1,6 @@
 """What payments publishes: payment attempts and their outcomes, refunds, saved cards."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: TypedDict reads NotRequired[...] at class creation (Python 3.11).
 from typing import Literal, NotRequired, TypedDict
 
 from marshmallow import Schema

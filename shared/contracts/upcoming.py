@@ -2,8 +2,7 @@
 yet (`published=False`): the contracts their consumers are written against first. Their fields are EVENTS.md's
 minimum; a service adds to them as it is built (a new field in the schema first, as any producer)."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: TypedDict reads NotRequired[...] at class creation (Python 3.11).
 from typing import Literal, NotRequired, TypedDict
 
 from marshmallow import Schema
