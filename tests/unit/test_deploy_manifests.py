@@ -1,65 +1,53 @@
-"""The deploy manifests cover every service: docker compose, the kustomize base, Prometheus.
+"""The deploy manifests cover every service of shared/services.py: docker compose, the kustomize base, Prometheus.
 
-A service is a folder of services/ holding an app.py, plus the gateway. Each check is
-a function that returns the problems it finds, so that the tests at the end can show
-it does find them (a service missing everywhere, a container without limits, ...).
+The services and their processes come from the one list (shared.services.SERVICES): each process kind a service
+runs (`<name>` web, `<name>-events`, `<name>-tasks`, `<name>-beat`, per Service.processes) must be a compose
+service and a Deployment of the base, and each metrics port of the list a scrape target. That every folder of
+services/ with an app.py is on the list is tests/unit/test_services_registry.py's check (reused here, not copied:
+test_an_unlisted_service_folder_is_reported), so a new folder fails there, its entry then fails here until its
+manifests exist. Each check is a function that returns the problems it finds, so that the tests at the end can
+show it does find them (a service missing everywhere, a process kind missing, a container without limits, ...).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import pytest
 import yaml
 
+from shared.services import BY_NAME, SERVICES, Service
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO_ROOT / "deploy"
-# Read at call time (not import time) so a test can point it at a fake tree.
-SERVICES_DIR = REPO_ROOT / "services"
 COMPOSE_FILE = DEPLOY_DIR / "docker-compose.yml"
 KUSTOMIZATION_FILE = DEPLOY_DIR / "k8s" / "base" / "kustomization.yaml"
 PROMETHEUS_FILE = DEPLOY_DIR / "prometheus" / "prometheus.yml"
 LOCAL_OVERLAY_FILE = DEPLOY_DIR / "k8s" / "overlays" / "local" / "kustomization.yaml"
 
-# The suite's port plan: the web port of each service (deploy/README.md).
-WEB_PORTS = {
-    "gateway": 8000,
-    "identity": 8001,
-    "scheduling": 8002,
-    "messaging": 8003,
-    "documents": 8004,
-    "billing": 8005,
-    "payments": 8006,
-}
-# Where each web process's metrics are scraped: never its web port (the gateway's is public; a service's serves
-# /internal too), but a port of their own (METRICS_PORT, served by gunicorn's master), which is all Prometheus
-# may reach. 93xx for a service whose web port is 80xx (its relay is 91xx, its consumer 92xx).
-METRICS_PORTS = {"gateway": 9100, **{name: port - 8000 + 9300 for name, port in WEB_PORTS.items() if name != "gateway"}}
 # Services that never run in production belong in an overlay rather than the base;
 # name them here to exempt them from the base check. The sandbox card processor
-# (services/payments/sandbox/app.py) is nested in payments, so discovery never
-# finds it: it needs no entry, and test_sandbox_processor_is_overlay_only keeps it
-# out of the base (it lives in overlays/local only).
+# (services/payments/sandbox/app.py) is nested in payments and not on the list: it
+# needs no entry, and test_sandbox_processor_is_overlay_only keeps it out of the base
+# (it lives in overlays/local only).
 NOT_IN_K8S_BASE: set[str] = set()
+# What compose runs beside a service's processes: its one-shots (`<name>-migrate`, identity's `-keys`).
+COMPOSE_ONE_SHOTS = ("migrate", "keys")
+# The static scrape job of the compose stack: its targets are the list's processes, nothing else.
+PORTAL_JOB = "portal"
+# A scheduling entry as the next service will have it (shared/services.py's port plan), for the breakage tests.
+SCHEDULING = Service("scheduling", 8002, tasks=True)
 
 
 # ---------------------------------------------------------------- loading
 
 
-def discover_service_names(services_dir: Path) -> list[str]:
-    """The gateway plus every folder of services_dir holding an app.py.
-
-    Folder names use underscores where manifest names (DNS labels) use hyphens.
-    """
-    names = {"gateway"}
-    if services_dir.is_dir():
-        names |= {
-            folder.name.replace("_", "-")
-            for folder in services_dir.iterdir()
-            if folder.is_dir() and (folder / "app.py").is_file()
-        }
-    return sorted(names)
+def process_names(service: Service) -> list[str]:
+    """The compose service and Deployment name of each of its process kinds: `<name>` for web, else
+    `<name>-<kind>`."""
+    return [service.name if kind == "web" else f"{service.name}-{kind}" for kind in service.processes]
 
 
 def load_yaml(path: Path) -> dict:
@@ -81,11 +69,13 @@ def deployments(documents: list[dict]) -> dict[str, dict]:
     return {doc["metadata"]["name"]: doc for doc in documents if doc.get("kind") == "Deployment"}
 
 
-def scrape_targets(prometheus: dict) -> set[str]:
+def scrape_targets(prometheus: dict, job: str | None = None) -> dict[str, dict]:
+    """Every static target (of `job`, or of every job), with its labels."""
     return {
-        target
-        for job in prometheus.get("scrape_configs") or []
-        for static in job.get("static_configs") or []
+        target: static.get("labels") or {}
+        for config in prometheus.get("scrape_configs") or []
+        if job is None or config.get("job_name") == job
+        for static in config.get("static_configs") or []
         for target in static.get("targets") or []
     }
 
@@ -97,28 +87,77 @@ def missing_resource_files(paths: list[Path]) -> list[str]:
     return [f"kustomization lists {path.name}, which does not exist" for path in paths if not path.exists()]
 
 
-def missing_compose_services(names: list[str], compose: dict) -> list[str]:
-    services = compose.get("services") or {}
-    return [name for name in names if name not in services]
+def missing_compose_services(services: tuple[Service, ...], compose: dict) -> list[str]:
+    present = compose.get("services") or {}
+    return [name for service in services for name in process_names(service) if name not in present]
 
 
-def missing_deployments(names: list[str], documents: list[dict]) -> list[str]:
+def missing_deployments(services: tuple[Service, ...], documents: list[dict]) -> list[str]:
     present = deployments(documents)
-    return [name for name in names if name not in present and name not in NOT_IN_K8S_BASE]
+    return [name for service in services for name in process_names(service)
+            if name not in present and service.name not in NOT_IN_K8S_BASE]
 
 
-def missing_scrape_targets(names: list[str], prometheus: dict) -> list[str]:
+def unlisted_compose_services(services: tuple[Service, ...], compose: dict) -> list[str]:
+    """A compose service named after a listed service that is none of its process kinds nor one-shots: a process
+    the list does not know (an old `<name>-relay`, say)."""
+    known = {name for service in services for name in process_names(service)}
+    known |= {f"{service.name}-{one_shot}" for service in services for one_shot in COMPOSE_ONE_SHOTS}
+    return [f"compose runs {name}, which is no process of shared/services.py"
+            for name in compose.get("services") or {}
+            if name not in known and any(name.startswith(f"{service.name}-") for service in services)]
+
+
+def unlisted_deployments(services: tuple[Service, ...], documents: list[dict]) -> list[str]:
+    known = {name for service in services for name in process_names(service)}
+    return [f"the base deploys {name}, which is no process of shared/services.py"
+            for name in deployments(documents) if name not in known]
+
+
+def expected_scrape_targets(service: Service) -> dict[str, str]:
+    """target -> its `component` label: the web metrics, and the events process's when it has one."""
+    targets = {f"{service.name}:{service.metrics_port}": "web"}
+    if service.events_metrics_port is not None:
+        targets[f"{service.name}-events:{service.events_metrics_port}"] = "events"
+    return targets
+
+
+def missing_scrape_targets(services: tuple[Service, ...], prometheus: dict) -> list[str]:
     targets = scrape_targets(prometheus)
+    portal = scrape_targets(prometheus, PORTAL_JOB)
+    expected = {target for service in SERVICES + services for target in expected_scrape_targets(service)}
     problems = []
-    for name in names:
-        port = METRICS_PORTS.get(name)
-        if port is None:
-            problems.append(f"{name}: no web port known; add it to WEB_PORTS in this test")
-            continue
-        if f"{name}:{port}" not in targets:
-            problems.append(f"{name}: no scrape target {name}:{port} in prometheus.yml")
-        if f"{name}:{WEB_PORTS[name]}" in targets:
-            problems.append(f"{name}: scraped on its web port {WEB_PORTS[name]}")
+    for service in services:
+        for target, component in expected_scrape_targets(service).items():
+            if target not in targets:
+                problems.append(f"{service.name}: no scrape target {target} in prometheus.yml")
+            elif portal.get(target, {}) != {"service": service.name, "component": component}:
+                problems.append(f"{service.name}: {target} is not labelled service {service.name}, "
+                                f"component {component} (got {portal.get(target)})")
+        # Never a web port, whatever the host: the gateway's is public, a service's serves /internal.
+        problems += [f"{service.name}: scraped on its web port {service.port} ({target})"
+                     for target in targets if target.rpartition(":")[2] == str(service.port)]
+    problems += [f"prometheus.yml scrapes {target}, which is no process of shared/services.py"
+                 for target in portal if target not in expected]
+    return problems
+
+
+def compose_metrics_port_problems(services: tuple[Service, ...], compose: dict) -> list[str]:
+    """Every METRICS_PORT in compose is one of the list's, on the process it belongs to."""
+    declared = {name: str((block.get("environment") or {}).get("METRICS_PORT"))
+                for name, block in (compose.get("services") or {}).items()
+                if "METRICS_PORT" in (block.get("environment") or {})}
+    wanted = {}
+    for service in services:
+        wanted[service.name] = str(service.metrics_port)
+        if service.events_metrics_port is not None:
+            wanted[f"{service.name}-events"] = str(service.events_metrics_port)
+    problems = [f"compose: {name} has METRICS_PORT {port}, which is not shared/services.py's {wanted[name]}"
+                if name in wanted else f"compose: {name} has METRICS_PORT {port}, but shared/services.py gives "
+                                       f"{name} no metrics port"
+                for name, port in declared.items() if wanted.get(name) != port]
+    problems += [f"compose: {name} has no METRICS_PORT {port}" for name, port in wanted.items()
+                 if name in (compose.get("services") or {}) and name not in declared]
     return problems
 
 
@@ -164,10 +203,7 @@ def container_problems(documents: list[dict], web_names: list[str]) -> list[str]
 
 # ---------------------------------------------------------------- the real manifests
 
-
-@pytest.fixture
-def service_names() -> list[str]:
-    return discover_service_names(SERVICES_DIR)
+WEB_NAMES = [service.name for service in SERVICES]
 
 
 @pytest.fixture(scope="module")
@@ -192,45 +228,42 @@ def test_kustomization_lists_only_existing_files(k8s):
     assert documents
 
 
-def test_every_service_has_a_compose_service(service_names, compose):
-    assert missing_compose_services(service_names, compose) == []
+def test_every_process_of_every_service_is_a_compose_service(compose):
+    assert missing_compose_services(SERVICES, compose) == []
+    assert unlisted_compose_services(SERVICES, compose) == []
 
 
-def test_every_service_has_a_k8s_deployment(service_names, k8s):
-    assert missing_deployments(service_names, k8s[1]) == []
+def test_every_process_of_every_service_is_a_k8s_deployment(k8s):
+    assert missing_deployments(SERVICES, k8s[1]) == []
+    assert unlisted_deployments(SERVICES, k8s[1]) == []
 
 
-def test_every_service_has_a_scrape_target(service_names, prometheus):
-    assert missing_scrape_targets(service_names, prometheus) == []
+def test_every_metrics_port_of_the_list_is_scraped(prometheus):
+    assert missing_scrape_targets(SERVICES, prometheus) == []
 
 
-def test_deployment_containers_are_sized_probed_and_hardened(service_names, k8s):
+def test_every_compose_metrics_port_is_the_lists(compose):
+    assert compose_metrics_port_problems(SERVICES, compose) == []
+
+
+def test_deployment_containers_are_sized_probed_and_hardened(k8s):
     assert deployments(k8s[1]), "no Deployment in the kustomize base"
-    assert container_problems(k8s[1], service_names) == []
+    assert container_problems(k8s[1], WEB_NAMES) == []
 
 
-def _fake_services_tree(root: Path, *names: str) -> Path:
-    services = root / "services"
-    for name in names:
-        (services / name).mkdir(parents=True)
-        (services / name / "app.py").write_text("def create_app(): ...\n")
-    return services
+def test_the_process_names_follow_the_list():
+    """What the manifests are asked for, spelled out for the services deployed today."""
+    assert {service.name: process_names(service) for service in SERVICES} == {
+        "gateway": ["gateway"],
+        "identity": ["identity", "identity-events", "identity-tasks"],
+        "billing": ["billing", "billing-events", "billing-tasks", "billing-beat"],
+        "payments": ["payments", "payments-events", "payments-tasks", "payments-beat"],
+    }
 
 
-def test_manifests_cover_identity(tmp_path, monkeypatch, compose, k8s, prometheus):
-    """Holds whether or not services/identity/app.py exists in this checkout yet."""
-    monkeypatch.setitem(globals(), "SERVICES_DIR", _fake_services_tree(tmp_path, "identity"))
-    names = discover_service_names(SERVICES_DIR)
-    assert names == ["gateway", "identity"]
-    assert missing_compose_services(names, compose) == []
-    assert missing_deployments(names, k8s[1]) == []
-    assert missing_scrape_targets(names, prometheus) == []
-    assert container_problems(k8s[1], names) == []
-
-
-def test_sandbox_processor_is_overlay_only(service_names, k8s):
+def test_sandbox_processor_is_overlay_only(k8s):
     """The sandbox card processor never reaches the base (production): local overlay only."""
-    assert "sandbox-processor" not in service_names  # nested in payments: not discovered
+    assert "sandbox-processor" not in BY_NAME  # nested in payments, not on the list
     _, documents = k8s
     assert [doc["metadata"]["name"] for doc in documents if "sandbox" in doc["metadata"]["name"]] == []
     commands = [
@@ -254,29 +287,105 @@ def test_sandbox_processor_is_overlay_only(service_names, k8s):
 # ---------------------------------------------------------------- the checks can fail
 
 
-def test_discovery_takes_folders_with_an_app_only(tmp_path):
-    services = _fake_services_tree(tmp_path, "identity", "billing", "sandbox_processor")
-    (services / "notes").mkdir()
-    (services / "__init__.py").write_text("")
-    assert discover_service_names(services) == ["billing", "gateway", "identity", "sandbox-processor"]
-    assert discover_service_names(tmp_path / "nowhere") == ["gateway"]
+def _fake_services_tree(root: Path, *names: str) -> Path:
+    for name in names:
+        (root / "services" / name).mkdir(parents=True)
+        (root / "services" / name / "app.py").write_text("def create_app(): ...\n")
+    return root
 
 
-def test_a_service_missing_everywhere_is_reported(tmp_path, monkeypatch, compose, k8s, prometheus):
-    # A service of the port plan that is not deployed yet (billing now is).
-    monkeypatch.setitem(globals(), "SERVICES_DIR", _fake_services_tree(tmp_path, "identity", "scheduling"))
-    names = discover_service_names(SERVICES_DIR)
-    assert missing_compose_services(names, compose) == ["scheduling"]
-    assert missing_deployments(names, k8s[1]) == ["scheduling"]
-    assert missing_scrape_targets(names, prometheus) == [
-        "scheduling: no scrape target scheduling:9302 in prometheus.yml"
+def test_an_unlisted_service_folder_is_reported(tmp_path, monkeypatch):
+    """A folder of services/ with an app.py that shared/services.py does not name fails the registry's check
+    (tests/unit/test_services_registry.py, run here on a fake tree), before the manifests are asked for it; a
+    folder without an app.py is no service."""
+    import test_services_registry as registry
+
+    listed = [service.name for service in SERVICES if service.name != "gateway"]
+    monkeypatch.setattr(registry, "ROOT", _fake_services_tree(tmp_path, *listed))
+    (tmp_path / "services" / "notes").mkdir()
+    registry.test_every_service_folder_is_listed_and_every_listed_service_has_its_folder()
+    _fake_services_tree(tmp_path, "scheduling")
+    with pytest.raises(AssertionError, match=r"folders \[.*'scheduling'.*\] but shared/services.py lists"):
+        registry.test_every_service_folder_is_listed_and_every_listed_service_has_its_folder()
+
+
+def test_a_service_missing_everywhere_is_reported(compose, k8s, prometheus):
+    # The next service of the port plan, listed but not deployed yet (billing and payments now are).
+    services = SERVICES + (SCHEDULING,)
+    assert missing_compose_services(services, compose) == ["scheduling", "scheduling-events", "scheduling-tasks"]
+    assert missing_deployments(services, k8s[1]) == ["scheduling", "scheduling-events", "scheduling-tasks"]
+    assert missing_scrape_targets(services, prometheus) == [
+        "scheduling: no scrape target scheduling:9302 in prometheus.yml",
+        "scheduling: no scrape target scheduling-events:9102 in prometheus.yml",
     ]
     on_the_web_port = copy.deepcopy(prometheus)
     on_the_web_port["scrape_configs"][0]["static_configs"].append({"targets": ["payments:8006"]})
-    assert missing_scrape_targets(["payments"], on_the_web_port) == ["payments: scraped on its web port 8006"]
-    assert missing_scrape_targets(["newcomer"], prometheus) == [
-        "newcomer: no web port known; add it to WEB_PORTS in this test"
+    assert "payments: scraped on its web port 8006 (payments:8006)" in missing_scrape_targets(
+        SERVICES, on_the_web_port)
+
+
+def _without(document: dict, name: str) -> dict:
+    document = copy.deepcopy(document)
+    del document["services"][name]
+    return document
+
+
+def test_a_process_kind_missing_from_compose_or_k8s_is_reported(compose, k8s, prometheus):
+    """One process of a deployed service missing (its events process, its beat) is named, and nothing else."""
+    assert missing_compose_services(SERVICES, _without(compose, "billing-events")) == ["billing-events"]
+    assert missing_compose_services(SERVICES, _without(compose, "payments-beat")) == ["payments-beat"]
+    documents = [doc for doc in k8s[1] if doc["metadata"]["name"] != "identity-events"]
+    assert missing_deployments(SERVICES, documents) == ["identity-events"]
+    # A service the list gives a beat, which the manifests do not run yet.
+    with_beat = tuple(dataclasses.replace(s, beat=True) if s.name == "identity" else s for s in SERVICES)
+    assert missing_compose_services(with_beat, compose) == ["identity-beat"]
+    assert missing_deployments(with_beat, k8s[1]) == ["identity-beat"]
+    events_target = copy.deepcopy(prometheus)
+    for static in events_target["scrape_configs"][0]["static_configs"]:
+        static["targets"] = [t for t in static["targets"] if t != "billing-events:9105"]
+    assert missing_scrape_targets(SERVICES, events_target) == [
+        "billing: no scrape target billing-events:9105 in prometheus.yml"]
+
+
+def test_a_process_the_list_does_not_know_is_reported(compose, k8s, prometheus):
+    """The relay and consumer of before, left beside the events process."""
+    old = copy.deepcopy(compose)
+    old["services"]["billing-consumer"] = copy.deepcopy(old["services"]["billing-events"])
+    assert unlisted_compose_services(SERVICES, old) == [
+        "compose runs billing-consumer, which is no process of shared/services.py"]
+    documents = copy.deepcopy(k8s[1])
+    relay = copy.deepcopy(deployments(documents)["identity-events"])
+    relay["metadata"]["name"] = "identity-relay"
+    assert unlisted_deployments(SERVICES, documents + [relay]) == [
+        "the base deploys identity-relay, which is no process of shared/services.py"]
+    stale = copy.deepcopy(prometheus)
+    stale["scrape_configs"][0]["static_configs"].append(
+        {"targets": ["payments-consumer:9206"], "labels": {"service": "payments", "component": "consumer"}})
+    assert missing_scrape_targets(SERVICES, stale) == [
+        "prometheus.yml scrapes payments-consumer:9206, which is no process of shared/services.py"]
+    relabelled = copy.deepcopy(prometheus)
+    for static in relabelled["scrape_configs"][0]["static_configs"]:
+        if static["targets"] == ["identity-events:9101"]:
+            static["labels"]["component"] = "relay"
+    assert missing_scrape_targets(SERVICES, relabelled) == [
+        "identity: identity-events:9101 is not labelled service identity, component events "
+        "(got {'service': 'identity', 'component': 'relay'})"]
+
+
+def test_a_compose_metrics_port_off_the_list_is_reported(compose):
+    moved = copy.deepcopy(compose)
+    moved["services"]["billing-events"]["environment"]["METRICS_PORT"] = "9205"
+    del moved["services"]["payments"]["environment"]["METRICS_PORT"]
+    assert compose_metrics_port_problems(SERVICES, moved) == [
+        "compose: billing-events has METRICS_PORT 9205, which is not shared/services.py's 9105",
+        "compose: payments has no METRICS_PORT 9306",
     ]
+    stray = copy.deepcopy(compose)
+    # Its own mapping: payments-tasks shares the x-payments environment with the other payments blocks.
+    tasks = stray["services"]["payments-tasks"]
+    tasks["environment"] = {**tasks["environment"], "METRICS_PORT": "9206"}
+    assert compose_metrics_port_problems(SERVICES, stray) == [
+        "compose: payments-tasks has METRICS_PORT 9206, but shared/services.py gives payments-tasks no metrics port"]
 
 
 def test_a_missing_resource_file_is_reported(tmp_path):
@@ -308,7 +417,7 @@ def _drop_liveness(documents):
 
 
 def _run_as_root(documents):
-    pod = deployments(documents)["identity-relay"]["spec"]["template"]["spec"]
+    pod = deployments(documents)["identity-events"]["spec"]["template"]["spec"]
     pod["securityContext"].pop("runAsNonRoot", None)
     pod["containers"][0]["securityContext"].pop("runAsNonRoot", None)
 
@@ -318,6 +427,10 @@ def _writable_init_container(documents):
     init["securityContext"]["readOnlyRootFilesystem"] = False
 
 
+def _events_without_memory_limit(documents):
+    del _web_container(documents, "billing-events")["resources"]["limits"]["memory"]
+
+
 @pytest.mark.parametrize(
     ("breakage", "expected"),
     [
@@ -325,14 +438,16 @@ def _writable_init_container(documents):
         (_drop_requests, "identity/web: no resources.requests.memory"),
         (_drop_readiness, "gateway/web: readinessProbe does not GET /readyz (got None)"),
         (_drop_liveness, "identity/web: livenessProbe does not GET /healthz (got None)"),
-        (_run_as_root, "identity-relay/relay: runAsNonRoot is not true"),
+        (_run_as_root, "identity-events/events: runAsNonRoot is not true"),
         (_writable_init_container, "identity/migrate: readOnlyRootFilesystem is not true"),
+        (_events_without_memory_limit, "billing-events/events: no resources.limits.memory"),
     ],
 )
 def test_container_gaps_are_reported(k8s, breakage, expected):
     documents = copy.deepcopy(k8s[1])
+    assert expected not in container_problems(documents, WEB_NAMES)
     breakage(documents)
-    assert expected in container_problems(documents, ["gateway", "identity"])
+    assert expected in container_problems(documents, WEB_NAMES)
 
 
 # ---------------------------------------------------------------- secrets and the internal route (issue 9)
@@ -343,8 +458,8 @@ INTERNAL_PORT = 8006  # payments: /internal/v1/autopay-charges shares the web po
 INTERNAL_CALLERS = {"gateway", "billing", "billing-tasks"}
 # identity's /internal routes (revoked sessions, the practice's switches) are for every process of the suite.
 IDENTITY_INTERNAL_PORT = 8001
-# Prometheus's pods, as the base names them (namespace `monitoring`): they reach the metrics ports only (METRICS_PORTS,
-# the relays' and consumers'), never a web port. See test_no_other_namespace_reaches_a_web_port.
+# Prometheus's pods, as the base names them (namespace `monitoring`): they reach the metrics ports only (the list's
+# metrics_port and events_metrics_port), never a web port. See test_no_other_namespace_reaches_a_web_port.
 PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
 # Deployments exempt from getting INTERNAL_API_KEY: none (every process builds a config that requires it).
@@ -450,14 +565,19 @@ def test_no_other_namespace_reaches_the_internal_port(k8s):
 MONITORING = {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
 
 
-def web_metrics_problems(documents: list[dict], names: list[str]) -> list[str]:
-    """Each web Deployment serves its metrics from gunicorn's master on METRICS_PORTS[name] (a container port named
-    `metrics`, the scrape annotation), not on its Service; only from outside the namespace may reach it, and
+def _reached_by_prometheus(documents: list[dict], deployment: str, port: int) -> bool:
+    return any("prometheus pods of namespace monitoring" in peer or str(MONITORING) in peer
+               for peer in internal_route_peers(documents, deployment, port))
+
+
+def web_metrics_problems(documents: list[dict], services: tuple[Service, ...]) -> list[str]:
+    """Each web Deployment serves its metrics from gunicorn's master on its Service.metrics_port (a container port
+    named `metrics`, the scrape annotation), not on its Service; only from outside the namespace may reach it, and
     nothing outside the namespace reaches its web port (the gateway's public 8000 aside: test_gateway_deploy)."""
     problems = []
-    services = {d["metadata"]["name"]: d for d in documents if d.get("kind") == "Service"}
-    for name in (n for n in names if n in deployments(documents)):
-        port, web_port = METRICS_PORTS[name], WEB_PORTS[name]
+    k8s_services = {d["metadata"]["name"]: d for d in documents if d.get("kind") == "Service"}
+    for service in (s for s in services if s.name in deployments(documents)):
+        name, port, web_port = service.name, service.metrics_port, service.port
         pod = deployments(documents)[name]["spec"]["template"]
         container = pod["spec"]["containers"][0]
         env = {e["name"]: e.get("value") for e in container.get("env") or []}
@@ -467,10 +587,9 @@ def web_metrics_problems(documents: list[dict], names: list[str]) -> list[str]:
             problems.append(f"{name}: no METRICS_PORT={port} with a PROMETHEUS_MULTIPROC_DIR")
         if {"name": "metrics", "containerPort": port, "protocol": "TCP"} not in container.get("ports") or []:
             problems.append(f"{name}: no container port `metrics` {port}")
-        if name in services and [p["port"] for p in services[name]["spec"]["ports"]] != [web_port]:
+        if name in k8s_services and [p["port"] for p in k8s_services[name]["spec"]["ports"]] != [web_port]:
             problems.append(f"{name}: its Service carries more than {web_port}")
-        inside = [peer for peer in internal_route_peers(documents, name, port)]
-        if not any("prometheus pods of namespace monitoring" in peer or str(MONITORING) in peer for peer in inside):
+        if not _reached_by_prometheus(documents, name, port):
             problems.append(f"{name}: Prometheus (namespace monitoring) cannot reach {port}")
         if name != "gateway":
             problems += [f"{name}:{web_port} is open from outside the namespace: {peer}"
@@ -478,8 +597,77 @@ def web_metrics_problems(documents: list[dict], names: list[str]) -> list[str]:
     return problems
 
 
-def test_no_other_namespace_reaches_a_web_port(service_names, k8s):
-    assert web_metrics_problems(_all_documents(k8s), service_names) == []
+def test_no_other_namespace_reaches_a_web_port(k8s):
+    assert web_metrics_problems(_all_documents(k8s), SERVICES) == []
+
+
+def events_metrics_problems(documents: list[dict], services: tuple[Service, ...]) -> list[str]:
+    """Each `<name>-events` Deployment runs `python -m services.<name>.worker events` with its metrics (the outbox
+    backlog among them) on the list's events_metrics_port: METRICS_PORT, the container port `metrics`, the scrape
+    annotation, a liveness probe on them; and Prometheus may reach that port."""
+    problems = []
+    present = deployments(documents)
+    for service in (s for s in services if s.events and f"{s.name}-events" in present):
+        name, port = f"{service.name}-events", service.events_metrics_port
+        pod = present[name]["spec"]["template"]
+        (container, *others) = pod["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container.get("env") or []}
+        if others:
+            problems.append(f"{name}: more than one container")
+        if container.get("command") != ["python", "-m", f"services.{service.name}.worker", "events"]:
+            problems.append(f"{name}: does not run `python -m services.{service.name}.worker events` "
+                            f"(got {container.get('command')})")
+        if (pod["metadata"].get("annotations") or {}).get("prometheus.io/port") != str(port):
+            problems.append(f"{name}: prometheus.io/port is not {port}")
+        if env.get("METRICS_PORT") != str(port):
+            problems.append(f"{name}: no METRICS_PORT={port}")
+        if {"name": "metrics", "containerPort": port, "protocol": "TCP"} not in container.get("ports") or []:
+            problems.append(f"{name}: no container port `metrics` {port}")
+        if ((container.get("livenessProbe") or {}).get("httpGet") or {}) != {"path": "/metrics", "port": "metrics"}:
+            problems.append(f"{name}: livenessProbe does not GET /metrics on `metrics`")
+        if not _reached_by_prometheus(documents, name, port):
+            problems.append(f"{name}: Prometheus (namespace monitoring) cannot reach {port}")
+    return problems
+
+
+def test_every_events_process_serves_its_metrics_to_prometheus(k8s):
+    assert events_metrics_problems(_all_documents(k8s), SERVICES) == []
+
+
+def _prometheus_without_the_events_port(documents):
+    rule = _prometheus_rule(documents, "billing")
+    rule["ports"] = [p for p in rule["ports"] if p["port"] != 9105]
+
+
+def _events_on_the_old_consumer_port(documents):
+    pod = deployments(documents)["payments-events"]["spec"]["template"]
+    pod["metadata"]["annotations"]["prometheus.io/port"] = "9206"
+    container = pod["spec"]["containers"][0]
+    container["env"] = [{"name": "METRICS_PORT", "value": "9206"}]
+    container["ports"] = [{"name": "metrics", "containerPort": 9206, "protocol": "TCP"}]
+
+
+def _events_running_the_relay_only(documents):
+    deployments(documents)["identity-events"]["spec"]["template"]["spec"]["containers"][0]["command"][-1] = "relay"
+
+
+def _events_without_liveness(documents):
+    del deployments(documents)["billing-events"]["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]
+
+
+@pytest.mark.parametrize(("breakage", "expected"), [
+    (_prometheus_without_the_events_port, "billing-events: Prometheus (namespace monitoring) cannot reach 9105"),
+    (_events_on_the_old_consumer_port, "payments-events: prometheus.io/port is not 9106"),
+    (_events_on_the_old_consumer_port, "payments-events: no METRICS_PORT=9106"),
+    (_events_on_the_old_consumer_port, "payments-events: no container port `metrics` 9106"),
+    (_events_running_the_relay_only, "identity-events: does not run `python -m services.identity.worker events`"),
+    (_events_without_liveness, "billing-events: livenessProbe does not GET /metrics on `metrics`"),
+])
+def test_an_events_process_off_its_port_is_reported(k8s, breakage, expected):
+    documents = copy.deepcopy(_all_documents(k8s))
+    assert events_metrics_problems(documents, SERVICES) == []
+    breakage(documents)
+    assert any(expected in problem for problem in events_metrics_problems(documents, SERVICES))
 
 
 def _open_to_everyone(documents):
@@ -525,11 +713,11 @@ def _metrics_on_the_web_port(documents):
     (_metrics_on_the_web_port, "payments: prometheus.io/port is not 9306"),
     (_metrics_on_the_web_port, "payments: no METRICS_PORT=9306 with a PROMETHEUS_MULTIPROC_DIR"),
 ])
-def test_a_web_port_open_to_prometheus_is_reported(service_names, k8s, breakage, expected):
+def test_a_web_port_open_to_prometheus_is_reported(k8s, breakage, expected):
     documents = copy.deepcopy(_all_documents(k8s))
-    assert web_metrics_problems(documents, service_names) == []
+    assert web_metrics_problems(documents, SERVICES) == []
     breakage(documents)
-    assert any(expected in problem for problem in web_metrics_problems(documents, service_names))
+    assert any(expected in problem for problem in web_metrics_problems(documents, SERVICES))
 
 
 @pytest.mark.parametrize(("breakage", "expected"), [

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import yaml
 
+from shared.services import BY_NAME
+
 ROOT = Path(__file__).resolve().parents[2]
-METRICS_PORT = 9100
+GATEWAY = BY_NAME["gateway"]
+METRICS_PORT = GATEWAY.metrics_port
 
 
 def _gateway_documents() -> dict[str, dict]:
@@ -25,8 +28,8 @@ def test_kubernetes_scrapes_the_gateway_on_its_metrics_port_only_from_prometheus
     assert env["METRICS_PORT"] == str(METRICS_PORT) and env["PROMETHEUS_MULTIPROC_DIR"]
     assert {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"} in container["ports"]
     # The Service (what the ingress reaches) carries the public port only.
-    assert [p["port"] for p in docs["Service"]["spec"]["ports"]] == [8000]
-    # From anywhere: 8000 only; 9100 only from the monitoring namespace.
+    assert [p["port"] for p in docs["Service"]["spec"]["ports"]] == [GATEWAY.port]
+    # From anywhere: its public port only; its metrics port only from the monitoring namespace.
     for rule in docs["NetworkPolicy"]["spec"]["ingress"]:
         ports = {p["port"] for p in rule["ports"]}
         if METRICS_PORT in ports:
@@ -34,13 +37,13 @@ def test_kubernetes_scrapes_the_gateway_on_its_metrics_port_only_from_prometheus
             monitoring = {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
             assert rule["from"] == [{"namespaceSelector": monitoring}]
         else:
-            assert ports == {8000}
+            assert ports == {GATEWAY.port}
 
 
 def test_prometheus_scrapes_the_gateway_on_its_metrics_port():
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {t for job in config["scrape_configs"] for s in job.get("static_configs") or [] for t in s["targets"]}
-    assert f"gateway:{METRICS_PORT}" in targets and "gateway:8000" not in targets
+    assert f"gateway:{METRICS_PORT}" in targets and f"gateway:{GATEWAY.port}" not in targets
 
 
 def test_compose_and_make_run_give_the_gateway_a_metrics_port():
