@@ -23,7 +23,7 @@ def type_name(field: fields.Field) -> str:
         return "object {" + ", ".join(_members(inner)) + "}"
     if isinstance(field, fields.List):
         return f"list of {type_name(field.inner)}"
-    for kind, name in ((Id, "UUID string"), (Currency, "currency code"), (IsoDate, "date (YYYY-MM-DD)"),
+    for kind, name in ((Id, "id (string)"), (Currency, "currency code"), (IsoDate, "date (YYYY-MM-DD)"),
                        (IsoDateTime, "date-time (ISO 8601)"), (fields.Boolean, "boolean"),
                        (fields.Integer, "integer"), (fields.Dict, "object"), (fields.String, "string")):
         if isinstance(field, kind):
@@ -65,7 +65,7 @@ def render(catalogue: Catalogue = CATALOGUE) -> str:
         "",
         "Exchange `portal.events` (topic, durable), routing key = `type`. Envelope: `id` (UUID), `type`, `version`,",
         "`occurred_at` (UTC ISO 8601), `producer`, `correlation_id`, `payload`. Money is integer `*_cents` with a",
-        "`currency`; ids are UUID strings. Within a version fields are added, never renamed or dropped.",
+        "`currency`; ids are strings (UUIDs). Within a version fields are added, never renamed or dropped.",
         "",
         "The outbox writer refuses an event this catalogue does not allow (unknown type or version, another service's",
         "type, a payload its schema refuses, a field it does not declare). A consumer's handler receives the payload",
