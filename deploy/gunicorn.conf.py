@@ -60,7 +60,7 @@ def when_ready(server):
     suite sets it (gateway 9100, identity 9301, billing 9305, payments 9306): Prometheus then needs no web port
     (the gateway's is public, the services' serve /internal). One server per pod, started once, for every
     worker: they write to PROMETHEUS_MULTIPROC_DIR and this reads it at each scrape. The master has no app, so
-    no collector that asks a database at scrape time belongs here (the outbox backlog is the relay's)."""
+    no collector that asks a database at scrape time belongs here (the outbox backlog is the events process's)."""
     port = os.environ.get("METRICS_PORT")
     if not port:
         return
