@@ -64,16 +64,6 @@ class IdentityService:
     def revoked_sessions(self) -> dict:
         return self.sign_in.revoked_sessions()
 
-    @property
-    def _issue(self):
-        """Only for tests/integration/test_sessions.py, which patches `service._issue` to land a reset inside a
-        refresh: setting it sets SignIn.issue. Remove once that test patches `service.sign_in.issue`."""
-        return self.sign_in.issue
-
-    @_issue.setter
-    def _issue(self, issue) -> None:
-        self.sign_in.issue = issue
-
     # --- password reset (usecases/password_reset.py) ---------------------------------------------
     def request_password_reset(self, email: str, address: str | None) -> None:
         self.password_resets.request_password_reset(email, address)

@@ -121,7 +121,8 @@ def test_redelivered_or_duplicated_payment_posts_once(bstaff, bclient, codes, de
     invoice(bstaff, client_id)
     event = make_event("payment.succeeded", {"payment_id": str(uuid.uuid4()), "client_id": client_id,
                                              "amount_cents": 5000, "currency": "USD", "invoice_ids": [],
-                                             "processor_charge_id": "ch", "method": {}}, producer="payments")
+                                             "processor_charge_id": "ch",
+                                             "method": {"brand": "visa", "last4": "4242"}}, producer="payments")
     assert deliver(None, None, event=event) == "handled"
     assert deliver(None, None, event=event) == "duplicate"
     # the same payment under a new event id (a producer retry) is still posted once
@@ -177,7 +178,8 @@ def test_my_account_shows_the_default_card_payments_announced(bclient, deliver):
 def test_events_for_an_unknown_client_are_retried_not_dropped(deliver):
     with pytest.raises(EventForUnknownClient):
         deliver("payment.succeeded", {"payment_id": str(uuid.uuid4()), "client_id": str(uuid.uuid4()),
-                                      "amount_cents": 100, "currency": "USD", "invoice_ids": []})
+                                      "amount_cents": 100, "currency": "USD", "invoice_ids": [],
+                                      "processor_charge_id": "ch", "method": {"brand": "visa", "last4": "4242"}})
 
 
 # --- adjustments, history ----------------------------------------------------------------------

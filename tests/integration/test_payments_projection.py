@@ -40,7 +40,7 @@ def test_payment_posted_marks_the_payment_and_brings_its_balance(payer, sandbox,
     over = pay(me, {"amount_cents": 3001, "processor_token": tokenize(sandbox[0])})
     assert over.status_code == 422
     pdeliver("payment.posted", {"payment_id": paid["id"], "client_id": client_id, "balance_cents": 3000,
-                                "currency": "USD", "ledger_seq": 11, "amount_cents": 2000,
+                                "currency": "USD", "ledger_seq": 11, "amount_cents": 2000, "allocations": [],
                                 "open_invoices": [{"invoice_id": invoice_id, "balance_cents": 3000}]})
     assert me.get(f"/api/v1/portal/payments/{paid['id']}").get_json()["posted"] is True
     assert account(payments_engine, client_id)[:2] == (3000, 11)

@@ -248,7 +248,7 @@ def test_a_refresh_that_a_reset_overtook_leaves_no_live_token(api, identity_app,
     assert api.post("/api/v1/auth/password-reset", json={"email": client["email"]}).status_code == 202
     token = mailbox.last(client["email"], "password_reset")["reset_url"].split("token=")[1]
     service = identity_app.extensions["identity"]
-    issue, reset = service._issue, threading.Thread(
+    issue, reset = service.sign_in.issue, threading.Thread(
         target=service.confirm_password_reset, args=(token, "a fresh quiet meadow 61"))
 
     def issue_while_a_reset_waits(session, user, family_id=None):
@@ -257,7 +257,7 @@ def test_a_refresh_that_a_reset_overtook_leaves_no_live_token(api, identity_app,
         wait_for_lock_waiters(identity_engine, what="reset ending the sessions")  # on the refresh's row lock
         return issued
 
-    monkeypatch.setattr(service, "_issue", issue_while_a_reset_waits)
+    monkeypatch.setattr(service.sign_in, "issue", issue_while_a_reset_waits)
     rotated = refresh(api, tokens)
     monkeypatch.undo()
     reset.join(10)

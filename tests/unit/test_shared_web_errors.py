@@ -9,6 +9,7 @@ import pytest
 from flask import jsonify, request
 from marshmallow import ValidationError
 
+from services.identity.api.errors import ERROR_MAP as IDENTITY_ERRORS
 from services.identity.domain.errors import EmailTaken
 from services.identity.domain.registration import mismatch
 from shared.config import BaseConfig
@@ -48,7 +49,8 @@ def app():
             raise ConnectionError("cache down")
 
     app = create_base_app("unit", config, readiness=[cache_warm],
-                          error_map={PaymentDeclined: Mapped(402, "payment-declined", "Payment declined")})
+                          error_map={**IDENTITY_ERRORS,
+                                     PaymentDeclined: Mapped(402, "payment-declined", "Payment declined")})
     app.config["ready"] = ready
 
     @app.get("/conflict")
