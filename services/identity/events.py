@@ -1,5 +1,5 @@
-"""What identity publishes (PUBLISHES: payloads built in service.py, contracts in shared.contracts) and consumes
-(nothing)."""
+"""What identity publishes (PUBLISHES: payloads built by its use cases in usecases/, contracts in shared.contracts)
+and consumes (nothing)."""
 
 from __future__ import annotations
 
