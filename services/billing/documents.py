@@ -1,4 +1,7 @@
-"""Assembles an invoice, statement or superbill from the ledger into the plain data the PDF renderer takes."""
+"""Assembles an invoice, statement or superbill from the ledger into the plain data the PDF renderer takes.
+
+`service` is the BillingService the document is asked of: an invoice's figures are its invoice_views() and a
+statement's period its period(), so that a PDF shows what the API answers."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.billing import ledger, pdf
-from services.billing.domain.numbers import document_number
+from services.billing.domain.numbers import document_file_name, document_number
 from services.billing.models import Account, Allocation, Invoice, LedgerEntry, Statement, Superbill
 
 
@@ -24,14 +27,17 @@ def _client(session: Session, client_id: str) -> dict:
 
 def render(service, session: Session, document) -> tuple[str, bytes]:
     if isinstance(document, Invoice):
-        return f"invoice-{document.number:06d}.pdf", pdf.render_invoice(invoice_doc(service, session, document))
+        return document_file_name("invoice", document.number), pdf.render_invoice(
+            invoice_doc(service, session, document))
     if isinstance(document, Statement):
-        return f"statement-{document.number:06d}.pdf", pdf.render_statement(statement_doc(service, session, document))
-    return f"superbill-{document.number:06d}.pdf", pdf.render_superbill(superbill_doc(service, session, document))
+        return document_file_name("statement", document.number), pdf.render_statement(
+            statement_doc(service, session, document))
+    return document_file_name("superbill", document.number), pdf.render_superbill(
+        superbill_doc(service, session, document))
 
 
 def invoice_doc(service, session: Session, invoice: Invoice) -> dict:
-    view = service._invoice_views(session, [invoice])[0]
+    view = service.invoice_views(session, [invoice])[0]
     payments = session.execute(
         select(LedgerEntry.occurred_at, LedgerEntry.description, Allocation.amount_cents)
         .join(Allocation, Allocation.entry_id == LedgerEntry.id)
@@ -46,7 +52,7 @@ def invoice_doc(service, session: Session, invoice: Invoice) -> dict:
 
 
 def statement_doc(service, session: Session, statement: Statement) -> dict:
-    period = service._period(session, statement.period_from, statement.period_to)
+    period = service.period(session, statement.period_from, statement.period_to)
     opening = session.scalars(select(LedgerEntry.balance_after_cents)
                               .where(LedgerEntry.client_id == statement.client_id,
                                      LedgerEntry.occurred_at < period.start)
@@ -74,7 +80,7 @@ def statement_doc(service, session: Session, statement: Statement) -> dict:
 def superbill_doc(service, session: Session, superbill: Superbill) -> dict:
     invoices = list(session.scalars(select(Invoice).where(Invoice.client_id == superbill.client_id)
                                     .order_by(Invoice.number)))
-    views = {v["id"]: v for v in service._invoice_views(session, invoices)}
+    views = {v["id"]: v for v in service.invoice_views(session, invoices)}
     letters = "ABCDEFGHIJKL"
     pointers = ",".join(letters[i] for i in range(min(len(superbill.diagnosis_codes), 4))) or ""
     services = []

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Insert, Select
 
-from services.billing.domain.allocation import OpenInvoice
+from services.billing.domain.allocation import OpenInvoice, account_credit, apply_credit, payment_credit
 from services.billing.domain.errors import EventForUnknownClient, UnknownClient
 from services.billing.models import Account, Allocation, Counter, Invoice, LedgerEntry, Practice, outbox
 from shared.db import new_id, utcnow
@@ -143,8 +143,8 @@ def open_invoices(session: Session, client_id: str) -> list[OpenInvoice]:
 
 
 def unapplied_credit(session: Session, client_id: str) -> int:
-    """Money received but applied to no invoice: what is open on invoices minus what the ledger says is owed."""
-    return max(0, sum(i.balance_cents for i in open_invoices(session, client_id)) - balance(session, client_id))
+    """Money received but applied to no invoice (domain.allocation.account_credit)."""
+    return account_credit(sum(i.balance_cents for i in open_invoices(session, client_id)), balance(session, client_id))
 
 
 # A payment or a refund is on the ledger at most once: the partial unique indexes uq_ledger_payment and
@@ -284,7 +284,7 @@ def payment_unallocated(session: Session, entry: LedgerEntry) -> int:
                                .where(Allocation.entry_id == entry.id))
     refunded = session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0).cast(BigInteger))
                               .where(LedgerEntry.kind == "refund", LedgerEntry.payment_id == entry.payment_id))
-    return max(0, -entry.amount_cents - allocated - refunded)
+    return payment_credit(-entry.amount_cents, allocated, refunded)
 
 
 def unallocated_payments(session: Session, client_id: str) -> list[tuple[str, int]]:
@@ -306,22 +306,19 @@ def unallocated_payments(session: Session, client_id: str) -> list[tuple[str, in
     for entry_id, amount, payment_id in session.execute(
             select(LedgerEntry.id, LedgerEntry.amount_cents, LedgerEntry.payment_id)
             .where(LedgerEntry.client_id == client_id, LedgerEntry.kind == "payment").order_by(LedgerEntry.seq)):
-        left = -amount - allocated.get(entry_id, 0) - refunded.get(payment_id, 0)
+        left = payment_credit(-amount, allocated.get(entry_id, 0), refunded.get(payment_id, 0))
         if left > 0:
             credits.append((entry_id, left))
     return credits
 
 
 def apply_credit_to(session: Session, client_id: str, invoice: Invoice) -> int:
-    """Credit pays a new invoice, each part recorded against the payment it came from."""
-    remaining = invoice.total_cents
-    for entry_id, left in unallocated_payments(session, client_id):
-        if remaining == 0:
-            break
-        take = min(left, remaining)
+    """Credit pays a new invoice (domain.allocation.apply_credit), each part recorded against the payment it came
+    from. Answers how much of the invoice credit paid."""
+    taken = apply_credit(invoice.total_cents, unallocated_payments(session, client_id))
+    for entry_id, take in taken:
         add_allocations(session, [(invoice.id, take)], entry_id=entry_id)
-        remaining -= take
-    return invoice.total_cents - remaining
+    return sum(take for _, take in taken)
 
 
 def next_number(session: Session, name: str) -> int:

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.billing import ledger
-from services.billing.domain.allocation import Paid, after_allocation, allocate, unallocate_for_refund
+from services.billing.domain.allocation import Paid, after_allocation, allocate, refund_reversals
+from services.billing.domain.errors import EventForUnknownClient
 from services.billing.models import Allocation, LedgerEntry
 
 
@@ -51,16 +52,13 @@ def post_refund(session: Session, payload: dict) -> None:
     payment = session.scalars(select(LedgerEntry).where(ledger.kind_is("payment"),
                                                         LedgerEntry.payment_id == payload["payment_id"])).first()
     if payment is None:
-        raise ledger.EventForUnknownClient(f"refund for payment {payload['payment_id']} not posted yet")
+        raise EventForUnknownClient(f"refund for payment {payload['payment_id']} not posted yet")
     amount = int(payload["amount_cents"])
     # this payment's own money on no invoice (not the whole account's credit)
     credit = ledger.payment_unallocated(session, payment)
-    paid = [Paid(a.invoice_id, a.amount_cents) for a in session.scalars(
+    allocations = [Paid(a.invoice_id, a.amount_cents) for a in session.scalars(
         select(Allocation).where(Allocation.entry_id == payment.id).order_by(Allocation.created_at))]
-    net: dict[str, int] = {}
-    for p in paid:
-        net[p.invoice_id] = net.get(p.invoice_id, 0) + p.amount_cents
-    reversals = unallocate_for_refund(amount, credit, [Paid(i, a) for i, a in net.items() if a > 0])
+    reversals = refund_reversals(amount, credit, allocations)
     currency = ledger.practice_currency(session)
     entry = ledger.append(session, client_id, kind="refund", amount_cents=amount, currency=currency,
                           description="Refund of " + payment.description.lower(), payment_id=payload["payment_id"],

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -12,19 +11,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.billing import ledger
-from services.billing.domain.allocation import allocate, invoice_status
+from services.billing.domain.adjustments import adjusted_invoices, adjustment_description
+from services.billing.domain.allocation import allocate, invoice_balance, invoice_status
 from services.billing.domain.errors import (
-    AdjustmentTooLarge,
-    AlreadyInvoiced,
     AutopayOff,
     BillingDocumentsOff,
+    BillingError,
     DocumentNotFound,
+    InvoiceClientUnknown,
     InvoiceNotFound,
+    NotTheClientsInvoice,
     ServiceCodeTaken,
     SettingsUnknown,
     UnknownClient,
 )
+from services.billing.domain.invoices import Rate, check_lines, check_session, code_of, due_date, priced_lines
+from services.billing.domain.invoices import invoice_total as total_of
 from services.billing.domain.numbers import document_number, document_title
+from services.billing.domain.periods import Period, calendar_period
 from services.billing.models import (
     Account,
     Allocation,
@@ -38,7 +42,6 @@ from services.billing.models import (
 )
 from shared.auth import Principal
 from shared.db import new_id, unit_of_work, utcnow
-from shared.errors import ProblemError, Unprocessable
 from shared.pagination import paginate
 from shared.practice_settings import PracticeSettings, SettingsSource, SettingsUnavailable, confirm
 
@@ -59,12 +62,6 @@ def document_entry(kind: str, document) -> dict:
             "total_cents": getattr(document, "total_cents", None), "client_id": document.client_id}
 
 
-@dataclass
-class Period:
-    start: datetime
-    end: datetime  # exclusive
-
-
 class BillingService:
     def __init__(self, *, config, sessions: sessionmaker[Session], settings: SettingsSource | None = None):
         self.config = config
@@ -73,7 +70,7 @@ class BillingService:
         self.settings = settings or PracticeSettings(config.identity_url, config.internal_api_key,
                                                      timeout=config.identity_timeout)
 
-    def require_switch(self, switch: str, refusal: ProblemError) -> None:
+    def require_switch(self, switch: str, refusal: BillingError) -> None:
         """A decision the practice's switch must allow now: the projection says off -> refused without asking;
         on -> identity confirms (off there: refused; no answer: 503, try again). The projection lags (and for
         as long as the broker is down); identity owns the switch."""
@@ -104,12 +101,9 @@ class BillingService:
             session.flush()
             return self.practice_view(session)
 
-    def _period(self, session: Session, start: date | None, end: date | None) -> Period:
+    def period(self, session: Session, start: date | None, end: date | None) -> Period:
         """Dates are the practice's calendar days."""
-        tz = ZoneInfo(ledger.practice(session).timezone)
-        begin = datetime.combine(start, time.min, tz) if start else datetime(1970, 1, 1, tzinfo=UTC)
-        stop = datetime.combine(end + timedelta(days=1), time.min, tz) if end else datetime(9999, 1, 1, tzinfo=UTC)
-        return Period(begin, stop)
+        return calendar_period(start, end, ledger.practice(session).timezone)
 
     # service codes
     def create_service_code(self, data: dict) -> ServiceCode:
@@ -144,45 +138,32 @@ class BillingService:
         with unit_of_work(self.sessions) as session:
             account = session.get(Account, data["client_id"], with_for_update=True)
             if account is None:
-                raise Unprocessable("No client with this id.", errors={"client_id": ["Unknown client."]})
+                raise InvoiceClientUnknown("No client with this id.", errors={"client_id": ["Unknown client."]})
             practice = ledger.practice(session)
             date_of_service = data.get("date_of_service")
             appointment_id = data.get("appointment_id")
             if appointment_id:
                 billable = session.get(BillableSession, appointment_id, with_for_update=True)
-                if billable is None or billable.client_id != account.client_id:
-                    raise Unprocessable("No completed session with this id for this client.",
-                                        errors={"appointment_id": ["Not a completed session of this client."]})
-                if billable.invoice_id:
-                    raise AlreadyInvoiced("This session already has an invoice.")
+                found = (billable.client_id, billable.invoice_id) if billable else (None, None)
+                check_session(account.client_id, *found)
                 date_of_service = billable.start.astimezone(ZoneInfo(practice.timezone)).date()
-            codes = {c.code: c for c in session.scalars(select(ServiceCode).where(
-                ServiceCode.code.in_([line["service_code"].upper() for line in data["lines"]])))}
-            errors = {}
-            for index, line in enumerate(data["lines"]):
-                code = codes.get(line["service_code"].upper())
-                if code is None or not code.active:
-                    errors[str(index)] = {"service_code": [f"Unknown service code {line['service_code']}."]}
-            if errors:
-                raise Unprocessable("Some lines name unknown service codes.", errors={"lines": errors})
+            rates = {c.code: Rate(c.code, c.description, c.rate_cents, c.active) for c in session.scalars(
+                select(ServiceCode).where(ServiceCode.code.in_([code_of(line) for line in data["lines"]])))}
+            check_lines(data["lines"], rates)
+            lines = priced_lines(data["lines"], rates, date_of_service)
+            total = total_of(lines)
             now = utcnow()
-            issued_local = now.astimezone(ZoneInfo(practice.timezone)).date()
-            due_date = data.get("due_date") or issued_local + timedelta(days=self.config.invoice_due_days)
+            issued_on = now.astimezone(ZoneInfo(practice.timezone)).date()
             invoice = Invoice(id=new_id(), number=ledger.next_number(session, "invoice"), client_id=account.client_id,
                               appointment_id=appointment_id, date_of_service=date_of_service, issued_at=now,
-                              due_date=due_date,
+                              due_date=due_date(issued_on, self.config.invoice_due_days, data.get("due_date")),
                               currency=practice.currency, total_cents=0, note=data.get("note"),
                               created_by=staff.user_id)
             session.add(invoice)
-            total = 0
-            for position, line in enumerate(data["lines"], start=1):
-                code = codes[line["service_code"].upper()]
-                amount = code.rate_cents * line["units"]
-                total += amount
-                session.add(InvoiceLine(invoice_id=invoice.id, position=position, service_code=code.code,
-                                        description=line.get("description") or code.description,
-                                        units=line["units"], rate_cents=code.rate_cents, amount_cents=amount,
-                                        date_of_service=line.get("date_of_service") or date_of_service))
+            for line in lines:
+                session.add(InvoiceLine(invoice_id=invoice.id, position=line.position, service_code=line.service_code,
+                                        description=line.description, units=line.units, rate_cents=line.rate_cents,
+                                        amount_cents=line.amount_cents, date_of_service=line.date_of_service))
             invoice.total_cents = total
             session.flush()
             if appointment_id:
@@ -200,9 +181,11 @@ class BillingService:
             ledger.balance_changed(session, account.client_id)
             session.flush()
             session.expire(invoice, ["lines"])
-            return self._invoice_views(session, [invoice])[0]
+            return self.invoice_views(session, [invoice])[0]
 
-    def _invoice_views(self, session: Session, invoices: list[Invoice]) -> list[dict]:
+    def invoice_views(self, session: Session, invoices: list[Invoice]) -> list[dict]:
+        """Each invoice as it is shown (the API's answer, a PDF's figures): what payments net of refunds and what
+        adjustments allocated to it, its balance and status. Two statements however many invoices."""
         if not invoices:
             return []
         ids = [i.id for i in invoices]
@@ -217,7 +200,7 @@ class BillingService:
             target[invoice_id] = target.get(invoice_id, 0) + int(amount)
         views = []
         for inv in invoices:
-            balance = inv.total_cents - paid.get(inv.id, 0) - adjusted.get(inv.id, 0)
+            balance = invoice_balance(inv.total_cents, paid.get(inv.id, 0), adjusted.get(inv.id, 0))
             views.append({
                 "id": inv.id, "number": inv.number, "client_id": inv.client_id, "appointment_id": inv.appointment_id,
                 "date_of_service": inv.date_of_service, "issued_at": inv.issued_at, "due_date": inv.due_date,
@@ -241,14 +224,14 @@ class BillingService:
                 stmt = stmt.where(remaining <= 0)
             rows, next_cursor = paginate(session, stmt, [Invoice.issued_at, Invoice.id], [datetime, str],
                                          limit=limit, cursor=cursor, descending=True)
-            return self._invoice_views(session, rows), next_cursor
+            return self.invoice_views(session, rows), next_cursor
 
     def get_invoice(self, invoice_id: str, *, client_id: str | None) -> dict:
         with unit_of_work(self.sessions) as session:
             invoice = session.get(Invoice, invoice_id)
             if invoice is None or (client_id is not None and invoice.client_id != client_id):
                 raise InvoiceNotFound("No invoice with this id.")
-            return self._invoice_views(session, [invoice])[0]
+            return self.invoice_views(session, [invoice])[0]
 
     def billable_sessions(self, client_id: str | None) -> list[BillableSession]:
         with unit_of_work(self.sessions) as session:
@@ -279,7 +262,7 @@ class BillingService:
         with unit_of_work(self.sessions) as session:
             if session.get(Account, client_id) is None:
                 raise UnknownClient("No billing account for this client.")
-            period = self._period(session, start, end)
+            period = self.period(session, start, end)
             stmt = select(LedgerEntry).where(LedgerEntry.client_id == client_id,
                                              LedgerEntry.occurred_at >= period.start,
                                              LedgerEntry.occurred_at < period.end)
@@ -303,21 +286,16 @@ class BillingService:
             open_invoices = ledger.open_invoices(session, client_id)
             amount = data["amount_cents"]
             if data.get("invoice_id"):
-                target = [i for i in open_invoices if i.invoice_id == data["invoice_id"]]
                 invoice = session.get(Invoice, data["invoice_id"])
                 if invoice is None or invoice.client_id != client_id:
-                    raise Unprocessable("Not an invoice of this client.", errors={"invoice_id": ["Unknown invoice."]})
-                if not target or amount > target[0].balance_cents:
-                    raise AdjustmentTooLarge("The adjustment is larger than the invoice's balance.")
-                open_invoices = target
-            elif amount > sum(i.balance_cents for i in open_invoices):
-                raise AdjustmentTooLarge("The adjustment is larger than what the client owes on invoices.")
-            label = {"write_off": "Write-off", "discount": "Discount"}[data["kind"]]
+                    raise NotTheClientsInvoice("Not an invoice of this client.",
+                                               errors={"invoice_id": ["Unknown invoice."]})
+            targets = adjusted_invoices(amount, open_invoices, data.get("invoice_id"))
             entry = ledger.append(session, client_id, kind="adjustment", amount_cents=-amount,
                                   currency=ledger.practice_currency(session), adjustment_kind=data["kind"],
-                                  reason=data["reason"], description=f"{label}: {data['reason']}"[:300],
-                                  created_by=staff.user_id, invoice_id=data.get("invoice_id"))
-            allocations, _ = allocate(amount, open_invoices)
+                                  reason=data["reason"], created_by=staff.user_id, invoice_id=data.get("invoice_id"),
+                                  description=adjustment_description(data["kind"], data["reason"]))
+            allocations, _ = allocate(amount, targets)
             ledger.add_allocations(session, allocations, entry.id)
             ledger.settle_paid_flags(session, client_id, {i for i, _ in allocations})
             ledger.balance_changed(session, client_id)

@@ -1,47 +1,87 @@
-"""Billing's domain errors, each with its HTTP answer through the shared problem types."""
+"""Billing's domain errors: plain exceptions that know nothing of HTTP.
+
+Each carries the sentence a person reads (its message) and, when it has them, `errors` (field -> messages),
+`headers` and `extra` (more members of the answer). api/errors.py maps each class to its status, slug and title
+(ERROR_MAP), and shared.errors carries these attributes into the problem answer."""
 
 from __future__ import annotations
 
-from shared.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
+
+class BillingError(Exception):
+    """A refusal of one of billing's use cases."""
+
+    def __init__(self, detail: str | None = None, *, errors: dict | None = None, headers: dict | None = None,
+                 extra: dict | None = None):
+        super().__init__(detail or "")  # no detail: the mapped title is the answer's detail
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra or {}
 
 
-class UnknownClient(NotFound):
-    slug, title = "unknown-client", "No billing account for this client"
+# --- the account and its documents ------------------------------------------------------------
+
+class UnknownClient(BillingError):
+    """No billing account for this client (billing has not heard of it, or it is not the caller's)."""
 
 
-class InvoiceNotFound(NotFound):
-    slug, title = "invoice-not-found", "Invoice not found"
+class InvoiceNotFound(BillingError):
+    """No invoice with this id (for this client)."""
 
 
-class DocumentNotFound(NotFound):
-    slug, title = "document-not-found", "Billing document not found"
+class DocumentNotFound(BillingError):
+    """No invoice, statement, superbill or service code with this id (for this client)."""
 
 
-class ServiceCodeTaken(Conflict):
-    slug, title = "service-code-taken", "This service code already exists"
+# --- service codes and invoices ----------------------------------------------------------------
+
+class ServiceCodeTaken(BillingError):
+    """A service code of this name exists already."""
 
 
-class AlreadyInvoiced(Conflict):
-    slug, title = "already-invoiced", "This session already has an invoice"
+class InvoiceClientUnknown(BillingError):
+    """An invoice for a client billing has no account for (a field the staff member fixes)."""
 
 
-class AdjustmentTooLarge(Unprocessable):
-    slug, title = "adjustment-too-large", "The adjustment is larger than what is owed"
+class NotACompletedSession(BillingError):
+    """The session an invoice names is unknown, not completed, or another client's."""
 
 
-class BillingDocumentsOff(Forbidden):
-    slug, title = "billing-documents-off", "Your practice does not share billing documents online"
+class AlreadyInvoiced(BillingError):
+    """The session has an invoice already."""
 
 
-class AutopayOff(Conflict):
-    slug, title = "autopay-off", "AutoPay is switched off for the practice"
+class UnknownServiceCodes(BillingError):
+    """Some invoice lines name service codes that are unknown or no longer active."""
 
 
-class SettingsUnknown(ServiceUnavailable):
+# --- adjustments -------------------------------------------------------------------------------
+
+class NotTheClientsInvoice(BillingError):
+    """An adjustment names an invoice that is unknown or another client's."""
+
+
+class AdjustmentTooLarge(BillingError):
+    """A write-off or discount larger than what is owed (on the invoice named, or on all open invoices)."""
+
+
+# --- the practice's switches -------------------------------------------------------------------
+
+class BillingDocumentsOff(BillingError):
+    """The practice does not share billing documents with clients online."""
+
+
+class AutopayOff(BillingError):
+    """AutoPay is switched off for the practice."""
+
+
+class SettingsUnknown(BillingError):
     """Identity could not confirm a switch is on: nothing is decided on a guess (the caller tries again)."""
 
-    slug, title = "settings-unavailable", "The practice's settings cannot be confirmed right now"
 
+# --- events ------------------------------------------------------------------------------------
 
 class EventForUnknownClient(Exception):
-    """An event names a client billing has not heard of yet: retried, then dead-lettered, never dropped."""
+    """An event names a client (or a payment) billing has not heard of yet: the consumer retries it, then
+    dead-letters it, never drops it. No HTTP answer: an event handler raises it, never a route (not a
+    BillingError, so it is in no ERROR_MAP)."""
