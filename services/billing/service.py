@@ -25,8 +25,15 @@ from services.billing.domain.errors import (
     SettingsUnknown,
     UnknownClient,
 )
-from services.billing.domain.invoices import Rate, check_lines, check_session, code_of, due_date, priced_lines
-from services.billing.domain.invoices import invoice_total as total_of
+from services.billing.domain.invoices import (
+    Rate,
+    check_lines,
+    check_session,
+    code_of,
+    due_date,
+    invoice_total,
+    priced_lines,
+)
 from services.billing.domain.numbers import document_number, document_title
 from services.billing.domain.periods import Period, calendar_period
 from services.billing.models import (
@@ -151,20 +158,19 @@ class BillingService:
                 select(ServiceCode).where(ServiceCode.code.in_([code_of(line) for line in data["lines"]])))}
             check_lines(data["lines"], rates)
             lines = priced_lines(data["lines"], rates, date_of_service)
-            total = total_of(lines)
+            total = invoice_total(lines)
             now = utcnow()
             issued_on = now.astimezone(ZoneInfo(practice.timezone)).date()
             invoice = Invoice(id=new_id(), number=ledger.next_number(session, "invoice"), client_id=account.client_id,
                               appointment_id=appointment_id, date_of_service=date_of_service, issued_at=now,
                               due_date=due_date(issued_on, self.config.invoice_due_days, data.get("due_date")),
-                              currency=practice.currency, total_cents=0, note=data.get("note"),
+                              currency=practice.currency, total_cents=total, note=data.get("note"),
                               created_by=staff.user_id)
             session.add(invoice)
             for line in lines:
                 session.add(InvoiceLine(invoice_id=invoice.id, position=line.position, service_code=line.service_code,
                                         description=line.description, units=line.units, rate_cents=line.rate_cents,
                                         amount_cents=line.amount_cents, date_of_service=line.date_of_service))
-            invoice.total_cents = total
             session.flush()
             if appointment_id:
                 billable.invoice_id = invoice.id

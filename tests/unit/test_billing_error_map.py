@@ -127,7 +127,8 @@ def test_each_raise_answers_byte_for_byte_what_the_http_subclass_answered(app, i
     body = json.loads(new[2])
     assert (new[0], body.pop("type"), body.pop("title"), body.pop("status")) == (status, f"/problems/{slug}", title,
                                                                                  status)
-    assert body == {"detail": detail, "request_id": "req-1", **({"errors": kwargs["errors"]} if "errors" in kwargs else {})}
+    field_errors = {"errors": kwargs["errors"]} if "errors" in kwargs else {}
+    assert body == {"detail": detail, "request_id": "req-1", **field_errors}
     assert set(kwargs.get("headers", {}).items()) <= set(new[1])
 
 
