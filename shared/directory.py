@@ -58,6 +58,17 @@ class ClientDirectory:
         return row
 
 
+def practice_row(session: Session, model: type) -> Any:
+    """The practice's settings row (id 1) of `model`, created with the model's defaults before the first settings
+    arrive: a service reads its defaults then (currency, time zone, every switch as the model says)."""
+    row = session.get(model, 1)
+    if row is None:
+        row = model(id=1, address={})
+        session.add(row)
+        session.flush()
+    return row
+
+
 class PracticeProjection:
     """A service's copy of the practice's settings: the single row (id 1) of `model`, with the `fields` it keeps
     (a subset of SETTINGS_FIELDS)."""
@@ -70,13 +81,7 @@ class PracticeProjection:
         self.fields = tuple(fields)
 
     def row(self, session: Session) -> Any:
-        """The row, created (with the model's defaults) before the first settings arrive."""
-        row = session.get(self.model, 1)
-        if row is None:
-            row = self.model(id=1, address={})
-            session.add(row)
-            session.flush()
-        return row
+        return practice_row(session, self.model)
 
     def apply(self, session: Session, settings: SettingsPayload) -> Any:
         """practice.settings_changed: the members the event carries (identity sends them all)."""

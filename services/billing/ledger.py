@@ -21,6 +21,7 @@ from services.billing.domain.allocation import OpenInvoice, account_credit, appl
 from services.billing.domain.errors import EventForUnknownClient, UnknownClient
 from services.billing.models import Account, Allocation, Counter, Invoice, LedgerEntry, Practice, outbox
 from shared.db import new_id, utcnow
+from shared.directory import practice_row
 from shared.events import make_event, outbox_row, record_event
 
 # The hot path (a payment from the consumer, several a second) runs statements built once, here, on the tables
@@ -64,12 +65,7 @@ def kind_is(kind: str):
 
 
 def practice(session: Session) -> Practice:
-    row = session.get(Practice, 1)
-    if row is None:
-        row = Practice(id=1, address={})
-        session.add(row)
-        session.flush()
-    return row
+    return practice_row(session, Practice)
 
 
 def practice_currency(session: Session) -> str:
