@@ -17,7 +17,8 @@ PROBLEM_BASE = "/problems/"
 
 
 class ProblemError(Exception):
-    """An error that knows its HTTP answer. Domain errors subclass the generic ones below."""
+    """An error that knows its HTTP answer (raised by the shared layers and the API layers; a service's domain
+    raises its own errors, shared.domain.DomainError, mapped by its api/errors.py)."""
 
     status = 400
     slug = "bad-request"
@@ -93,6 +94,15 @@ class Mapped:
     status: int
     slug: str
     title: str
+
+
+def generic(kind: type[ProblemError]) -> Mapped:
+    """A domain error answered as one of the generic problems above (validation-error, forbidden, not-found,
+    conflict...), with the same status, slug and title as when that problem is raised."""
+    return Mapped(kind.status, kind.slug, kind.title)
+
+
+INVALID, FORBIDDEN, NOT_FOUND, CONFLICT = (generic(kind) for kind in (Unprocessable, Forbidden, NotFound, Conflict))
 
 
 def problem(status: int, slug: str, title: str, detail: str | None = None, *, errors: dict | None = None,

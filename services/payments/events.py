@@ -19,7 +19,8 @@ from shared.contracts.payments import (
 )
 from shared.events import Event
 
-# What each published type's payload is (built in paying.py, domain/outcomes.py, cards.py, refunds.py and migration 0003).
+# What each published type's payload is (built in paying.py, domain/outcomes.py, cards.py, refunds.py and
+# migration 0003).
 PUBLISHES = {"payment.attempted": PaymentAttempted, "payment.succeeded": PaymentSucceeded,
              "payment.failed": PaymentFailed, "payment.refunded": PaymentRefunded,
              "payment_method.added": PaymentMethodAdded, "payment_method.removed": PaymentMethodRemoved,

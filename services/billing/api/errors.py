@@ -7,9 +7,7 @@ marshmallow's refusals are."""
 from __future__ import annotations
 
 from services.billing.domain import errors as e
-from shared.errors import Mapped
-
-INVALID = Mapped(422, "validation-error", "Your request has invalid fields")
+from shared.errors import INVALID, Mapped
 
 ERROR_MAP: dict[type[Exception], Mapped] = {
     # the account and its documents

@@ -14,27 +14,23 @@ from services.billing.api.schemas import (
     InvoicePage,
     InvoiceQuery,
 )
-from shared.auth import current_principal
+from shared.auth import current_client_id
 from shared.web import doc, load_query
 
 bp = Blueprint("billing_portal", __name__, url_prefix="/api/v1/portal")
 
 
-def _client_id() -> str:
-    return current_principal().client_id
-
-
 @bp.get("/account")
 @doc(response=AccountOut, summary="Balance, AutoPay and whether Pay Now applies")
 def account():
-    return AccountOut().dump(billing().account(_client_id()))
+    return AccountOut().dump(billing().account(current_client_id()))
 
 
 @bp.get("/account/history")
 @doc(query=HistoryQuery, response=EntryPage, summary="Every charge, payment, refund and adjustment, newest first")
 def history():
     q = load_query(HistoryQuery())
-    items, next_cursor = billing().history(_client_id(), start=q["from"], end=q["to"], kind=q["kind"],
+    items, next_cursor = billing().history(current_client_id(), start=q["from"], end=q["to"], kind=q["kind"],
                                            limit=q["limit"], cursor=q["cursor"])
     return EntryPage().dump({"items": items, "next_cursor": next_cursor})
 
@@ -43,7 +39,7 @@ def history():
 @doc(query=InvoiceQuery, response=InvoicePage, summary="My invoices with lines and balance due")
 def invoices():
     q = load_query(InvoiceQuery())
-    items, next_cursor = billing().list_invoices(client_id=_client_id(), status=q["status"], limit=q["limit"],
+    items, next_cursor = billing().list_invoices(client_id=current_client_id(), status=q["status"], limit=q["limit"],
                                                  cursor=q["cursor"])
     return InvoicePage().dump({"items": items, "next_cursor": next_cursor})
 
@@ -51,13 +47,13 @@ def invoices():
 @bp.get("/invoices/<invoice_id>")
 @doc(response=InvoiceOut, summary="One of my invoices")
 def invoice(invoice_id: str):
-    return InvoiceOut().dump(billing().get_invoice(invoice_id, client_id=_client_id()))
+    return InvoiceOut().dump(billing().get_invoice(invoice_id, client_id=current_client_id()))
 
 
 @bp.get("/billing-documents")
 @doc(response=DocumentList, summary="Invoices, statements and superbills to download")
 def documents():
-    items = billing().documents(_client_id(), for_client=True)
+    items = billing().documents(current_client_id(), for_client=True)
     for item in items:
         item["pdf_url"] = f"/api/v1/portal/billing-documents/{item['id']}/pdf"
     return DocumentList().dump({"items": items, "next_cursor": None})
@@ -66,4 +62,4 @@ def documents():
 @bp.get("/billing-documents/<document_id>/pdf")
 @doc(summary="The document as a PDF")
 def document_pdf(document_id: str):
-    return pdf_response(*billing().document_pdf(document_id, client_id=_client_id()))
+    return pdf_response(*billing().document_pdf(document_id, client_id=current_client_id()))

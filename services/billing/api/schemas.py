@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.pagination import PageQuery
+from shared.pagination import PageQuery, page_of
 from shared.schemas import Strict, StrictBool, StrictInt
 
 MAX_CENTS = 10_000_000_00  # ten million in the currency: a typo guard, not a business limit
@@ -39,9 +39,7 @@ class ServiceCodeOut(Schema):
     active = fields.Boolean()
 
 
-class ServiceCodeList(Schema):
-    items = fields.List(fields.Nested(ServiceCodeOut))
-    next_cursor = fields.String(allow_none=True)
+ServiceCodeList = page_of(ServiceCodeOut, "ServiceCodeList")
 
 
 class InvoiceLineIn(Strict):
@@ -91,9 +89,7 @@ class InvoiceOut(Schema):
         return f"/api/v1/portal/billing-documents/{obj['id']}/pdf"
 
 
-class InvoicePage(Schema):
-    items = fields.List(fields.Nested(InvoiceOut))
-    next_cursor = fields.String(allow_none=True)
+InvoicePage = page_of(InvoiceOut, "InvoicePage")
 
 
 class InvoiceQuery(PageQuery):
@@ -137,9 +133,7 @@ class EntryOut(Schema):
     reason = fields.String(allow_none=True)
 
 
-class EntryPage(Schema):
-    items = fields.List(fields.Nested(EntryOut))
-    next_cursor = fields.String(allow_none=True)
+EntryPage = page_of(EntryOut, "EntryPage")
 
 
 class AdjustmentIn(Strict):
@@ -205,9 +199,7 @@ class DocumentOut(Schema):
     pdf_url = fields.String()
 
 
-class DocumentList(Schema):
-    items = fields.List(fields.Nested(DocumentOut))
-    next_cursor = fields.String(allow_none=True)
+DocumentList = page_of(DocumentOut, "DocumentList")
 
 
 class BillingProfile(Strict):
@@ -237,9 +229,7 @@ class BillableSessionOut(Schema):
     end = fields.DateTime(allow_none=True)
 
 
-class BillableSessionList(Schema):
-    items = fields.List(fields.Nested(BillableSessionOut))
-    next_cursor = fields.String(allow_none=True)
+BillableSessionList = page_of(BillableSessionOut, "BillableSessionList")
 
 
 class AutopayRunOut(Schema):

@@ -6,17 +6,11 @@ Each carries the sentence a person reads (its message) and, when it has them, `e
 
 from __future__ import annotations
 
+from shared.domain import DomainError
 
-class BillingError(Exception):
+
+class BillingError(DomainError):
     """A refusal of one of billing's use cases."""
-
-    def __init__(self, detail: str | None = None, *, errors: dict | None = None, headers: dict | None = None,
-                 extra: dict | None = None):
-        super().__init__(detail or "")  # no detail: the mapped title is the answer's detail
-        self.detail = detail
-        self.errors = errors
-        self.headers = headers or {}
-        self.extra = extra or {}
 
 
 # --- the account and its documents ------------------------------------------------------------

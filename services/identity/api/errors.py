@@ -8,12 +8,7 @@ problem type of their own have their own slug; the others answer as the generic 
 from __future__ import annotations
 
 from services.identity.domain import errors as e
-from shared.errors import Mapped
-
-_INVALID = Mapped(422, "validation-error", "Your request has invalid fields")
-_FORBIDDEN = Mapped(403, "forbidden", "Forbidden")
-_NOT_FOUND = Mapped(404, "not-found", "Not found")
-_CONFLICT = Mapped(409, "conflict", "Conflict")
+from shared.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, Mapped
 
 ERROR_MAP: dict[type[Exception], Mapped] = {
     # sign-in, sessions, passwords
@@ -24,22 +19,22 @@ ERROR_MAP: dict[type[Exception], Mapped] = {
     e.ResetTokenInvalid: Mapped(410, "reset-link-unusable", "This password-reset link can no longer be used"),
     e.WeakPassword: Mapped(422, "weak-password", "Choose a stronger password"),
     e.WrongPassword: Mapped(422, "wrong-password", "The password is not right"),
-    e.PasswordRequired: _INVALID,
-    e.WrongCode: _INVALID,
-    e.TwoFactorStateConflict: _CONFLICT,
+    e.PasswordRequired: INVALID,
+    e.WrongCode: INVALID,
+    e.TwoFactorStateConflict: CONFLICT,
     # accounts
-    e.AccountNotFound: _NOT_FOUND,
-    e.OwnAccountDeactivation: _CONFLICT,
+    e.AccountNotFound: NOT_FOUND,
+    e.OwnAccountDeactivation: CONFLICT,
     e.EmailTaken: Mapped(409, "email-taken", "This e-mail address is already in use"),
     # clients, invitations, registration
     e.ClientNotFound: Mapped(404, "client-not-found", "Client not found"),
-    e.EmailRequired: _INVALID,
+    e.EmailRequired: INVALID,
     e.AlreadyRegistered: Mapped(409, "already-registered", "This client already has a portal account"),
     e.InvitationNotFound: Mapped(404, "registration-link-unknown", "This registration link is not valid"),
     e.InvitationUnusable: Mapped(410, "registration-link-unusable", "This registration link can no longer be used"),
     e.IdentityMismatch: Mapped(422, "identity-mismatch", "Last name or date of birth do not match our records"),
     # My Information and its review
-    e.PracticeOwnedFields: _FORBIDDEN,
-    e.ProfileChangeNotFound: _NOT_FOUND,
-    e.AlreadyReviewed: _CONFLICT,
+    e.PracticeOwnedFields: FORBIDDEN,
+    e.ProfileChangeNotFound: NOT_FOUND,
+    e.AlreadyReviewed: CONFLICT,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.pagination import PageQuery
+from shared.pagination import PageQuery, page_of
 from shared.schemas import Strict, StrictBool
 
 NAME = validate.Length(min=1, max=100)
@@ -163,9 +163,7 @@ class ClientOut(ProfileOut):
     updated_at = fields.DateTime()
 
 
-class ClientPage(Schema):
-    items = fields.List(fields.Nested(ClientOut))
-    next_cursor = fields.String(allow_none=True)
+ClientPage = page_of(ClientOut, "ClientPage")
 
 
 class ClientQuery(PageQuery):
@@ -185,9 +183,7 @@ class StaffUserIn(Strict):
     role = fields.String(required=True, validate=validate.OneOf(["staff", "admin"]))
 
 
-class UserList(Schema):
-    items = fields.List(fields.Nested(UserOut))
-    next_cursor = fields.String(allow_none=True)
+UserList = page_of(UserOut, "UserList")
 
 
 class MfaSetupOut(TokensOut):
@@ -259,9 +255,7 @@ class ProfileChangeOut(Schema):
     skipped_fields = fields.List(fields.String())
 
 
-class ProfileChangePage(Schema):
-    items = fields.List(fields.Nested(ProfileChangeOut))
-    next_cursor = fields.String(allow_none=True)
+ProfileChangePage = page_of(ProfileChangeOut, "ProfileChangePage")
 
 
 class ProfileChangeQuery(PageQuery):

@@ -3,19 +3,13 @@ the status and problem type the table in services/identity/api/errors.py gives i
 
 from __future__ import annotations
 
+from shared.domain import DomainError
 
-class IdentityError(Exception):
+
+class IdentityError(DomainError):
     """The message is the sentence for the person (the problem's detail). `errors` (field -> messages) and `extra`
     (more members of the problem body) go into the answer as they are; so do `headers`, which only the refusals of
     a sign-in (WWW-Authenticate) and the throttles (Retry-After) carry, since the error table maps types alone."""
-
-    def __init__(self, detail: str | None = None, *, errors: dict | None = None, headers: dict | None = None,
-                 extra: dict | None = None):
-        super().__init__(detail or "")
-        self.detail = detail
-        self.errors = errors
-        self.headers = headers or {}
-        self.extra = extra or {}
 
 
 class SignInRefused(IdentityError):

@@ -7,10 +7,7 @@ by changing a field, as marshmallow's refusals are."""
 from __future__ import annotations
 
 from services.payments.domain import errors as e
-from shared.errors import Mapped
-
-INVALID = Mapped(422, "validation-error", "Your request has invalid fields")
-CONFLICT = Mapped(409, "conflict", "Conflict")
+from shared.errors import CONFLICT, INVALID, NOT_FOUND, Mapped
 
 ERROR_MAP: dict[type[Exception], Mapped] = {
     # the practice's switch
@@ -19,7 +16,7 @@ ERROR_MAP: dict[type[Exception], Mapped] = {
     # what is payable
     e.NothingToPay: Mapped(422, "nothing-to-pay", "There is nothing to pay"),
     e.AmountOverBalance: Mapped(422, "amount-over-balance", "The amount is more than you owe"),
-    e.InvoiceNotOpen: Mapped(404, "not-found", "Not found"),
+    e.InvoiceNotOpen: NOT_FOUND,
     e.CustomAmountForSeveralInvoices: INVALID,
     e.WrongCurrency: INVALID,
     # cards

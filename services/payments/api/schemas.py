@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shared.pagination import PageQuery
+from shared.pagination import PageQuery, page_of
 from shared.schemas import Strict, StrictBool, StrictInt
 
 MAX_CENTS = 10_000_000_00
@@ -75,9 +75,7 @@ class PaymentOut(Schema):
     receipt_url = fields.String()
 
 
-class PaymentPage(Schema):
-    items = fields.List(fields.Nested(PaymentOut))
-    next_cursor = fields.String(allow_none=True)
+PaymentPage = page_of(PaymentOut, "PaymentPage")
 
 
 class PaymentQuery(PageQuery):
@@ -112,9 +110,7 @@ class PaymentMethodOut(Schema):
     created_at = fields.DateTime()
 
 
-class PaymentMethodList(Schema):
-    items = fields.List(fields.Nested(PaymentMethodOut))
-    next_cursor = fields.String(allow_none=True)
+PaymentMethodList = page_of(PaymentMethodOut, "PaymentMethodList")
 
 
 class RefundIn(Strict):

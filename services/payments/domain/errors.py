@@ -6,17 +6,11 @@ status, slug and title (ERROR_MAP), and shared.errors carries these attributes i
 
 from __future__ import annotations
 
+from shared.domain import DomainError
 
-class PaymentsError(Exception):
+
+class PaymentsError(DomainError):
     """A refusal of one of payments' use cases."""
-
-    def __init__(self, detail: str | None = None, *, errors: dict | None = None, headers: dict | None = None,
-                 extra: dict | None = None):
-        super().__init__(detail or "")  # no detail: the mapped title is the answer's detail
-        self.detail = detail
-        self.errors = errors
-        self.headers = headers or {}
-        self.extra = extra or {}
 
 
 # --- the practice's switch ---------------------------------------------------------------------
