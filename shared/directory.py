@@ -2,21 +2,21 @@
 settings (practice.settings_changed): one projection, parameterised by the service's own model and the fields it
 keeps. Event handlers, run inside the consumer's transaction.
 
-A service that keeps nothing else on these rows puts the ready tables in its own metadata
-(`define_directory_tables`) and maps them; billing and payments keep their copies on rows of their own (billing's
-and payments' accounts, their practice rows), named by their models."""
+The columns come as declarative mixins: PracticeColumns (the settings every service keeps: billing's and payments'
+practice rows), PracticeSettingsColumns and ClientDirectoryColumns (every field, for a new service's own tables).
+Billing and payments keep their clients on their account rows, beside columns of their own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, func, text
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session
+from sqlalchemy import Boolean, Date, Integer, String, func
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from shared.contracts.identity import DirectoryPayload, SettingsPayload
+from shared.db import Json, UTCDateTime
 
 DIRECTORY_FIELDS = ("first_name", "last_name", "preferred_name", "email", "date_of_birth")
 SETTINGS_FIELDS = ("practice_name", "self_scheduling_enabled", "online_payments_enabled", "billing_documents_enabled",
@@ -93,33 +93,36 @@ class PracticeProjection:
         return row
 
 
-def define_directory_tables(metadata: MetaData, *, clients_name: str = "clients",
-                            practice_name: str = "practice") -> tuple[Table, Table]:
-    """The client directory and the practice settings tables, every field, in a service's own metadata (its
-    migration creates them); map them to classes for ClientDirectory and PracticeProjection:
-    `class Client(Base): __table__ = clients`."""
-    clients = Table(
-        clients_name, metadata,
-        Column("client_id", String(36), primary_key=True),
-        Column("first_name", String(100), nullable=False),
-        Column("last_name", String(100), nullable=False),
-        Column("preferred_name", String(100)),
-        Column("email", String(254)),
-        Column("date_of_birth", Date),
-        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    )
-    practice = Table(
-        practice_name, metadata,
-        Column("id", Integer, primary_key=True, default=1),
-        Column("practice_name", String(200), nullable=False, default="Your Practice"),
-        Column("self_scheduling_enabled", Boolean, nullable=False, default=False),
-        Column("online_payments_enabled", Boolean, nullable=False, default=False),
-        Column("billing_documents_enabled", Boolean, nullable=False, default=True),
-        Column("autopay_enabled", Boolean, nullable=False, default=False),
-        Column("currency", String(3), nullable=False, default="USD"),
-        Column("timezone", String(64), nullable=False, default="America/New_York"),
-        Column("phone", String(32)),
-        Column("email", String(254)),
-        Column("address", JSONB, nullable=False, default=dict, server_default=text("'{}'::jsonb")),
-    )
-    return clients, practice
+class PracticeColumns:
+    """The practice settings every service keeps, as columns of its practice row (a declarative mixin: `class
+    Practice(PracticeColumns, Base): __tablename__ = "practice"`, plus the settings and columns of its own)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    practice_name: Mapped[str] = mapped_column(String(200), default="Your Practice")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[dict] = mapped_column(Json, default=dict)
+    online_payments_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PracticeSettingsColumns(PracticeColumns):
+    """Every practice setting (SETTINGS_FIELDS), for a new service's practice row."""
+
+    email: Mapped[str | None] = mapped_column(String(254))
+    self_scheduling_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    billing_documents_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    autopay_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ClientDirectoryColumns:
+    """Every directory field (DIRECTORY_FIELDS), for a new service's table of clients (a declarative mixin:
+    `class Client(ClientDirectoryColumns, Base): __tablename__ = "clients"`)."""
+
+    client_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    preferred_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())

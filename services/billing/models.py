@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.db import Json, UTCDateTime, new_id, service_metadata
+from shared.directory import PracticeColumns
 from shared.events import define_event_tables
 
 
@@ -44,18 +45,11 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
-class Practice(Base):
+class Practice(PracticeColumns, Base):
     """Billing's copy of the practice settings (from practice.settings_changed) and its own billing profile."""
 
     __tablename__ = "practice"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
-    practice_name: Mapped[str] = mapped_column(String(200), default="Your Practice")
-    currency: Mapped[str] = mapped_column(String(3), default="USD")
-    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
-    phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
-    address: Mapped[dict] = mapped_column(Json, default=dict)
-    online_payments_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     billing_documents_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     autopay_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # billing's own: what a superbill needs

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import Json, UTCDateTime, new_id, service_metadata
+from shared.directory import PracticeColumns
 from shared.events import define_event_tables
 
 
@@ -30,15 +31,10 @@ class Account(Base):
     open_invoices: Mapped[list] = mapped_column(Json, default=list)  # [{invoice_id, balance_cents}]
 
 
-class Practice(Base):
+class Practice(PracticeColumns, Base):
+    """Payments' copy of the practice settings (from practice.settings_changed): receipts and the switch."""
+
     __tablename__ = "practice"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
-    practice_name: Mapped[str] = mapped_column(String(200), default="Your Practice")
-    currency: Mapped[str] = mapped_column(String(3), default="USD")
-    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
-    online_payments_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    address: Mapped[dict] = mapped_column(Json, default=dict)
-    phone: Mapped[str | None] = mapped_column(String(32))
 
 
 class InvoiceRef(Base):

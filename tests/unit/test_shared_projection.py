@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pytest
-from sqlalchemy import MetaData
 
-from shared.directory import ClientDirectory, PracticeProjection, define_directory_tables
+from shared.directory import (
+    ClientDirectory,
+    ClientDirectoryColumns,
+    PracticeProjection,
+    PracticeSettingsColumns,
+)
 
 
 @dataclass
@@ -85,9 +89,21 @@ def test_unknown_fields_are_refused_when_the_projection_is_made():
         PracticeProjection(Row, fields=("npi",))
 
 
-def test_the_ready_tables_hold_every_field_the_projections_can_keep():
+def test_the_ready_columns_hold_every_field_the_projections_can_keep():
+    from sqlalchemy.orm import DeclarativeBase
+
     from shared.directory import DIRECTORY_FIELDS, SETTINGS_FIELDS
 
-    clients, practice = define_directory_tables(MetaData())
-    assert set(DIRECTORY_FIELDS) | {"client_id"} <= set(clients.c.keys())
-    assert set(SETTINGS_FIELDS) | {"id"} <= set(practice.c.keys())
+    class Base(DeclarativeBase):
+        pass
+
+    class Client(ClientDirectoryColumns, Base):
+        __tablename__ = "clients"
+
+    class Practice(PracticeSettingsColumns, Base):
+        __tablename__ = "practice"
+
+    assert set(DIRECTORY_FIELDS) | {"client_id"} <= set(Client.__table__.c.keys())
+    assert set(SETTINGS_FIELDS) | {"id"} <= set(Practice.__table__.c.keys())
+    ClientDirectory(Client, fields=DIRECTORY_FIELDS)  # a new service keeps every field
+    PracticeProjection(Practice, fields=SETTINGS_FIELDS)
