@@ -378,13 +378,6 @@ def test_the_same_document_renders_to_the_same_bytes():
     assert render_invoice(invoice(2)) != render_invoice(invoice(2, number=1043))
 
 
-def test_rows_read_the_same_without_the_fast_row_writer(monkeypatch):
-    doc = statement(120)
-    fast = page_texts(render_statement(doc))
-    monkeypatch.setattr(billing_pdf, "_ROW_WRITER", False)
-    assert page_texts(render_statement(doc)) == fast
-
-
 def test_float_money_in_a_document_is_refused():
     doc = invoice(1)
     doc["lines"][0]["amount_cents"] = 150.0
