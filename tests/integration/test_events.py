@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import queue
 import threading
-import time
 import uuid
 from urllib.parse import urlparse
 
@@ -17,6 +17,7 @@ from shared.consumer import EventConsumer
 from shared.db import get_engine, session_factory, unit_of_work
 from shared.events import make_event, record_event
 from shared.relay import OutboxRelay
+from tests.support.observe import LogWatch, consumed, settled
 from tests.support.processes import eventually
 from tests.support.tcp_proxy import TcpProxy
 
@@ -40,6 +41,12 @@ def tap(broker, exchange):
 
     yield drain
     broker.exchange_delete(exchange)
+
+
+@pytest.fixture
+def relays_log():
+    with LogWatch("shared.relay") as watch:
+        yield watch
 
 
 def start_relay(engine, amqp_url, exchange) -> tuple[OutboxRelay, threading.Thread]:
@@ -102,24 +109,69 @@ def test_events_arrive_in_outbox_order_with_the_envelope_as_recorded(identity_en
         thread.join(10)
 
 
-def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(identity_engine, migrated, exchange, tap):
-    """The poll is only a safety net: with it set to 10 s, NOTIFY at commit must publish each event at once."""
-    relay = OutboxRelay(service="identity", engine=identity_engine, outbox=outbox, amqp_url=migrated.amqp_url,
-                        exchange=exchange, poll_interval=10.0)
+# An hour: within a test's waits only a notification (or a full batch) can make the relay read the outbox.
+NO_POLL = 3600.0
+
+
+class WatchedRelay(OutboxRelay):
+    """A relay that tells the test when it has taken a commit's notification (on its ioloop, after handling it)
+    and, when `holding`, keeps each batch's confirms until the test lets them through: that batch stays out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.notified: queue.Queue[bool] = queue.Queue()  # True: the batch was out when the notification came
+        self.out: queue.Queue[int] = queue.Queue()  # a held batch's size, once its first confirm is in
+        self.holding = False
+        self._held: list = []
+        self._let_through = None  # the batch whose confirms pass
+
+    def _on_notify(self, fd, events) -> None:
+        out = self._batch is not None
+        OutboxRelay._on_notify(self, fd, events)
+        self.notified.put(out)
+
+    def _on_confirm(self, frame) -> None:
+        batch = self._batch
+        if not self.holding or batch is None or batch is self._let_through:
+            OutboxRelay._on_confirm(self, frame)
+            return
+        if not self._held:
+            self.out.put(len(batch.pending))
+        self._held.append(frame)
+
+    def let_through(self) -> None:
+        """The held batch's confirms, handled on the relay's ioloop as if they had just come."""
+        def release():
+            self._let_through = self._batch
+            frames, self._held = self._held, []
+            for frame in frames:
+                OutboxRelay._on_confirm(self, frame)
+
+        self._connection.ioloop.add_callback_threadsafe(release)
+
+
+def start_watched(engine, amqp_url, exchange, **kwargs) -> tuple[WatchedRelay, threading.Thread]:
+    relay = WatchedRelay(service="identity", engine=engine, outbox=outbox, amqp_url=amqp_url, exchange=exchange,
+                         poll_interval=NO_POLL, **kwargs)
+    # Committed before the relay LISTENs, so that no notification of it comes later to confuse the test. Once
+    # it is published the relay is connected and LISTENing (LISTEN comes before the first read), and the
+    # backlog other tests left in identity's outbox is gone with it (rows leave in order).
+    first = write_events(engine, 1)
     thread = threading.Thread(target=relay.run_forever, kwargs={"install_signals": False}, daemon=True)
     thread.start()
+    eventually(lambda: published(engine, first) == 1, timeout=15, message="relay connected, backlog out")
+    return relay, thread
+
+
+def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(identity_engine, migrated, exchange, tap):
+    """The poll is only a safety net: with it an hour away, NOTIFY at commit must publish each event. Each one is
+    committed with the relay idle: its batch is None before the previous event's published mark is committed."""
+    relay, thread = start_watched(identity_engine, migrated.amqp_url, exchange)
     try:
-        write_events(identity_engine, 1)  # the first tick after connecting
-        time.sleep(1.0)
-        lags = []
         for _ in range(5):
             ids = write_events(identity_engine, 1)
-            started = time.monotonic()
-            eventually(lambda i=ids: published(identity_engine, i) == 1, timeout=5, interval=0.005,
-                       message="published soon after commit")
-            lags.append(time.monotonic() - started)
-            time.sleep(0.2)  # the relay goes idle again, with its 10 s poll pending
-        assert max(lags) < 1.0, lags
+            eventually(lambda i=ids: published(identity_engine, i) == 1, timeout=10, interval=0.005,
+                       message="published on its notification, not at the poll")
     finally:
         relay.stop()
         thread.join(10)
@@ -128,50 +180,40 @@ def test_a_commit_wakes_the_relay_without_waiting_for_its_poll(identity_engine, 
 def test_commits_while_a_batch_is_out_are_published_without_waiting_for_the_poll(identity_engine, migrated,
                                                                                    exchange, tap):
     """After a batch the relay reads the outbox again only if a commit was notified meanwhile (or the batch was
-    full): events committed during a batch's publish must still leave at once, not at the 10 s poll."""
-    class SlowConfirms(OutboxRelay):
-        """Confirms handled 50 ms late: every batch is out long enough for commits to land meanwhile."""
-
-        def _on_confirm(self, frame) -> None:
-            self._connection.ioloop.call_later(0.05, lambda: OutboxRelay._on_confirm(self, frame))
-
-    relay = SlowConfirms(service="identity", engine=identity_engine, outbox=outbox, amqp_url=migrated.amqp_url,
-                         exchange=exchange, poll_interval=10.0, batch_size=100)
-    thread = threading.Thread(target=relay.run_forever, kwargs={"install_signals": False}, daemon=True)
-    thread.start()
+    full): an event committed while a batch is out must still leave at once, not at the poll an hour away. The
+    test holds each batch out until the relay has taken the next commit's notification."""
+    relay, thread = start_watched(identity_engine, migrated.amqp_url, exchange)
     try:
-        write_events(identity_engine, 1)
-        time.sleep(1.0)
-        ids: list[str] = []
-        writers = [threading.Thread(target=lambda: ids.extend(write_events(identity_engine, 2))) for _ in range(20)]
-        started = time.monotonic()
-        for writer in writers:  # commits land while earlier batches are being published and confirmed
-            writer.start()
-            time.sleep(0.01)
-        for writer in writers:
-            writer.join(10)
-        eventually(lambda: published(identity_engine, ids) == 40, timeout=8, interval=0.01,
-                   message="every event published")
-        assert time.monotonic() - started < 5.0
+        relay.holding = True
+        ids = write_events(identity_engine, 1)
+        assert relay.notified.get(timeout=10) is False  # idle: it reads at once
+        assert relay.out.get(timeout=10) == 1
+        for _ in range(5):
+            later = write_events(identity_engine, 1)
+            assert relay.notified.get(timeout=10) is True, "the commit was not notified while the batch was out"
+            relay.let_through()
+            # the held batch is settled; the relay reads again for `later` (the next batch out) or never
+            assert relay.out.get(timeout=10) == 1, "no batch for the event committed while one was out"
+            ids += later
+        relay.holding = False
+        relay.let_through()
+        eventually(lambda: published(identity_engine, ids) == len(ids), timeout=10, message="every event published")
     finally:
         relay.stop()
         thread.join(10)
 
 
 def test_commits_within_the_linger_leave_in_one_batch(identity_engine, migrated, exchange, tap):
-    """With a linger, the relay waits that long after a notification before reading: two commits 30 ms apart
-    are read, published and marked together (one batch: one published_at)."""
-    relay = OutboxRelay(service="identity", engine=identity_engine, outbox=outbox, amqp_url=migrated.amqp_url,
-                        exchange=exchange, poll_interval=10.0, linger=0.3)
-    thread = threading.Thread(target=relay.run_forever, kwargs={"install_signals": False}, daemon=True)
-    thread.start()
+    """With a linger, the relay waits that long after a notification before reading: a commit made after the
+    relay took the first one's notification (when a relay without linger would have read already) leaves with
+    it in one batch (one published_at). The linger is long (3 s) so that the second commit is made within it
+    however busy the machine is."""
+    relay, thread = start_watched(identity_engine, migrated.amqp_url, exchange, linger=3.0)
     try:
-        write_events(identity_engine, 1)  # the first tick after connecting
-        time.sleep(1.0)
         first = write_events(identity_engine, 1)
-        time.sleep(0.03)
+        assert relay.notified.get(timeout=10) is False
         second = write_events(identity_engine, 1)
-        eventually(lambda: published(identity_engine, first + second) == 2, timeout=5, interval=0.01,
+        eventually(lambda: published(identity_engine, first + second) == 2, timeout=10, interval=0.01,
                    message="both published")
         with identity_engine.connect() as conn:
             stamps = set(conn.execute(select(outbox.c.published_at).where(outbox.c.id.in_(first + second))).scalars())
@@ -193,7 +235,7 @@ def test_rolled_back_business_change_publishes_nothing(identity_engine, migrated
 
 
 def test_broker_outage_delays_events_never_loses_them(api, staff, new_client, identity_engine, migrated, exchange,
-                                                      tap):
+                                                      tap, relays_log):
     """Registration succeeds while the relay cannot reach RabbitMQ; its events go out once it is back."""
     amqp = urlparse(migrated.amqp_url)
     proxy = TcpProxy(amqp.hostname, amqp.port or 5672).start()
@@ -205,6 +247,7 @@ def test_broker_outage_delays_events_never_loses_them(api, staff, new_client, id
         proxy.cut()
 
         client = new_client()
+        committed = relays_log.mark()
         token = staff.post(f"/api/v1/staff/clients/{client['id']}/invitation").get_json()["invitation_url"]
         done = api.post("/api/v1/auth/register", json={
             "token": token.split("token=")[1], "last_name": client["last_name"],
@@ -215,8 +258,10 @@ def test_broker_outage_delays_events_never_loses_them(api, staff, new_client, id
                 outbox.c.event_type == "client.registered",
                 outbox.c.envelope["payload"]["client_id"].astext == client["id"])).scalars().all()
         assert len(pending) == 1
-        time.sleep(1.5)
-        assert published(identity_engine, pending) == 0  # the broker is unreachable: still waiting
+        # A try to reach the broker failed after the commit: the relay got as far as it could, and the event
+        # is still waiting (a relay that marked rows without the broker's confirm would have marked it).
+        relays_log.wait_for("cannot reach the broker", after=committed, timeout=30)
+        assert published(identity_engine, pending) == 0
 
         proxy.restore()
         eventually(lambda: published(identity_engine, pending) == 1, timeout=40, message="published after outage")
@@ -335,12 +380,14 @@ def effect_rows(engine, event_id) -> list:
 
 
 def test_redelivered_event_changes_nothing(consumer_setup, broker, exchange, identity_engine):
+    consumer, _calls = consumer_setup
     event = make_event("test.happened", {"note": "once"}, producer="test")
     for _ in range(3):
         publish(broker, exchange, event)
-    eventually(lambda: effect_rows(identity_engine, event.id), timeout=10)
-    time.sleep(1.0)  # time for the copies to arrive and be recognised
+    # the consumer is done with all three copies (whatever it made of them), then: one effect
+    eventually(lambda: settled(consumer.service, "test.happened") >= 3, timeout=10, message="three copies settled")
     assert effect_rows(identity_engine, event.id) == ["once"]
+    assert consumed(consumer.service, "test.happened", "duplicate") == 2
 
 
 def test_failing_handler_retries_with_backoff_then_dead_letters(consumer_setup, broker, exchange,
