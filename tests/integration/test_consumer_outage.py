@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 
 import pika
@@ -17,6 +16,7 @@ from services.identity.models import processed_events
 from shared.consumer import EventConsumer
 from shared.db import get_engine, session_factory
 from shared.events import make_event
+from tests.support.observe import settled
 from tests.support.processes import eventually
 from tests.support.tcp_proxy import TcpProxy
 
@@ -50,6 +50,9 @@ def test_a_dropped_database_connection_costs_one_try_not_the_events(identity_eng
         broker.basic_publish(exchange, event.type, json.dumps(event.to_dict()).encode(),
                              pika.BasicProperties(delivery_mode=2, headers={}))
 
+    def ready(queue: str) -> int:
+        return broker.queue_declare(queue, passive=True).method.message_count
+
     try:
         eventually(lambda: consumer._channel is not None, timeout=10, message="consumer connected")
         first = make_event("test.happened", {}, producer="test")
@@ -61,10 +64,13 @@ def test_a_dropped_database_connection_costs_one_try_not_the_events(identity_eng
         later = [make_event("test.happened", {"n": n}, producer="test") for n in range(3)]
         for event in later:
             publish(event)
-        eventually(lambda: all(effect_count(identity_engine, e.id) == 1 for e in later), timeout=15,
-                   message="handled after the drop")
-        time.sleep(1.5)  # a retried copy would arrive by now
+        # Done when every delivery's chain has ended (handled, duplicate, dead-lettered: a retried one comes
+        # again) and nothing waits in the retry or main queue: no copy can come after that.
+        eventually(lambda: settled(consumer.service, "test.happened") >= 4
+                   and ready(consumer.retry_queue(1)) == 0 and ready(consumer.queue) == 0, timeout=20,
+                   interval=0.05, message="every delivery settled")
         assert [effect_count(identity_engine, e.id) for e in [first, *later]] == [1, 1, 1, 1]
+        assert settled(consumer.service, "test.happened") == 4
         assert broker.queue_declare(consumer.dead_letter_queue, passive=True).method.message_count == 0
     finally:
         consumer.stop()
