@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from types import SimpleNamespace
 
@@ -48,6 +47,12 @@ def make_consumer(sessions, amqp_url: str, exchange: str, **kwargs) -> tuple[Eve
     def on_gate(_session, _event):
         seen["at_gate"].set()
         assert seen["gate"].wait(10), "the test never opened the gate"
+        # On the consumer's own thread, pika reads what the broker has sent meanwhile off the socket: every
+        # message the test published is in hand before this handler returns, and they are handled as one batch.
+        consumer = seen["consumer"]
+        eventually(lambda: (consumer._connection.process_data_events(time_limit=0.05),
+                            len(consumer._in_hand) >= seen["expect"])[1],
+                   timeout=10, interval=0, message="every message the test published in hand")
 
     def on_happened(session, event):
         seen["correlation_ids"].append(correlation_id_var.get())
@@ -62,6 +67,7 @@ def make_consumer(sessions, amqp_url: str, exchange: str, **kwargs) -> tuple[Eve
         service=f"testbatch{uuid.uuid4().hex[:6]}", session_factory=sessions.factory, processed=processed_events,
         subscriptions={"test.gate": on_gate, "test.happened": on_happened, "test.broken": on_broken},
         amqp_url=amqp_url, exchange=exchange, **kwargs)
+    seen["consumer"] = consumer
     return consumer, seen
 
 
@@ -109,7 +115,8 @@ def publish(broker, exchange, event_or_body, routing_key=None):
 
 def deliver_in_hand(running, broker, exchange, messages: list) -> None:
     """Gets all `messages` to the consumer at once: they are published while it is busy with a gate
-    event, and the gate opens once the broker has handed every one of them to it (prefetch 50)."""
+    event, whose handler, once the test opens the gate, takes deliveries until it has every one of them in
+    hand (prefetch 50)."""
     publish(broker, exchange, make_event("test.gate", {}, producer="test"))
     assert running.seen["at_gate"].wait(10)
     for message in messages:
@@ -117,9 +124,7 @@ def deliver_in_hand(running, broker, exchange, messages: list) -> None:
             publish(broker, exchange, message[0], routing_key=message[1])
         else:
             publish(broker, exchange, message)
-    eventually(lambda: broker.queue_declare(running.consumer.queue, passive=True).method.message_count == 0,
-               timeout=10, interval=0.02, message="every message delivered to the consumer")
-    time.sleep(0.3)  # into the consumer's socket
+    running.seen["expect"] = len(messages)
     running.commits.clear()
     running.seen["gate"].set()
 
@@ -171,7 +176,7 @@ def test_events_in_hand_share_one_transaction_and_each_has_its_effect_once_in_or
     deliver_in_hand(running, broker, exchange, events)
     ids = [e.id for e in events]
     eventually(lambda: len(effects_in_order(identity_engine, ids)) == 20, timeout=10, message="all handled")
-    time.sleep(0.3)  # a second effect would show now
+    running.stop()  # it settles what it has in hand and ends: whatever else it would have done is done
 
     assert effects_in_order(identity_engine, ids) == [(e.id, f"n{i}") for i, e in enumerate(events)]
     # the gate's own commit, then one for all 20 events, not twenty
@@ -179,7 +184,6 @@ def test_events_in_hand_share_one_transaction_and_each_has_its_effect_once_in_or
     assert [len(bodies) for bodies, _ in running.batches] == [20]
     assert running.seen["correlation_ids"] == [f"corr-{i}" for i in range(20)]  # each event's own, before it
     assert consumed(running.consumer, "test.happened", "handled") == 20
-    running.stop()
     assert left_in_queue(broker, running.consumer) == 0  # every one acked
 
 
@@ -195,7 +199,7 @@ def test_a_failing_event_in_a_batch_is_retried_alone_and_the_others_are_handled_
     assert json.loads(body)["id"] == broken.id
     assert props.headers["x-attempt"] == 1 and BROKEN in props.headers["x-last-error"]  # the batch try not counted
     eventually(lambda: len(effects_in_order(identity_engine, ids)) == 4, timeout=10, message="the others handled")
-    time.sleep(0.3)
+    running.stop()
     assert effects_in_order(identity_engine, ids) == [(e.id, f"n{i}") for i, e in enumerate(good)]
     assert effect_rows(identity_engine, broken.id) == []
     assert processed_ids(identity_engine, running.consumer, ids + [broken.id]) == set(ids)
@@ -204,7 +208,6 @@ def test_a_failing_event_in_a_batch_is_retried_alone_and_the_others_are_handled_
     assert running.seen["broken"] == 2  # in the batch, then on its own
     assert consumed(running.consumer, "test.happened", "handled") == 4
     assert consumed(running.consumer, "test.broken", "retried") == 1
-    running.stop()
     assert left_in_queue(broker, running.consumer) == 0
 
 
@@ -219,14 +222,13 @@ def test_the_same_event_twice_in_a_batch_has_one_effect_and_a_poison_body_goes_t
     assert body == b"this is not json"
     assert props.headers["x-attempt"] == 1 and props.headers["x-last-error"].startswith("PoisonMessage")
     eventually(lambda: effect_rows(identity_engine, second.id), timeout=10)
-    time.sleep(0.3)
+    running.stop()
     assert effect_rows(identity_engine, first.id) == ["first"]
     assert effect_rows(identity_engine, second.id) == ["second"]
     assert [result for _, result in running.batches] == [["handled", "duplicate", "poison", "handled"]]
     assert len(running.commits) == 2  # the gate's and the batch's
     assert consumed(running.consumer, "test.happened", "duplicate") == 1
     assert consumed(running.consumer, "test.happened", "dead_lettered") == 1
-    running.stop()
     assert left_in_queue(broker, running.consumer) == 0
 
 
