@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -63,19 +62,15 @@ def test_pay_now_lands_on_the_ledger(stack, http, admin_token):
         return r if r.status_code == 201 else None
 
     # payments learns the balance from balance.changed: poll until it has
-    started = time.monotonic()
     response = eventually(paid, timeout=15, interval=0.3, message="payment accepted")
     payment = response.json()
     assert payment["status"] == "succeeded" and payment["amount_cents"] == 17500
-    answered = time.monotonic()
     history_url = f"{stack.api}/portal/account/history"
     ledger = eventually(lambda: [e for e in http.get(history_url, headers=me).json()["items"]
                                  if e["kind"] == "payment"], timeout=10, interval=0.1, message="payment on the ledger")
-    lag = time.monotonic() - answered
     assert ledger[0]["amount_cents"] == -17500 and ledger[0]["balance_after_cents"] == 0
     assert http.get(f"{stack.api}/portal/invoices/{invoice['id']}", headers=me).json()["status"] == "paid"
-    assert lag < 5, f"ledger lag {lag:.2f}s"
-    assert started
+    # how soon it lands is a figure of make bench (bench.payments_part: ledger lag), not a limit here
 
     # the same key again: the same payment, no second charge
     again = http.post(f"{stack.api}/portal/payments", headers={**me, "Idempotency-Key": "e2e-pay-1"},
