@@ -1,4 +1,5 @@
-"""Review of billing's money paths: each test shows one bug (it fails now and passes once fixed)."""
+"""Billing's money paths at their edges: a full refund un-pays what the payment's credit paid on a later
+invoice, and AutoPay records no failed night while payments says the charge is still running."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Review of payments' money paths: each test shows one bug (it fails now and passes once fixed)."""
+"""Payments under races and crashes: reconciliation during an in-flight charge or refund, keys left in progress,
+the same invoice or key twice at once, a lost token look-up, commit answer or database connection."""
 
 from __future__ import annotations
 
@@ -197,7 +198,7 @@ def test_the_same_invoice_cannot_be_paid_twice_while_the_first_payment_is_unpost
     assert charged == 1
 
 
-# --- found in the review of the two-transaction Pay Now --------------------------------------------------
+# --- the two-transaction Pay Now: retries, lost answers --------------------------------------------------
 
 class BlippingTokens(GatedProcessor):
     """Token look-ups fail (a processor blip) while `blip` is set; everything else goes through."""
@@ -236,7 +237,8 @@ def test_a_retry_whose_token_look_up_fails_while_the_first_request_is_under_way_
         retry: dict = {}
         second = threading.Thread(target=lambda: retry.update(answer=service.pay(client_id, body, key)))
         second.start()
-        threading.Event().wait(0.3)
+        # the retry had its blip and now probes the key: that probe queues for the account lock behind the first
+        wait_for_lock_waiters(payments_engine, 2, timeout=10, what="requests (the first, then the retry's probe)")
         holding.rollback()  # the first request goes on and charges
         second.join(15)
         worker.join(15)
