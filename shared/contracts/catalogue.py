@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import INCLUDE, RAISE, Schema, ValidationError
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields
 
 # Types no service publishes: the suite's own tests and benchmarks write and consume events of these to exercise
 # the outbox, the relay and the consumer. Any payload, any version; never in docs/events.md.
@@ -22,6 +22,18 @@ class EventContractError(ValueError):
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
+
+
+def _keeping_unknown(schema: Schema) -> Schema:
+    """`schema` keeping members it does not declare at every depth: `unknown=INCLUDE` covers only the top level,
+    and a nested object (the settings, a card's `method`, an open invoice) would still refuse a member a newer
+    producer added, dead-lettering every such event."""
+    for member in schema.fields.values():
+        inner = member.inner if isinstance(member, fields.List) else member
+        if isinstance(inner, fields.Nested):
+            inner.unknown = INCLUDE
+            _keeping_unknown(inner.schema)
+    return schema
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,7 @@ class Contract:
         # declare (a producer adding one adds it here first); the reader keeps it (a newer producer's addition
         # within the version: add fields, never rename or drop them).
         object.__setattr__(self, "_writer", self.schema(unknown=RAISE))
-        object.__setattr__(self, "_reader", self.schema(unknown=INCLUDE))
+        object.__setattr__(self, "_reader", _keeping_unknown(self.schema(unknown=INCLUDE)))
 
     @property
     def key(self) -> tuple[str, int]:

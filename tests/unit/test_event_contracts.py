@@ -95,6 +95,23 @@ def test_the_reader_keeps_a_field_a_newer_producer_added_and_the_writer_refuses_
         contract.check(newer)
 
 
+@pytest.mark.parametrize(("event_type", "nest"), [
+    ("practice.settings_changed", lambda p: p["settings"]),  # a new setting
+    ("payment.succeeded", lambda p: p["method"]),  # a new card detail
+    ("balance.changed", lambda p: p["open_invoices"][0]),  # a new member of an open invoice
+])
+def test_a_member_a_newer_producer_added_inside_an_object_is_kept_too(event_type, nest):
+    """Services deploy one at a time: an added member one level down must not dead-letter the event either."""
+    import copy
+
+    contract = CATALOGUE.get(event_type, 1)
+    newer = copy.deepcopy(contract.example)
+    nest(newer)["added_later"] = True
+    assert contract.load(newer) == newer
+    with pytest.raises(EventContractError):
+        contract.check(newer)
+
+
 def test_the_suites_own_test_types_are_not_checked():
     outbox_row(make_event("test.happened", {"anything": object.__name__}, producer="identity", version=7))
     assert CATALOGUE.load_incoming("bench.tick", 3, {"seq": 1}) == {"seq": 1}
