@@ -58,3 +58,29 @@ def test_a_loop_that_ends_by_itself_stops_the_others_and_exits_non_zero():
     crashed = Loop(on_start=lambda: survivor.started.wait(5), ends_by_itself=True)
     assert run_loops([survivor, crashed]) == 1
     assert survivor.stopped.is_set()
+
+
+def test_the_loops_get_one_stop_budget_between_them(monkeypatch):
+    """Two loops that never stop: the process still exits within one budget, not one per loop."""
+    import shared.worker
+
+    monkeypatch.setattr(shared.worker, "STOP_WITHIN_SECONDS", 0.2)
+    waits = []
+    real_join = threading.Thread.join
+
+    def join(self, timeout=None):
+        waits.append(timeout)
+        return real_join(self, timeout)
+
+    monkeypatch.setattr(threading.Thread, "join", join)
+
+    class Stuck(Loop):
+        def stop(self):  # never lets run_forever return
+            pass
+
+    stuck = [Stuck(), Stuck()]
+    crashed = Loop(on_start=lambda: all(s.started.wait(5) for s in stuck), ends_by_itself=True)
+    assert run_loops([*stuck, crashed]) == 1
+    assert sum(w for w in waits if w is not None) <= 0.2 + 1e-6
+    for s in stuck:
+        s.stopped.set()  # let the test's threads end
