@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.db import Json, UTCDateTime, new_id, service_metadata
-from shared.directory import PracticeColumns
+from shared.directory import ClientDirectoryColumns, PracticeColumns
 from shared.events import define_event_tables
 
 
@@ -28,21 +28,14 @@ class Base(DeclarativeBase):
     metadata = service_metadata()
 
 
-class Account(Base):
-    """A client's billing account, and billing's copy of the client's directory entry."""
+class Account(ClientDirectoryColumns, Base):
+    """A client's billing account, and billing's copy of the client's directory entry (every directory field)."""
 
     __tablename__ = "accounts"
-    client_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    first_name: Mapped[str] = mapped_column(String(100))
-    last_name: Mapped[str] = mapped_column(String(100))
-    preferred_name: Mapped[str | None] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(254))
-    date_of_birth: Mapped[date | None] = mapped_column(Date)
     autopay_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     autopay_failures: Mapped[int] = mapped_column(Integer, default=0)
     autopay_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     default_payment_method_id: Mapped[str | None] = mapped_column(String(36))  # from payments' events
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
 
 class Practice(PracticeColumns, Base):
