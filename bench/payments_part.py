@@ -3,8 +3,8 @@
 Aims: the service adds under 15 ms p50 over the processor call, and the ledger shows a payment (ledger
 lag, from the payment's 201 answer) within 500 ms p99 at 50 payments/s.
 
-The whole stack runs as tests/e2e/conftest.py starts it, on free ports: identity (web and relay), the
-gateway, billing (web, relay, consumer), payments (web, relay, consumer) and the sandbox processor
+The whole stack runs as make run starts it, on free ports: identity (web and events), the
+gateway, billing (web and events: its relay and consumer), payments (web and events) and the sandbox processor
 (1 worker x 16 threads), on fresh `portal_bench_*` databases and a bench RabbitMQ vhost (the part refuses
 to run without one: its relays would publish into the developer's own vhost). Online payments are turned
 on through the gateway; each bench client is registered, invoiced 1,000,000 cents and saves the 4242 card.
@@ -158,12 +158,12 @@ class Stack:
         self.web("payments", PAYMENTS_APP)
         self.env["PAYMENTS_URL"] = self.urls["payments"]
         self.web("gateway", GATEWAY_APP)
-        # Consumers first: an event published before its queue is bound has no subscriber and is gone.
-        self.worker("billing-consumer", "services.billing.worker", "consume")
-        self.worker("payments-consumer", "services.payments.worker", "consume")
+        # Each service's events process, as deployed (its relay and its consumer in one process). The consumers
+        # are bound before identity's relay starts: an event published before its queue is bound is gone.
+        self.worker("billing-events", "services.billing.worker", "events")
+        self.worker("payments-events", "services.payments.worker", "events")
         self._wait_consumers(["billing.events", "payments.events"])
-        for service in ("identity", "billing", "payments"):
-            self.worker(f"{service}-relay", f"services.{service}.worker", "relay")
+        self.worker("identity-events", "services.identity.worker", "events")
 
     def _wait_consumers(self, queues: list[str], timeout: float = 30.0) -> None:
         import logging
@@ -534,7 +534,7 @@ def run(procs: Procs, workspace: Workspace, settings: dict) -> dict:
         log(f"payments: registering {n_clients} clients")
         clients = registered_clients(workspace, n_clients, uuid.uuid4().hex[:8])
         stack = Stack(procs, workspace, broker.url)
-        log("payments: starting the stack (sandbox, identity, billing, payments, gateway, relays, consumers)")
+        log("payments: starting the stack (sandbox, identity, billing, payments, gateway, events processes)")
         stack.start()
         out["setup"] = prepare_clients(stack, fixture["admin_token"], clients)
         log(f"payments: {n_clients} clients invoiced {INVOICE_CENTS} cents each with a saved card "

@@ -279,8 +279,8 @@ def _errors_n(result: dict) -> int:
     return result.get("non_2xx_3xx", 0) + result.get("socket_errors", 0)
 
 
-_STACK_ORDER = ["gateway", "payments", "sandbox", "billing", "identity", "postgres", "rabbitmq", "billing-consumer",
-                "payments-consumer", "billing-relay", "payments-relay", "identity-relay", "wrk", "bench"]
+_STACK_ORDER = ["gateway", "payments", "sandbox", "billing", "identity", "postgres", "rabbitmq", "billing-events",
+                "payments-events", "identity-events", "wrk", "bench"]
 
 
 def _payments(p: dict, s: dict, aims: list) -> list[str]:
@@ -291,14 +291,14 @@ def _payments(p: dict, s: dict, aims: list) -> list[str]:
         "### Payments: Pay Now with a saved card",
         "",
         f"The whole stack on fresh bench databases and a bench vhost (gateway, identity, billing and payments "
-        f"gthread 2x8, each with its relay, billing and payments consumers, the sandbox processor gthread 1x16). "
+        f"gthread 2x8, each with its events process (relay and consumer), the sandbox processor gthread 1x16). "
         f"{p['clients']} registered clients, each invoiced and with the 4242 card saved ({setup.get('setup_s', '?')} s "
         f"to set up). Raw charge: `POST /v1/charges` at the sandbox with the API key and a fresh reference. Pay Now: "
         f"`POST /api/v1/portal/payments` through the gateway, `amount_cents` {100} on a saved card, a fresh "
         f"Idempotency-Key, clients round robin. wrk -t1 -c1 for {s['c1_duration']:.0f} s; -t2 -c{conc} for "
         f"{s['duration']:.0f} s (raw) and {s.get('payments_duration', 20):.0f} s (Pay Now) after a "
         f"{s['warmup']:.0f} s warm-up. CPU ms/req: every process of the stack, RabbitMQ and PostgreSQL included "
-        "(the consumers and relays work for the run's events, some of them after it).",
+        "(the events processes work for the run's events, some of them after it).",
         "",
         "| call | connections | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | payments | CPU ms/req | "
         "other load |",
