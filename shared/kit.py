@@ -36,8 +36,16 @@ def create_service_app(import_name: str, config, *, blueprints: Mapping[Blueprin
     of the new app that makes one (identity, which checks tokens with its own keys), or None for identity's
     keys fetched over HTTP. The verifier is app.extensions["verifier"]."""
     engine = get_engine(config.database_url)
+
+    def sessions_list():
+        # Ready means a signed-in request can be checked: until this process has identity's list of ended
+        # sessions, every token check answers 503 (as the gateway's readiness says too).
+        revocations = app.extensions["verifier"].revocations
+        if revocations is not None:
+            revocations.ensure_loaded()
+
     app = create_base_app(import_name, config, error_map=dict(error_map or {}),
-                          readiness=[database_check(engine), broker_check(config.amqp_url)])
+                          readiness=[database_check(engine), broker_check(config.amqp_url), sessions_list])
     if verifier is None:
         verifier = default_verifier(config)
     elif not isinstance(verifier, TokenVerifier):

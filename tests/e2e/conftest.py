@@ -1,4 +1,5 @@
-"""The stack as real processes (gateway, identity, its relay and mail worker, an SMTP sink), through the gateway."""
+"""The stack as real processes (gateway, identity, billing, payments with their events processes and workers, an SMTP
+sink, the sandbox processor), through the gateway."""
 
 from __future__ import annotations
 
@@ -93,20 +94,20 @@ def stack(e2e_infra, tmp_path_factory):
                                               str(mail_dir)), env, logs),
         "identity": Process("identity", gunicorn("services.identity.app:create_app()", ports["identity"]),
                             {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-identity")}, logs),
-        "identity-relay": Process("identity-relay", python_module("services.identity.worker", "relay"), env, logs),
+        # each service's events process, as make run and the manifests start it (its relay and its consumer)
+        "identity-events": Process("identity-events", python_module("services.identity.worker", "events"), env,
+                                   logs),
         "identity-tasks": Process("identity-tasks", [str(BIN / "celery"), "-A", "services.identity.tasks", "worker",
                                                      "-n", "identity-e2e@%h",
                                                      "-Q", "identity", "--pool=threads", "--concurrency=2",
                                                      "--loglevel=INFO"], env, logs),
         "billing": Process("billing", gunicorn("services.billing.app:create_app()", ports["billing"]),
                            {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-billing")}, logs),
-        "billing-relay": Process("billing-relay", python_module("services.billing.worker", "relay"), env, logs),
-        "billing-consumer": Process("billing-consumer", python_module("services.billing.worker", "consume"), env, logs),
+        "billing-events": Process("billing-events", python_module("services.billing.worker", "events"), env, logs),
         "payments": Process("payments", gunicorn("services.payments.app:create_app()", ports["payments"]),
                             {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-payments")}, logs),
-        "payments-relay": Process("payments-relay", python_module("services.payments.worker", "relay"), env, logs),
-        "payments-consumer": Process("payments-consumer", python_module("services.payments.worker", "consume"), env,
-                                     logs),
+        "payments-events": Process("payments-events", python_module("services.payments.worker", "events"), env,
+                                   logs),
         "sandbox": Process("sandbox", gunicorn("services.payments.sandbox.app:create_app()", ports["sandbox"]),
                            {**env, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "8"}, logs),
         "gateway": Process("gateway", gunicorn("gateway.app:create_app()", ports["gateway"]),
@@ -116,8 +117,9 @@ def stack(e2e_infra, tmp_path_factory):
         for process in processes.values():
             process.start()
         wait_http(f"{identity_url}/readyz", processes["identity"])
-        for name in ("billing", "payments", "sandbox"):
-            wait_http(f"http://127.0.0.1:{ports[name]}/healthz", processes[name])
+        for name in ("billing", "payments"):  # ready: their database, the broker and identity's list of sessions
+            wait_http(f"http://127.0.0.1:{ports[name]}/readyz", processes[name])
+        wait_http(f"http://127.0.0.1:{ports['sandbox']}/healthz", processes["sandbox"])
         wait_http(f"{gateway_url}/readyz", processes["gateway"])
         yield Stack(gateway=gateway_url, identity=identity_url, mail_dir=mail_dir, processes=processes, env=env,
                     processor=f"http://127.0.0.1:{ports['sandbox']}")

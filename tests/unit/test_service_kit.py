@@ -66,3 +66,25 @@ def test_the_same_blueprints_serve_two_kit_apps(verifier):
     apps = [create_service_app("unit", config, verifier=verifier, blueprints={bp: CLIENT_ROLES}) for _ in range(2)]
     for app in apps:
         assert app.test_client().get("/portal/me").status_code == 401
+
+
+def test_readiness_waits_for_the_list_of_ended_sessions(signer):
+    """Until a process has identity's list of ended sessions, every token check answers 503: it is not ready."""
+    from shared.auth import JWKSCache, TokenVerifier
+    from shared.revocation import RevocationList
+
+    answers = {"list": None}
+
+    def fetch():
+        if answers["list"] is None:
+            raise ConnectionError("identity down")
+        return answers["list"]
+
+    revocations = RevocationList(fetch, background=False, first_retry_after=0)
+    verifier = TokenVerifier(JWKSCache("http://jwks.invalid", fetch=lambda: signer.jwks), issuer=signer.issuer,
+                             audience=signer.audience, revocations=revocations)
+    client = kit_app(verifier).test_client()
+    down = client.get("/readyz")
+    assert down.status_code == 503 and "sessions_list" in down.get_json()["failures"]
+    answers["list"] = {"sessions": [], "window_seconds": 960}
+    assert "sessions_list" not in client.get("/readyz").get_json().get("failures", {})
