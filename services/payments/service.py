@@ -1,29 +1,22 @@
-"""Payments' use cases behind one facade, PaymentsService (app.extensions["payments"], the celery tasks, the cli):
-
-- paying.py: Pay Now and AutoPay's charges, exactly once (reserve, charge, settle; the statements it runs);
-- idempotency.py: waiting for the answer under an Idempotency-Key another request holds;
-- online.py: whether the practice takes payments online, asked of identity at each decision;
-- cards.py: cards on file, a new card entered for a payment, legacy cards' conversion;
-- refunds.py: refunds, once per key, settled or reconciled;
-- reconciliation.py: payments and refunds whose outcome is unknown, asked of the processor; keys expired;
-- history.py: payments as the API shows them, a page of them, a receipt;
-- projections.py (with events.py): what payments keeps of other services' events.
-The decisions (what is payable, which card, what may be refunded, how a payment settles) are in domain/.
+"""Payments' use cases (services/payments/usecases/, one module each) behind one facade, PaymentsService
+(app.extensions["payments"], the celery tasks, the cli). What payments keeps of other services' events is
+projections.py (with events.py); the decisions (what is payable, which card, what may be refunded, how a payment
+settles) are in domain/.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.payments.cards import Cards
-from services.payments.common import Context
-from services.payments.history import History
-from services.payments.idempotency import PaymentKeys
-from services.payments.online import OnlinePayments
-from services.payments.paying import Paying
 from services.payments.processor import CardProcessor
-from services.payments.reconciliation import Reconciliation
-from services.payments.refunds import Refunds
+from services.payments.usecases.base import Context
+from services.payments.usecases.cards import Cards
+from services.payments.usecases.history import History
+from services.payments.usecases.idempotency import PaymentKeys
+from services.payments.usecases.online import OnlinePayments
+from services.payments.usecases.paying import Paying
+from services.payments.usecases.reconciliation import Reconciliation
+from services.payments.usecases.refunds import Refunds
 from shared.practice_settings import PracticeSettings, SettingsSource
 
 

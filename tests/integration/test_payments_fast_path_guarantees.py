@@ -248,7 +248,7 @@ def test_prebuilt_statements_write_exactly_their_columns_whatever_parameters_the
     """Pins the SQLAlchemy pitfall the commits name: an INSERT/UPDATE built once and executed with a params dict
     takes any key equal to one of its table's columns as one more column to set (also inside a CTE). With the
     parameters the code really passes, each statement writes exactly the columns meant."""
-    from services.payments.paying import WRITTEN_COLUMNS
+    from services.payments.usecases.paying import WRITTEN_COLUMNS
 
     client_id, me, invoices = payer(10000)
     card = me.post(METHODS, json={"processor_token": tokenize(sandbox[0])}).get_json()

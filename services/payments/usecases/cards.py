@@ -11,11 +11,9 @@ from typing import NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.payments.common import Context, publish
 from services.payments.domain.cards import check_not_expired, conversion_refusal
 from services.payments.domain.errors import CardAlreadySaved, CardUnreadable, PaymentMethodNotFound, ProcessorDown
 from services.payments.models import Payment, PaymentMethod
-from services.payments.online import OnlinePayments
 from services.payments.processor import (
     CardDetails,
     CardTokenInvalid,
@@ -26,6 +24,8 @@ from services.payments.processor import (
     SavedCard,
     failure_message,
 )
+from services.payments.usecases.base import Context, publish
+from services.payments.usecases.online import OnlinePayments
 from shared.db import new_id, unit_of_work, utcnow
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from services.payments.common import Context
 from services.payments.domain.errors import IdempotencyConflict, RequestInProgress
-from services.payments.history import view
 from services.payments.models import Account, IdempotencyKey, Payment
+from services.payments.usecases.base import Context
+from services.payments.usecases.history import view
 from shared.db import unit_of_work, utcnow
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.payments.common import Context
 from services.payments.domain.errors import OnlinePaymentsOff, PaymentsError, SettingsUnknown
 from services.payments.models import Practice
+from services.payments.usecases.base import Context
 from shared.db import unit_of_work
 from shared.practice_settings import SettingsUnavailable, confirm
 

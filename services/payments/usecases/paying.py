@@ -27,17 +27,12 @@ from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, insert, 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from services.payments.cards import Cards, NewCard
-from services.payments.common import Context
 from services.payments.domain.cards import LegacyCard, card_to_charge
 from services.payments.domain.errors import NothingToPay, OnlinePaymentsOff, PaymentsError, ProcessorDown
 from services.payments.domain.idempotency import payment_scope, request_hash
 from services.payments.domain.outcomes import UNSETTLED, outcome_event, settlement
 from services.payments.domain.rules import amount_to_reserve, check_currency
-from services.payments.history import view
-from services.payments.idempotency import PaymentKeys
 from services.payments.models import OPEN_PAYMENT_SQL, IdempotencyKey, Payment, PaymentMethod, Practice, outbox
-from services.payments.online import OnlinePayments
 from services.payments.processor import (
     ChargeResult,
     ProcessorError,
@@ -46,6 +41,11 @@ from services.payments.processor import (
     failure_message,
 )
 from services.payments.projections import practice
+from services.payments.usecases.base import Context
+from services.payments.usecases.cards import Cards, NewCard
+from services.payments.usecases.history import view
+from services.payments.usecases.idempotency import PaymentKeys
+from services.payments.usecases.online import OnlinePayments
 from shared.db import Json, UTCDateTime, new_id, unit_of_work, utcnow
 from shared.events import announcing, event_if_any, event_params, make_event, outbox_row
 

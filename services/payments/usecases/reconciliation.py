@@ -9,12 +9,12 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
 
-from services.payments.common import Context
 from services.payments.domain.outcomes import UNSETTLED
 from services.payments.models import IdempotencyKey, Payment, Refund
-from services.payments.paying import settle
 from services.payments.processor import ProcessorError
-from services.payments.refunds import Refunds
+from services.payments.usecases.base import Context
+from services.payments.usecases.paying import settle
+from services.payments.usecases.refunds import Refunds
 from shared.db import unit_of_work, utcnow
 
 log = logging.getLogger(__name__)

@@ -9,11 +9,9 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from services.payments.common import Context, publish
 from services.payments.domain.errors import PaymentNotFound
 from services.payments.domain.idempotency import refund_scope, request_hash
 from services.payments.domain.refunds import check_refund_amount, check_refundable
-from services.payments.idempotency import await_key
 from services.payments.models import IdempotencyKey, Payment, Refund
 from services.payments.processor import (
     ProcessorError,
@@ -22,6 +20,8 @@ from services.payments.processor import (
     ProcessorUnavailable,
     RefundResult,
 )
+from services.payments.usecases.base import Context, publish
+from services.payments.usecases.idempotency import await_key
 from shared.db import new_id, unit_of_work, utcnow
 
 # A refund's Idempotency-Key (scope refund:<payment id>) names its refund in response_body.
