@@ -4,7 +4,6 @@ when the broker confirms it, refuses part of it, never answers, or the database 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from types import SimpleNamespace
 
@@ -17,7 +16,8 @@ from sqlalchemy import (
 )
 
 from shared.events import define_event_tables
-from shared.relay import OutboxRelay
+from shared.relay import KEEP_CONNECTION_SECONDS, OutboxRelay
+from tests.support.clock import ManualClock
 
 pytestmark = pytest.mark.integration
 
@@ -179,13 +179,15 @@ def test_a_connection_dropped_before_the_commit_leaves_the_rows_to_publish_again
 
 def test_the_kept_connection_is_handed_back_to_the_pool_after_a_while(relays, monkeypatch):
     """Kept between batches (no checkout per batch), but handed back after KEEP_CONNECTION_SECONDS, so the pool's
-    recycle renews it like any pooled connection."""
+    recycle renews it like any pooled connection. The age is read on a clock the test moves."""
+    clock = ManualClock()
+    monkeypatch.setattr("shared.relay.time", clock)
     relay = relays(FakeChannel())
     first = relay._database()
-    assert relay._database() is first and relay._db is not None
     kept = relay._db
-    monkeypatch.setattr("shared.relay.KEEP_CONNECTION_SECONDS", 0.0)
-    time.sleep(0.01)
+    clock.advance(KEEP_CONNECTION_SECONDS)  # at the limit, not over it: still the same connection
+    assert relay._database() is first and relay._db is kept
+    clock.advance(1)
     relay._database()
     assert relay._db is not kept, "the connection was not handed back to the pool"
     relay._release_database()
