@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 
 import pytest
 
@@ -20,6 +19,7 @@ class RawServer:
         self.requests: list[bytes] = []
         self.connections = 0
         self.closed = 0  # connections this server has closed
+        self._changed = threading.Condition()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -62,13 +62,16 @@ class RawServer:
                     return
         finally:
             conn.close()
-            self.closed += 1
+            with self._changed:
+                self.closed += 1
+                self._changed.notify_all()
 
-    def wait_closed(self, count: int, within: float = 5.0) -> None:
-        deadline = time.monotonic() + within
-        while self.closed < count:
-            assert time.monotonic() < deadline, f"closed {self.closed} of {count} connections"
-            time.sleep(0.01)
+    def wait_closed(self, count: int) -> None:
+        """Until this server has closed `count` connections (30 s only as a guard: a broken build fails here
+        instead of hanging)."""
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.closed >= count, timeout=30), \
+                f"closed {self.closed} of {count} connections"
 
     def close(self):
         self.sock.close()
@@ -147,9 +150,12 @@ def test_a_closed_idle_connection_is_retried_for_get_only():
 
 
 def test_timeout_refused_and_garbage():
-    slow = RawServer(lambda n: (time.sleep(1.0), ok())[1])
+    # A service that answers only once the gateway has given up: the read timeout is what ends the request.
+    gave_up = threading.Event()
+    slow = RawServer(lambda n: (gave_up.wait(30), ok())[1])
     with pytest.raises(UpstreamTimeout):
         upstream(slow, read_timeout=0.2).request("GET", "/", [], None)
+    gave_up.set()
     slow.close()
     free = socket.socket()
     free.bind(("127.0.0.1", 0))
