@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -25,7 +24,7 @@ from services.payments.processor import (
     ReferenceConflict,
 )
 from tests.support import random_refs
-from tests.support.processes import Process, free_port, gunicorn, python_module, wait_http
+from tests.support.processes import Process, eventually, free_port, gunicorn, python_module, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -138,11 +137,12 @@ def test_a_declined_charge_has_a_code_and_words_for_the_client(sandbox_url, proc
 def test_the_slow_card_times_out_here_but_the_charge_is_found_afterwards(sandbox_url):
     impatient = HttpProcessor(sandbox_url, API_KEY, timeout=(1.0, 0.5))
     token, reference = token_of(sandbox_url, "4000 0000 0000 3220"), ref()
-    started = time.monotonic()
-    with pytest.raises(ProcessorTimeout):
+    with pytest.raises(ProcessorTimeout) as gave_up:
         impatient.charge(token=token, amount_cents=7000, currency="USD", reference=reference,
                          description="Invoice INV-1003")
-    assert time.monotonic() - started < SLOW_SECONDS  # gave up at the read timeout, no blind retry
+    # Given up at our read timeout, not after the sandbox's late answer (that would be a result), and not
+    # retried blindly: a second POST under the reference would have found the charge and answered it.
+    assert isinstance(gave_up.value.__cause__, requests.exceptions.ReadTimeout), repr(gave_up.value.__cause__)
     found = impatient.find_charge(reference)
     assert found is not None and found.succeeded and found.amount_cents == 7000
     # Repeating the charge under the same reference is safe: the first result, not a second charge.
@@ -184,7 +184,9 @@ def test_a_stopped_sandbox_is_unavailable_not_unknown(tmp_path):
 
 
 class SilentServer:
-    """Accepts connections, reads a request, and hangs up without answering; counts the requests."""
+    """Accepts connections, reads a request, and hangs up without answering; counts the requests. A request is
+    counted before the hang-up, so a client whose call ended at the hang-up finds every request it sent counted
+    (the tests give the client a read timeout far longer, as a guard only)."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -217,14 +219,12 @@ class SilentServer:
 def test_a_post_is_never_sent_twice_but_a_look_up_is_retried():
     server = SilentServer()
     try:
-        adapter = HttpProcessor(server.url, API_KEY, timeout=(1.0, 1.0), retries=2, backoff=0.01)
-        with pytest.raises(ProcessorTimeout):
+        adapter = HttpProcessor(server.url, API_KEY, timeout=(1.0, 30.0), retries=2, backoff=0.01)
+        with pytest.raises(ProcessorTimeout):  # hung up on: the outcome is unknown
             adapter.charge(token="tok_x", amount_cents=100, currency="USD", reference=ref(), description="")
-        time.sleep(0.1)
         assert server.requests == ["POST"]
         with pytest.raises(ProcessorUnavailable):
             adapter.find_charge(ref())
-        time.sleep(0.1)
         assert server.requests == ["POST", "GET", "GET", "GET"]
         adapter.close()
     finally:
@@ -240,13 +240,12 @@ def test_the_environment_s_proxy_settings_are_honoured_as_they_were_at_start(mon
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        through_proxy = HttpProcessor("http://processor.example.test", API_KEY, timeout=(1.0, 1.0), retries=0)
+        through_proxy = HttpProcessor("http://processor.example.test", API_KEY, timeout=(1.0, 30.0), retries=0)
         monkeypatch.setenv("NO_PROXY", "processor.example.test")
         direct = HttpProcessor("http://processor.example.test", API_KEY, timeout=(1.0, 0.5), retries=0)
         monkeypatch.delenv("HTTP_PROXY")
         with pytest.raises(ProcessorTimeout):  # the proxy read the request and hung up: the outcome is unknown
             through_proxy.charge(token="tok_x", amount_cents=100, currency="USD", reference=ref(), description="")
-        time.sleep(0.1)
         assert proxy.requests == ["POST"]
         with pytest.raises(ProcessorUnavailable):  # straight to a host that does not exist: never sent
             direct.find_charge(ref())
@@ -267,12 +266,18 @@ def test_no_card_number_or_cvc_reaches_the_sandbox_log(sandbox, processor):
     process, url = sandbox
     cards = ["4242424242424242", "5555555555554444", "4000000000000002", "4000000000009995", "4000000000000069",
              "4000000000000127", "4000000000000119"]
+    assert tokenize(url, "4242424242424241").status_code == 402
     for number in cards:
         token = token_of(url, " ".join(number[i:i + 4] for i in range(0, 16, 4)))
-        processor.charge(token=token, amount_cents=100, currency="USD", reference=ref(), description="")
-    assert tokenize(url, "4242424242424241").status_code == 402
-    time.sleep(0.2)
-    log = process.log_path.read_text(errors="replace")
+        last = ref()
+        processor.charge(token=token, amount_cents=100, currency="USD", reference=last, description="")
+
+    def log_with_the_last_charge() -> str | None:
+        # Its line in the file means the lines of every request before it are there too (one worker, in order).
+        text = process.log_path.read_text(errors="replace")
+        return text if last in text else None
+
+    log = eventually(log_with_the_last_charge, timeout=30, interval=0.05, message="the last charge's log line")
     assert "card tokenized" in log and "charge recorded" in log
     for number in [*cards, "4242424242424241"]:
         assert number not in log and " ".join(number[i:i + 4] for i in range(0, 16, 4)) not in log
