@@ -65,6 +65,15 @@ DEAD_LETTER_REASONS = {
 }
 
 
+# The type a retried message had when it first came: a delay queue dead-letters it back with the main queue's name
+# as its routing key, so without this its metrics would count it under "<service>.events".
+EVENT_TYPE_HEADER = "x-event-type"
+
+
+def _event_type(method, properties) -> str:
+    return (properties.headers or {}).get(EVENT_TYPE_HEADER) or method.routing_key
+
+
 class PoisonMessage(Exception):
     """A message no retry can fix (no event, or not one the catalogue allows): it goes straight to the
     dead-letter queue, `reason` (a DEAD_LETTER_REASONS key) in its header."""
@@ -266,7 +275,7 @@ class EventConsumer:
                 self._on_messages(channel, batch)
 
     def _on_message(self, channel: BlockingChannel, method, properties, body: bytes) -> None:
-        event_type = method.routing_key
+        event_type = _event_type(method, properties)
         try:
             outcome = self.handle(body)
         except Exception as exc:
@@ -295,7 +304,7 @@ class EventConsumer:
                 self._on_message(channel, *delivery)
             return
         for delivery, outcome in zip(batch, outcomes, strict=True):
-            event_type = delivery.method.routing_key
+            event_type = _event_type(delivery.method, delivery.properties)
             if outcome == "poison":
                 try:
                     self._event(delivery.body)  # again, for the reason (poison is rare)
@@ -318,6 +327,7 @@ class EventConsumer:
         attempt = int(headers.get("x-attempt", 0)) + 1
         headers["x-attempt"] = attempt
         headers["x-last-error"] = exception_line(exc)  # kept by RabbitMQ with the message: no values
+        headers[EVENT_TYPE_HEADER] = event_type  # back from a delay queue, its routing key is the queue's name
         poison = isinstance(exc, PoisonMessage)
         dead = poison or attempt > len(self.retry_delays)
         if dead:
