@@ -236,10 +236,11 @@ def _time_pdf(http: requests.Session, base: str, token: str, statement_id: str, 
 def _split_pdf_time(url: str, statement_id: str, runs: int = 3) -> dict:
     """The same statement in-process: assembling it from the database (documents.statement_doc) and rendering
     it (pdf.render_statement), each best of `runs`."""
-    from services.billing import documents, pdf
+    from services.billing import pdf
     from services.billing.config import BillingConfig
     from services.billing.models import Statement
     from services.billing.service import BillingService
+    from services.billing.usecases import documents
     from shared.db import session_factory, unit_of_work
 
     service = BillingService(config=BillingConfig(database_url=url), sessions=session_factory(url))

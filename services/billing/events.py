@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from services.billing import from_events, postings
+from services.billing.usecases import postings, projections
 from shared.contracts.billing import (
     AutopayChanged,
     AutopayDisabled,
@@ -19,25 +19,25 @@ from shared.contracts.payments import PaymentMethodDefaultChanged, PaymentRefund
 from shared.contracts.upcoming import Appointment
 from shared.events import Event
 
-# What each published type's payload is (built in service.py, ledger.py, postings.py, autopay.py).
+# What each published type's payload is (built in ledger.py and usecases/: invoices.py, postings.py, autopay.py).
 PUBLISHES = {"invoice.generated": InvoiceGenerated, "invoice.paid": InvoicePaid, "payment.posted": PaymentPosted,
              "balance.changed": BalanceChanged, "autopay.changed": AutopayChanged, "autopay.disabled": AutopayDisabled}
 
 
 def on_client(session: Session, event: Event[ClientCreated | ProfileUpdated]) -> None:
-    from_events.upsert_client(session, event.payload)
+    projections.upsert_client(session, event.payload)
 
 
 def on_settings(session: Session, event: Event[PracticeSettingsChanged]) -> None:
-    from_events.apply_settings(session, event.payload["settings"])
+    projections.apply_settings(session, event.payload["settings"])
 
 
 def on_default_card(session: Session, event: Event[PaymentMethodDefaultChanged]) -> None:
-    from_events.set_default_payment_method(session, event.payload)
+    projections.set_default_payment_method(session, event.payload)
 
 
 def on_appointment_completed(session: Session, event: Event[Appointment]) -> None:
-    from_events.record_completed_session(session, event.payload)
+    projections.record_completed_session(session, event.payload)
 
 
 def on_payment_succeeded(session: Session, event: Event[PaymentSucceeded]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 
-from services.billing.autopay import AutopayRunner
 from services.billing.config import BillingConfig
 from services.billing.payments_client import PaymentsClient
+from services.billing.usecases.autopay import AutopayRunner
 from shared.db import session_factory, utcnow
 from shared.practice_settings import PracticeSettings
 from shared.tasks import make_celery

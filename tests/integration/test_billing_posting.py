@@ -147,8 +147,8 @@ def test_a_payment_that_waited_for_the_account_lock_sees_what_was_posted_meanwhi
                                                                                      billing_config, billing_engine):
     """READ COMMITTED: the running balance and the open invoices are read in statements after the account lock's,
     so a payment that had to wait for the lock allocates only what the posting it waited for left open."""
-    from services.billing import postings
     from services.billing.ledger import lock_for_posting
+    from services.billing.usecases import postings
     from shared.db import session_factory
 
     client_id, _ = bclient()

@@ -11,8 +11,8 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from services.billing.autopay import AutopayRunner
 from services.billing.payments_client import PaymentsClient
+from services.billing.usecases.autopay import AutopayRunner
 from shared.db import utcnow
 from tests.integration.billing_fixtures import invoice, paid
 

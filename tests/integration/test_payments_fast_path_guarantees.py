@@ -294,8 +294,8 @@ def test_the_same_payment_under_two_event_ids_posted_concurrently_is_on_the_ledg
     """Pins: a duplicate payment.succeeded (another event id, another consumer replica) that waits for the account
     lock while the first posts finds the entry committed (the INSERT ... ON CONFLICT DO NOTHING in the statement
     that also reads the open invoices) and writes and announces nothing."""
-    from services.billing import postings
     from services.billing.ledger import lock_for_posting
+    from services.billing.usecases import postings
     from shared.db import session_factory
 
     client_id, _ = bclient()

@@ -30,7 +30,7 @@ from services.billing.api.schemas import (
     StaffInvoiceQuery,
     SuperbillIn,
 )
-from services.billing.service import document_entry
+from services.billing.usecases.documents import document_entry
 from shared.auth import current_principal, require_roles
 from shared.web import doc, load, load_query
 

@@ -1,4 +1,11 @@
-"""The nightly AutoPay run: charge the default card for the full balance of each enrolled client whose
+"""AutoPay: a client's enrolment (Enrolment, from the API) and the nightly run (AutopayRunner, from the beat, the
+cli and the staff API).
+
+Enrolment: staff switch a client's AutoPay on or off (on only while the practice's switch, confirmed with identity,
+allows it); each change starts a clean count of failed nights, and an enrolment a new AutoPay period (the run
+charges balances from invoices issued after it).
+
+The nightly run: charge the default card for the full balance of each enrolled client whose
 balance comes from an invoice issued since AutoPay last succeeded for them.
 
 The idempotency key is derived from the run (the practice's calendar date) and the client, so running
@@ -20,13 +27,32 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.billing import ledger
+from services.billing.domain.errors import AutopayOff
 from services.billing.models import Account, AutopayAttempt, AutopayRun, Invoice
 from services.billing.payments_client import PaymentsClient, PaymentsUnavailable
+from services.billing.usecases.base import Context, require_switch
 from shared.db import unit_of_work, utcnow
 from shared.practice_settings import PracticeSettings, SettingsSource, SettingsUnavailable, confirm
 
 log = logging.getLogger(__name__)
 FINAL = {"succeeded", "failed", "processing"}
+
+
+class Enrolment:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def set_autopay(self, client_id: str, enabled: bool) -> dict:
+        if enabled:  # asked before the account lock: a call to identity is never made holding one
+            require_switch(self.ctx, "autopay_enabled", AutopayOff("Turn AutoPay on in the practice settings first."))
+        with unit_of_work(self.ctx.sessions) as session:
+            account = ledger.lock_account(session, client_id)
+            if enabled and not account.autopay_enabled:
+                account.autopay_since = utcnow()
+            account.autopay_enabled = enabled
+            account.autopay_failures = 0
+            ledger.publish(session, "autopay.changed", {"client_id": client_id, "enabled": enabled})
+            return {"client_id": client_id, "autopay_enabled": enabled}
 
 
 class AutopayRunner:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from services.billing import ledger
 from services.billing.models import Account, BillableSession, Practice
-from services.billing.service import PRACTICE_FIELDS
+from services.billing.usecases.practice import PRACTICE_FIELDS
 from shared.directory import ClientDirectory, PracticeProjection
 
 # The directory on billing's accounts (names and birth date for statements and superbills); a new account starts
