@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from services.billing.api import portal, staff
 from services.billing.api.errors import ERROR_MAP
-from services.billing.autopay import AutopayRunner
 from services.billing.config import BillingConfig
 from services.billing.payments_client import PaymentsClient
 from services.billing.service import BillingService
+from services.billing.usecases.autopay import AutopayRunner
 from shared.auth import CLIENT_ROLES, STAFF_ROLES, TokenVerifier
 from shared.db import session_factory
 from shared.kit import create_service_app
