@@ -5,7 +5,6 @@ shared.errors is tests/unit/test_domain_purity.py's."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 
@@ -17,6 +16,7 @@ from services.billing.domain.errors import BillingError, EventForUnknownClient
 from shared import errors as http
 from shared.config import BaseConfig
 from shared.web import create_base_app
+from tests.support.error_maps import check_error_map
 
 INVALID = (422, "validation-error", "Your request has invalid fields")
 # What each answered before the domain errors stopped subclassing shared.errors (status, slug, title): pinned here,
@@ -62,25 +62,8 @@ GENERIC = {403: http.Forbidden, 404: http.NotFound, 409: http.Conflict, 422: htt
            503: http.ServiceUnavailable}
 
 
-def raised_errors() -> dict[str, type]:
-    return {name: cls for name, cls in inspect.getmembers(domain_errors, inspect.isclass)
-            if issubclass(cls, BillingError) and cls is not BillingError}
-
-
-def test_every_domain_error_is_in_the_table_with_its_answer():
-    assert set(raised_errors()) == set(ANSWERS)
-    assert {name: (m.status, m.slug, m.title) for name, cls in raised_errors().items()
-            for m in [ERROR_MAP[cls]]} == ANSWERS
-
-
-def test_the_table_maps_nothing_but_billings_domain_errors():
-    assert set(ERROR_MAP) == set(raised_errors().values())
-
-
-def test_no_domain_error_knows_its_http_answer():
-    for cls in raised_errors().values():
-        assert not issubclass(cls, http.ProblemError), cls
-        assert not hasattr(cls, "status") and not hasattr(cls, "slug"), cls
+def test_the_table_maps_each_domain_error_to_its_pinned_answer_and_nothing_else():
+    check_error_map(domain_errors, BillingError, ERROR_MAP, ANSWERS)
 
 
 def test_an_event_for_an_unknown_client_is_no_answer_of_the_api():

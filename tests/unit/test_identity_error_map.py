@@ -4,8 +4,6 @@ errors, members and headers (WWW-Authenticate, Retry-After) reach the answer as 
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
 from services.identity.api.errors import ERROR_MAP
@@ -20,8 +18,8 @@ from services.identity.domain.errors import (
 )
 from services.identity.domain.registration import ensure_usable, mismatch
 from shared.config import BaseConfig
-from shared.errors import ProblemError
 from shared.web import create_base_app
+from tests.support.error_maps import check_error_map, raising
 
 # What each answered before the domain errors stopped subclassing shared.errors (status, slug, title): pinned here,
 # so that a change to the table is a change to this list too.
@@ -53,31 +51,8 @@ ANSWERS = {
 BASES = {"IdentityError", "SignInRefused", "Throttled"}
 
 
-def raised_errors() -> dict[str, type]:
-    return {name: cls for name, cls in inspect.getmembers(domain_errors, inspect.isclass)
-            if issubclass(cls, IdentityError) and name not in BASES}
-
-
-def test_every_domain_error_is_in_the_table_with_its_answer():
-    assert set(raised_errors()) == set(ANSWERS)
-    assert {name: (m.status, m.slug, m.title) for name, cls in raised_errors().items()
-            for m in [ERROR_MAP[cls]]} == ANSWERS
-
-
-def test_the_table_maps_nothing_but_identitys_domain_errors():
-    assert set(ERROR_MAP) == set(raised_errors().values())
-
-
-def test_no_domain_error_knows_its_http_answer():
-    for cls in raised_errors().values():
-        assert not issubclass(cls, ProblemError), cls
-        assert not hasattr(cls, "status") and not hasattr(cls, "slug"), cls
-
-
-def raising(make):
-    def view():
-        raise make()
-    return view
+def test_the_table_maps_each_domain_error_to_its_pinned_answer_and_nothing_else():
+    check_error_map(domain_errors, IdentityError, ERROR_MAP, ANSWERS, bases=frozenset(BASES))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ tests/unit/test_domain_purity.py's)."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 from datetime import date
 
@@ -16,8 +15,8 @@ from services.payments.domain import errors as domain_errors
 from services.payments.domain.cards import check_not_expired
 from services.payments.domain.errors import PaymentsError, ProcessorDown, SettingsUnknown
 from shared.config import BaseConfig
-from shared.errors import ProblemError
 from shared.web import create_base_app
+from tests.support.error_maps import check_error_map, raising
 
 INVALID = (422, "validation-error", "Your request has invalid fields")
 # What each answered before the domain errors stopped subclassing shared.errors (status, slug, title): pinned here,
@@ -47,31 +46,8 @@ ANSWERS = {
 }
 
 
-def raised_errors() -> dict[str, type]:
-    return {name: cls for name, cls in inspect.getmembers(domain_errors, inspect.isclass)
-            if issubclass(cls, PaymentsError) and cls is not PaymentsError}
-
-
-def test_every_domain_error_is_in_the_table_with_its_answer():
-    assert set(raised_errors()) == set(ANSWERS)
-    assert {name: (m.status, m.slug, m.title) for name, cls in raised_errors().items()
-            for m in [ERROR_MAP[cls]]} == ANSWERS
-
-
-def test_the_table_maps_nothing_but_payments_domain_errors():
-    assert set(ERROR_MAP) == set(raised_errors().values())
-
-
-def test_no_domain_error_knows_its_http_answer():
-    for cls in raised_errors().values():
-        assert not issubclass(cls, ProblemError), cls
-        assert not hasattr(cls, "status") and not hasattr(cls, "slug"), cls
-
-
-def raising(make):
-    def view():
-        raise make()
-    return view
+def test_the_table_maps_each_domain_error_to_its_pinned_answer_and_nothing_else():
+    check_error_map(domain_errors, PaymentsError, ERROR_MAP, ANSWERS)
 
 
 @pytest.fixture
