@@ -64,7 +64,8 @@ def registered_clients(workspace: Workspace, n: int, tag: str) -> list[dict]:
     """`n` more clients, each registered (a client user with an argon2 password, as after the invitation
     e-mail), created through identity in-process like the bench client: client.created waits in identity's
     outbox for its relay. Answers [{client_id, user_id, access_token}]; the one-hour access tokens are
-    signed by identity's own signer (what a sign-in would answer), so no argon2 verify is spent on them."""
+    signed by identity's own signer (what a sign-in would answer), so no argon2 verify is spent on them. Each also
+    carries its `email`, to sign in with CLIENT_PASSWORD."""
     prepare_identity(workspace)
     service = _service["identity"]
     from shared.auth import Principal
@@ -81,5 +82,6 @@ def registered_clients(workspace: Workspace, n: int, tag: str) -> list[dict]:
         user = service.register(token, "Benchmark", birth, CLIENT_PASSWORD)
         access = service.signer.access_token(user_id=user["user_id"], role="client", client_id=client["id"],
                                              ttl=service.config.access_token_ttl, session_id=uuid.uuid4().hex)
-        out.append({"client_id": client["id"], "user_id": user["user_id"], "access_token": access})
+        out.append({"client_id": client["id"], "user_id": user["user_id"], "access_token": access,
+                    "email": client["email"]})
     return out

@@ -513,6 +513,45 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+REVOCATION_LOGOUTS = 20
+
+
+def revocation_lag(stack: Stack, email: str, n: int) -> dict:
+    """How long a logout takes to hold everywhere: from the logout's 204 to the last place's first 401 for the
+    access token of the session it ended (the gateway, and each service asked directly), over `n` logouts. Each
+    process polls identity's list of ended sessions every REVOCATION_REFRESH_SECONDS (2 s): about 2 s at most."""
+    from bench.common import CLIENT_PASSWORD
+
+    places = {"gateway": stack.urls["gateway"] + "/api/v1/portal/me",
+              "identity": stack.urls["identity"] + "/api/v1/portal/me",
+              "billing": stack.urls["billing"] + "/api/v1/portal/account",
+              "payments": stack.urls["payments"] + "/api/v1/portal/payment-methods"}
+    http = requests.Session()
+    took = []
+    for _ in range(n):
+        tokens = http.post(stack.urls["gateway"] + "/api/v1/auth/login", timeout=30,
+                           json={"email": email, "password": CLIENT_PASSWORD}).json()
+        auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+        if any(http.get(url, headers=auth, timeout=10).status_code != 200 for url in places.values()):
+            raise RuntimeError("a signed-in request was refused before the logout")
+        logout = http.post(stack.urls["gateway"] + "/api/v1/auth/logout", timeout=30,
+                           json={"refresh_token": tokens["refresh_token"]})
+        if logout.status_code != 204:
+            raise RuntimeError(f"logout answered {logout.status_code}")
+        ended, waiting = time.monotonic(), dict(places)
+        deadline = ended + 30
+        while waiting and time.monotonic() < deadline:
+            for name, url in list(waiting.items()):
+                if http.get(url, headers=auth, timeout=10).status_code == 401:
+                    del waiting[name]
+            if waiting:
+                time.sleep(0.02)  # polling the places: a measurement, not a test
+        if waiting:
+            raise RuntimeError(f"still let through 30 s after the logout: {sorted(waiting)}")
+        took.append(time.monotonic() - ended)
+    return {"n": n, "p50_s": round(percentile(took, 50), 2), "max_s": round(max(took), 2)}
+
+
 def run(procs: Procs, workspace: Workspace, settings: dict) -> dict:
     from bench.events_part import BenchBroker
     from shared.config import env as setting
@@ -602,6 +641,10 @@ def run(procs: Procs, workspace: Workspace, settings: dict) -> dict:
             log(f"payments: {name} paced: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
                 f"({result['n']} answered, {result['failed']} failed)")
         out["paced"]["drain"] = drain(*dsns, timeout=30)
+
+        log(f"payments: revocation lag over {REVOCATION_LOGOUTS} logouts")
+        out["revocation"] = revocation_lag(stack, clients[0]["email"], REVOCATION_LOGOUTS)
+        log(f"payments: revocation lag p50 {out['revocation']['p50_s']} s, max {out['revocation']['max_s']} s")
     finally:
         procs.stop_all()
         broker.cleanup()

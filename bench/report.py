@@ -368,6 +368,10 @@ def _payments(p: dict, s: dict, aims: list) -> list[str]:
         aims.append((f"Pay Now at {conc} connections: payments/s, p50, p99 (raw charge alongside)", "report",
                      f"{payc['rps']:.1f}/s, {payc['p50_ms']:.1f} ms, {payc['p99_ms']:.1f} ms (raw {rawc['rps']:.0f}/s, "
                      f"{rawc['p50_ms']:.1f} ms, {rawc['p99_ms']:.1f} ms)" + _noisy(payc, rawc), None))
+    revocation = p.get("revocation")
+    if revocation:
+        aims.append((f"a logout refused everywhere (gateway and each service), p50 / max over {revocation['n']}",
+                     "≤ 2.5 s", f"{revocation['p50_s']} s / {revocation['max_s']} s", revocation["max_s"] <= 2.5))
     for i, r in enumerate(lag_runs):
         if r.get("lag_p99_ms") is None:
             continue
