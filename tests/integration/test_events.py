@@ -344,8 +344,10 @@ def consumer_setup(identity_engine, migrated, exchange, broker):
         exchange=exchange, retry_delays=(1, 1))
     thread = threading.Thread(target=consumer.run_forever, kwargs={"install_signals": False}, daemon=True)
     thread.start()
-    eventually(lambda: consumer_ready(migrated.amqp_url, consumer.queue), timeout=10,
-               message="consumer queue declared")
+    # The channel is set once the whole topology is declared (the main queue first, the dead-letter and delay
+    # queues after it): a test that looks into the dead-letter queue before it exists would close its channel.
+    eventually(lambda: consumer._channel is not None and consumer_ready(migrated.amqp_url, consumer.queue),
+               timeout=10, message="consumer's queues declared")
     yield consumer, calls
     consumer.stop()
     thread.join(10)
