@@ -15,6 +15,7 @@ from shared.consumer import DEAD_LETTER_REASON_HEADER, EventConsumer
 from shared.contracts import CATALOGUE
 from shared.db import session_factory
 from shared.events import make_event
+from tests.support.observe import dead_lettered
 from tests.support.processes import eventually
 
 pytestmark = pytest.mark.integration
@@ -62,12 +63,8 @@ def test_an_event_the_catalogue_does_not_allow_is_dead_lettered_at_once_with_its
     publish(broker, exchange, event)
     publish(broker, exchange, after)
 
-    def dead_lettered():
-        method, props, body = broker.basic_get(consumer.dead_letter_queue, auto_ack=True)
-        return (props, json.loads(body)) if method else None
-
-    props, body = eventually(dead_lettered, timeout=10, message="event in the dead-letter queue")
-    assert body["id"] == event.id
+    props, body = dead_lettered(broker, consumer.dead_letter_queue)
+    assert json.loads(body)["id"] == event.id
     assert props.headers[DEAD_LETTER_REASON_HEADER] == reason
     assert props.headers["x-attempt"] == 1  # no retry
     assert error in props.headers["x-last-error"]

@@ -17,7 +17,7 @@ from shared.consumer import EventConsumer
 from shared.db import get_engine, session_factory, unit_of_work
 from shared.events import make_event, record_event
 from shared.relay import OutboxRelay
-from tests.support.observe import LogWatch, consumed, settled
+from tests.support.observe import LogWatch, consumed, dead_lettered, settled
 from tests.support.processes import eventually
 from tests.support.tcp_proxy import TcpProxy
 
@@ -398,12 +398,8 @@ def test_failing_handler_retries_with_backoff_then_dead_letters(consumer_setup, 
     event = make_event("test.broken", {}, producer="test")
     publish(broker, exchange, event)
 
-    def dead_lettered():
-        method, props, body = broker.basic_get(consumer.dead_letter_queue, auto_ack=True)
-        return (props, json.loads(body)) if method else None
-
-    props, body = eventually(dead_lettered, timeout=20, message="event in the dead-letter queue")
-    assert body["id"] == event.id
+    props, body = dead_lettered(broker, consumer.dead_letter_queue, timeout=20)
+    assert json.loads(body)["id"] == event.id
     assert calls["fail"] == 3  # first try + two retries
     assert props.headers["x-attempt"] == 3 and "unknown client" in props.headers["x-last-error"]
     assert effect_rows(identity_engine, event.id) == []  # each failed try rolled back
@@ -416,11 +412,7 @@ def test_poison_message_goes_straight_to_the_dead_letter_queue(consumer_setup, b
     consumer, calls = consumer_setup
     publish(broker, exchange, b"this is not json", routing_key="test.happened")
 
-    def dead_lettered():
-        method, _props, body = broker.basic_get(consumer.dead_letter_queue, auto_ack=True)
-        return body if method else None
-
-    assert eventually(dead_lettered, timeout=10) == b"this is not json"
+    assert dead_lettered(broker, consumer.dead_letter_queue)[1] == b"this is not json"
 
 
 def test_readiness_reports_database_and_broker(identity_app, identity_config):

@@ -19,6 +19,14 @@ def consumed(service: str, event_type: str, outcome: str) -> float:
     return value or 0.0
 
 
+def dead_lettered(broker, queue: str, *, timeout: float = 10) -> tuple:
+    """The first message in a dead-letter queue, taken off it: (properties, body bytes), once there is one."""
+    def taken():
+        method, props, body = broker.basic_get(queue, auto_ack=True)
+        return (props, body) if method else None
+    return eventually(taken, timeout=timeout, message=f"a message in {queue}")
+
+
 def settled(service: str, event_type: str) -> float:
     """How many deliveries of `event_type` the consumer is done with (each retry chain counts once, at its end)."""
     return sum(consumed(service, event_type, outcome) for outcome in SETTLED)
