@@ -1,4 +1,5 @@
-"""/v1 of the sandbox processor: tokenization for browsers (CORS, no key), charges and refunds for servers (key)."""
+"""/v1 of the sandbox processor: for browsers (no key) the hosted card fields and tokenization (CORS); charges and
+refunds for servers (key)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import hmac
 import logging
 import time
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, request, send_from_directory, url_for
 
-from services.payments.sandbox import cards
+from services.payments.sandbox import card_fields, cards
 from services.payments.sandbox.errors import InvalidApiKey
 from services.payments.sandbox.schemas import (
     AttachIn,
@@ -30,8 +31,13 @@ from shared.web import doc, load, load_query
 log = logging.getLogger(__name__)
 
 bp = Blueprint("processor_v1", __name__, url_prefix="/v1")
-# Called by browsers with the card; every other route is for our servers and needs the secret key.
-BROWSER_ENDPOINTS = {"processor_v1.tokens"}
+# Called by browsers: the hosted card fields (page, script, style) and tokenization; every other route is for our
+# servers and needs the secret key.
+BROWSER_ENDPOINTS = {"processor_v1.tokens", "processor_v1.card_fields", "processor_v1.card_fields_js",
+                     "processor_v1.card_fields_css"}
+# Of those, what other origins' pages call with fetch: only tokenization (the card fields are framed and loaded, and
+# call /v1/tokens from the processor's own origin).
+CORS_ENDPOINTS = {"processor_v1.tokens"}
 
 
 def store() -> SandboxStore:
@@ -63,7 +69,7 @@ def _allowed_origin() -> str | None:
 @bp.after_request
 def _cors(response: Response) -> Response:
     """The tokenization endpoint answers browsers of the allowed origins, errors included (so they can read 402s)."""
-    if request.endpoint not in BROWSER_ENDPOINTS:
+    if request.endpoint not in CORS_ENDPOINTS:
         return response
     allowed = _allowed_origin()
     if allowed:
@@ -88,6 +94,27 @@ def create_token():
     token = store().create_token(checked, data["cardholder_name"].strip())
     log.info("card tokenized", extra={"fields": {"brand": checked.brand, "last4": checked.last4}})
     return TokenOut().dump(token), 201
+
+
+@bp.get("/card-fields", endpoint="card_fields")
+@doc(summary="The hosted card fields, for an iframe of ?origin=<the portal's origin> (browser; no API key; HTML)")
+def card_fields_page():
+    origin = card_fields.embedding_origin(request.args.getlist("origin"), settings().cors_origins)
+    body = card_fields.render_page(origin=origin, tokens_url=url_for(".tokens"), js_url=url_for(".card_fields_js"),
+                                   css_url=url_for(".card_fields_css"))
+    return Response(body, mimetype="text/html", headers=card_fields.page_headers(origin))
+
+
+@bp.get("/card-fields.js", endpoint="card_fields_js")
+@doc(summary="The card fields' script (browser)")
+def card_fields_script():
+    return send_from_directory(card_fields.STATIC, "card-fields.js", mimetype="text/javascript")
+
+
+@bp.get("/card-fields.css", endpoint="card_fields_css")
+@doc(summary="The card fields' style sheet (browser)")
+def card_fields_style():
+    return send_from_directory(card_fields.STATIC, "card-fields.css", mimetype="text/css")
 
 
 @bp.get("/tokens/<token>")

@@ -5,7 +5,9 @@ development, CI and tests run it (on http://127.0.0.1:8090 under `make run`).
 
 Browsers send the card number here (`POST /v1/tokens`, CORS, no key) and hand our
 services the token; our payments service charges and refunds tokens with the secret
-key (`SANDBOX_API_KEY`). The test cards of API.md decide each charge's outcome.
+key (`SANDBOX_API_KEY`). The test cards of API.md decide each charge's outcome. The
+portal can instead frame the processor's hosted card fields (`GET /v1/card-fields`,
+card_fields.py), so the card never passes through the portal's origin.
 
 Process model: one gunicorn worker with threads is the intended shape,
 
@@ -51,7 +53,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     @app.errorhandler(SandboxError)
     def _sandbox_error(exc: SandboxError):
         # problem+json as everywhere in the suite, plus the `error` object processor clients read.
-        return problem(exc.status, exc.slug, exc.title, exc.message, headers=exc.headers,
+        return problem(exc.status, exc.slug, exc.title, exc.message, headers=exc.headers, errors=exc.errors,
                        extra={"error": {"type": exc.error_type, "code": exc.code, "message": exc.message}})
 
     app.register_blueprint(api.bp)

@@ -21,7 +21,7 @@ class SandboxConfig:
     api_key: str = field(default_factory=lambda: secret("SANDBOX_API_KEY"))
     # How long the 4000 0000 0000 3220 card keeps a charge call waiting (after recording the charge).
     slow_seconds: int = field(default_factory=lambda: env_int("SANDBOX_SLOW_SECONDS", 30))
-    # Browser origins allowed to tokenize; "*" (any) suits a sandbox.
+    # Browser origins allowed to tokenize and to frame the hosted card fields; "*" (any) suits a sandbox.
     cors_origins: tuple[str, ...] = field(default_factory=lambda: _origins(env("SANDBOX_CORS_ORIGINS")))
     # SQLite file holding tokens, charges and refunds, so saved cards survive a restart.
     database_path: str = field(default_factory=lambda: env("SANDBOX_DATABASE_PATH", "var/sandbox-processor.sqlite3"))

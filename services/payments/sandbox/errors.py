@@ -12,11 +12,13 @@ class SandboxError(Exception):
     error_type = "invalid_request_error"
     code = "invalid_request"
 
-    def __init__(self, message: str, *, code: str | None = None, headers: dict | None = None):
+    def __init__(self, message: str, *, code: str | None = None, headers: dict | None = None,
+                 errors: dict | None = None):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.headers = headers or {}
+        self.errors = errors  # {field or query parameter: [message]}, as the suite's 400s and 422s name them
 
 
 class CardError(SandboxError):
@@ -34,6 +36,15 @@ class InvalidApiKey(SandboxError):
 
     def __init__(self, message: str = "Send your secret API key as `Authorization: Bearer <key>`."):
         super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="sandbox-processor"'})
+
+
+class InvalidOrigin(SandboxError):
+    """The card-fields page was asked for without a well-formed portal origin, or for one not allowed."""
+
+    code = "invalid_origin"
+
+    def __init__(self, message: str):
+        super().__init__(message, errors={"origin": [message]})
 
 
 class ResourceMissing(SandboxError):
