@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import jsonify, send_from_directory
+import redis
+from flask import jsonify
 
 from gateway.config import GatewayConfig
 from gateway.proxy import Proxy
 from gateway.routes import ROUTES
+from gateway.web import install as install_web
+from gateway.web.api import Api
+from gateway.web.core import WebSettings
+from gateway.web.session import SessionStore
 from shared.auth import JWKSCache, TokenVerifier
 from shared.errors import NotFound
 from shared.revocation import revocation_list
@@ -21,26 +26,25 @@ def create_app(config: GatewayConfig | None = None):
     revocations = revocation_list(config)  # identity's ended sessions, polled every 2 s
     verifier = TokenVerifier(keys, issuer=config.jwt_issuer, audience=config.jwt_audience, revocations=revocations)
 
+    sessions = redis.Redis.from_url(config.web_redis_url, socket_timeout=2, socket_connect_timeout=2,
+                                    health_check_interval=30)
+
     def signing_keys():
         keys.ensure_loaded()
         revocations.ensure_loaded()
 
-    app = create_base_app(__name__, config, readiness=[signing_keys])
+    def browser_sessions():
+        sessions.ping()
 
-    pages = Path(__file__).parent / "pages"
-
-    # The pages the e-mails link to; they call the public API like any other client.
-    @app.get("/register")
-    def register_page():
-        return _page(send_from_directory(pages, "register.html"))
-
-    @app.get("/reset-password")
-    def reset_password_page():
-        return _page(send_from_directory(pages, "reset-password.html"))
-
-    @app.get("/pages/<path:name>")
-    def page_asset(name: str):
-        return _page(send_from_directory(pages, name))
+    app = create_base_app(__name__, config, readiness=[signing_keys, browser_sessions])
+    proxy = Proxy(upstreams=config.upstreams, verifier=verifier, fallback=app.wsgi_app,
+                  connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
+                  pool_size=config.pool_size, max_body=config.max_body_bytes, hsts_max_age=config.hsts_max_age)
+    # The web: the portal at /, the console at /staff; its pages call the API through the proxy's own pools.
+    install_web(app, api=Api(proxy.pools, proxy.routes),
+                store=SessionStore(sessions, prefix=config.web_session_prefix, idle_seconds=config.web_idle_seconds),
+                settings=WebSettings(secret=config.web_secret.encode(), processor_origin=config.processor_public_url,
+                                     idle_seconds=config.web_idle_seconds))
 
     # Documentation, kept public: which public prefix each service answers (the same table is in the open
     # repository, and every guarded path answers 401 without a token anyway); no address, port or secret.
@@ -62,17 +66,6 @@ def create_app(config: GatewayConfig | None = None):
 
     app.view_functions["openapi"] = openapi
 
-    app.wsgi_app = Proxy(upstreams=config.upstreams, verifier=verifier, fallback=app.wsgi_app,
-                         connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-                         pool_size=config.pool_size, max_body=config.max_body_bytes,
-                         hsts_max_age=config.hsts_max_age)
+    app.wsgi_app = proxy
     return app
 
-
-def _page(response):
-    # Tokens live in the page's URL: never leak them to other sites, and run only our own scripts.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -35,12 +35,17 @@ LOCAL: dict[str, Maker] = {
     # The sandbox card processor's key, which payments presents: one value under two names. sk_test_: a test key.
     "PROCESSOR_API_KEY": lambda values: "sk_test_" + secrets.token_urlsafe(24),
     "SANDBOX_API_KEY": lambda values: values["PROCESSOR_API_KEY"],
+    # The web's CSRF tokens are signed with it (gateway/web/core.py).
+    "WEB_SECRET_KEY": _token(32),
     # The first admin's password: create-admin sets it once; `make run` prints it when it creates the admin.
     "PORTAL_ADMIN_PASSWORD": _token(18),
+    # The demo client's password (shared/demo.py: `make run` makes a demo client on a new stack).
+    "DEMO_CLIENT_PASSWORD": _token(12),
 }
 COMPOSE: dict[str, Maker] = {
     "INTERNAL_API_KEY": _token(48),
     "PROCESSOR_API_KEY": LOCAL["PROCESSOR_API_KEY"],
+    "WEB_SECRET_KEY": _token(32),
     "POSTGRES_PASSWORD": _token(24),    # the postgres superuser of the compose database server
     "PORTAL_DB_PASSWORD": _token(24),   # role `portal`, which the services connect as
     "RABBITMQ_PASSWORD": _token(24),    # RabbitMQ user `portal`, instead of guest/guest

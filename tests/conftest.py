@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("INTERNAL_API_KEY", "test-tier-internal-key")
 os.environ.setdefault("PROCESSOR_API_KEY", "sk_test_test_tier")
 os.environ.setdefault("SANDBOX_API_KEY", "sk_test_test_tier")
+os.environ.setdefault("WEB_SECRET_KEY", "test-tier-web-secret-key-0123456789abcdef")
 
 from tests.support import infra as infra_mod
 

@@ -25,7 +25,7 @@ SECRET_MANIFEST = REPO_ROOT / "deploy" / "k8s" / "base" / "secret.yaml"
 STRONG_KEY = "x9S2mQ7vL4pR8tW1zY6bN3cF5hJ0kD2gA7sE9uI4oP1"  # 43 characters, in no list
 SECRET_VARIABLES = ("INTERNAL_API_KEY", "PROCESSOR_API_KEY", "SANDBOX_API_KEY", "IDENTITY_SECRET_KEY",
                     "PORTAL_ADMIN_PASSWORD", "AMQP_URL", "CELERY_BROKER_URL", "PG_BASE_URL",
-                    "IDENTITY_DATABASE_URL", "BILLING_DATABASE_URL", "PAYMENTS_DATABASE_URL")
+                    "IDENTITY_DATABASE_URL", "BILLING_DATABASE_URL", "PAYMENTS_DATABASE_URL", "WEB_SECRET_KEY")
 
 
 @pytest.fixture
@@ -105,6 +105,7 @@ def test_no_config_has_a_default_secret(clean_env):
     for make in (GatewayConfig, IdentityConfig, BillingConfig, PaymentsConfig):
         assert "INTERNAL_API_KEY" in refusal(make)
     clean_env.setenv("INTERNAL_API_KEY", "e2e-internal")
+    assert "WEB_SECRET_KEY" in refusal(GatewayConfig)  # the web's CSRF tokens are signed with it
     assert "PROCESSOR_API_KEY" in refusal(PaymentsConfig)
     assert "SANDBOX_API_KEY" in refusal(SandboxConfig)
 
@@ -151,7 +152,7 @@ def test_production_refuses_the_built_in_broker_default(production):
 def test_the_gateway_needs_no_database_or_broker(production):
     from gateway.config import GatewayConfig
 
-    for name in ("AMQP_URL", "IDENTITY_DATABASE_URL", "BILLING_DATABASE_URL", "PAYMENTS_DATABASE_URL"):
+    for name in ("AMQP_URL", "IDENTITY_DATABASE_URL", "BILLING_DATABASE_URL", "PAYMENTS_DATABASE_URL", "WEB_SECRET_KEY"):
         production.delenv(name)
     assert GatewayConfig().internal_api_key == STRONG_KEY
 
