@@ -46,6 +46,7 @@ def production(clean_env):
         clean_env.setenv(f"{service.upper()}_DATABASE_URL",
                          f"postgresql+psycopg://{service}:{STRONG_KEY}@db.internal:5432/portal_{service}")
     clean_env.setenv("PROCESSOR_API_KEY", "sk_live_" + STRONG_KEY)
+    clean_env.setenv("WEB_SECRET_KEY", STRONG_KEY)
     return clean_env
 
 
@@ -152,7 +153,7 @@ def test_production_refuses_the_built_in_broker_default(production):
 def test_the_gateway_needs_no_database_or_broker(production):
     from gateway.config import GatewayConfig
 
-    for name in ("AMQP_URL", "IDENTITY_DATABASE_URL", "BILLING_DATABASE_URL", "PAYMENTS_DATABASE_URL", "WEB_SECRET_KEY"):
+    for name in ("AMQP_URL", "IDENTITY_DATABASE_URL", "BILLING_DATABASE_URL", "PAYMENTS_DATABASE_URL"):
         production.delenv(name)
     assert GatewayConfig().internal_api_key == STRONG_KEY
 
