@@ -87,6 +87,8 @@ def stack(e2e_infra, tmp_path_factory):
         "PROCESSOR_URL": f"http://127.0.0.1:{ports['sandbox']}", "PROCESSOR_API_KEY": "sk_test_e2e",
         "SANDBOX_API_KEY": "sk_test_e2e", "SANDBOX_DATABASE_PATH": str(base / "sandbox.sqlite3"),
         "INTERNAL_API_KEY": "e2e-internal", "PORTAL_ENV": "test",
+        # the web: this run's own browser sessions in Redis, and the processor's hosted card fields
+        "WEB_SESSION_PREFIX": f"portal:test:{migrated.run_id}:", "PROCESSOR_PUBLIC_URL": f"http://127.0.0.1:{ports['sandbox']}",
     }
     Process("create-admin", python_module("services.identity.cli", "create-admin"), env, logs).start().popen.wait(60)
     processes = {

@@ -114,8 +114,8 @@
         errorBox.textContent = "";
         form.submit();
       } else if (data.type === "card-fields:error") {
-        waiting = false;
-        errorBox.textContent = data.message || "Check the card details.";
+        waiting = false;  // the processor's page shows and announces its own errors, next to its fields
+        errorBox.textContent = "";
       } else if (data.type === "card-fields:submit") {
         if (form.requestSubmit) form.requestSubmit(); else form.submit();
       }

@@ -1,0 +1,152 @@
+"""The browser tier: Playwright for Python driving Debian's Chromium (/usr/bin/chromium; no browser is downloaded)
+through the real stack of tests/e2e/conftest.py, as a client and a staff member would click through it."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, bearer
+from tests.support import random_refs
+from tests.support.processes import eventually
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+PASSWORD = "quiet-harbor-lantern-42"
+CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000002"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium (scripts/ensure-browser.sh)",
+                    pytrace=False)
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def context(browser, stack):
+    ctx = browser.new_context(base_url=stack.gateway, viewport={"width": 1100, "height": 900},
+                              accept_downloads=True)
+    ctx.set_default_timeout(15000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()
+
+
+@pytest.fixture
+def staff(stack):
+    with requests.Session() as http:
+        token = http.post(f"{stack.api}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+                          ).json()["access_token"]
+        http.headers.update(bearer(token))
+        yield http
+
+
+@pytest.fixture(scope="session")
+def sessions_redis(stack):
+    return redis.Redis.from_url(stack.env.get("WEB_SESSION_REDIS_URL", "redis://127.0.0.1:6379/0"))
+
+
+@dataclass
+class Client:
+    id: str
+    email: str
+    password: str
+    api: requests.Session  # the client's own API session (Bearer)
+
+
+@pytest.fixture(scope="session")
+def service_code(stack):
+    with requests.Session() as http:
+        token = http.post(f"{stack.api}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+                          ).json()["access_token"]
+        http.headers.update(bearer(token))
+        assert http.patch(f"{stack.api}/staff/settings", json={"online_payments_enabled": True,
+                                                               "billing_documents_enabled": True}).status_code == 200
+        code = f"B{uuid.uuid4().hex[:6]}".upper()
+        assert http.post(f"{stack.api}/staff/service-codes",
+                         json={"code": code, "description": "Psychotherapy, 60 minutes", "rate_cents": 15000}
+                         ).status_code == 201
+        return code
+
+
+def registered_client(stack, staff, first_name: str = "Morgan") -> Client:
+    address = random_refs.email(first_name.lower())
+    client_id = staff.post(f"{stack.api}/staff/clients", json={
+        "first_name": first_name, "last_name": "Lee", "date_of_birth": "1980-03-03", "email": address}).json()["id"]
+    url = staff.post(f"{stack.api}/staff/clients/{client_id}/invitation").json()["invitation_url"]
+    assert requests.post(f"{stack.api}/auth/register", json={
+        "token": url.split("token=")[1], "last_name": "Lee", "date_of_birth": "1980-03-03",
+        "password": PASSWORD}).status_code == 201
+    api = requests.Session()
+    api.headers.update(bearer(requests.post(f"{stack.api}/auth/login", json={
+        "email": address, "password": PASSWORD}).json()["access_token"]))
+    return Client(client_id, address, PASSWORD, api)
+
+
+def invoice_for(stack, staff, client: Client, code: str, units: int = 1) -> dict:
+    """An invoice once billing knows the client (client.created), and once payments knows it is owed."""
+    def invoiced():
+        r = staff.post(f"{stack.api}/staff/invoices", json={"client_id": client.id, "lines": [
+            {"service_code": code, "units": units}]})
+        return r.json() if r.status_code == 201 else None
+
+    invoice = eventually(invoiced, timeout=20, interval=0.2, message="billing knows the client")
+    eventually(lambda: client.api.get(f"{stack.api}/portal/account").json().get("pay_now"), timeout=20,
+               interval=0.2, message="Pay Now offered")
+    return invoice
+
+
+def sign_in(page, client: Client, *, then: str | None = None) -> None:
+    page.goto("/signin" + (f"?next={then}" if then else ""))
+    page.fill("#f-email", client.email)
+    page.fill("#f-password", client.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/(dashboard|account|my-information).*"))
+
+
+def staff_sign_in(page) -> None:
+    page.goto("/staff/signin")
+    page.fill("#f-email", ADMIN_EMAIL)
+    page.fill("#f-password", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/staff(/home)?$"))
+
+
+def fill_card(page, number: str, *, name: str = "Morgan Lee") -> None:
+    frame = page.frame_locator("iframe.card-fields")
+    frame.locator("#cardholder_name").fill(name)
+    frame.locator("#card_number").fill(number)
+    frame.locator("#exp").fill("12/35")
+    frame.locator("#cvc").fill("123")
+    frame.locator("#postal_code").fill("21204")
+
+
+@pytest.fixture
+def card_watch(page, stack):
+    """Every request the page sends to our origin (:gateway), to look for a card number in any of them."""
+    sent: list[str] = []
+
+    def record(request):
+        if request.url.startswith(stack.gateway):
+            sent.append(f"{request.method} {request.url}\n{request.headers}\n{request.post_data or ''}")
+
+    page.on("request", record)
+    return sent
