@@ -188,6 +188,10 @@ def test_every_placeholder_of_the_kustomize_base_is_refused_in_production(produc
     production.setenv(name, value)
     if name == "IDENTITY_SECRET_KEY":
         make = IdentityConfig
+    elif name == "WEB_SECRET_KEY":
+        from gateway.config import GatewayConfig
+
+        make = GatewayConfig
     elif name == "PROCESSOR_API_KEY" or name.startswith("PAYMENTS_"):
         make = PaymentsConfig
     else:

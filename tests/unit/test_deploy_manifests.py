@@ -33,6 +33,9 @@ LOCAL_OVERLAY_FILE = DEPLOY_DIR / "k8s" / "overlays" / "local" / "kustomization.
 # needs no entry, and test_sandbox_processor_is_overlay_only keeps it out of the base
 # (it lives in overlays/local only).
 NOT_IN_K8S_BASE: set[str] = set()
+# Deployments of the base that run none of the suite's code (no config, not on the list): infrastructure the base
+# brings along. Redis holds the web's browser sessions (redis.yaml; test_only_the_gateway_reaches_redis).
+INFRASTRUCTURE = {"redis"}
 # What compose runs beside a service's processes: its one-shots (`<name>-migrate`, identity's `-keys`).
 COMPOSE_ONE_SHOTS = ("migrate", "keys")
 # The static scrape job of the compose stack: its targets are the list's processes, nothing else.
@@ -109,7 +112,7 @@ def unlisted_compose_services(services: tuple[Service, ...], compose: dict) -> l
 
 
 def unlisted_deployments(services: tuple[Service, ...], documents: list[dict]) -> list[str]:
-    known = {name for service in services for name in process_names(service)}
+    known = {name for service in services for name in process_names(service)} | INFRASTRUCTURE
     return [f"the base deploys {name}, which is no process of shared/services.py"
             for name in deployments(documents) if name not in known]
 
@@ -462,9 +465,10 @@ IDENTITY_INTERNAL_PORT = 8001
 # metrics_port and events_metrics_port), never a web port. See test_no_other_namespace_reaches_a_web_port.
 PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}
-# Deployments exempt from getting INTERNAL_API_KEY: none (every process builds a config that requires it).
-AWAITING_INTERNAL_KEY: set[str] = set()
-SECRET_ENV_NAMES = {"INTERNAL_API_KEY", "PROCESSOR_API_KEY", "SANDBOX_API_KEY", "IDENTITY_SECRET_KEY",
+# Deployments exempt from getting INTERNAL_API_KEY: none of the suite's (every process builds a config that
+# requires it); the infrastructure builds none.
+AWAITING_INTERNAL_KEY: set[str] = set(INFRASTRUCTURE)
+SECRET_ENV_NAMES = {"INTERNAL_API_KEY", "PROCESSOR_API_KEY", "SANDBOX_API_KEY", "IDENTITY_SECRET_KEY", "WEB_SECRET_KEY",
                     "POSTGRES_PASSWORD", "PORTAL_DB_PASSWORD", "RABBITMQ_DEFAULT_PASS", "PORTAL_ADMIN_PASSWORD"}
 SECRET_URL_NAMES = {"AMQP_URL", "CELERY_BROKER_URL", "IDENTITY_DATABASE_URL", "BILLING_DATABASE_URL",
                     "PAYMENTS_DATABASE_URL"}
@@ -807,3 +811,199 @@ def test_the_compose_database_server_has_no_password_written_in_it():
     for path in (DEPLOY_DIR / "postgres").iterdir():
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"PASSWORD\s+'", text, re.IGNORECASE), f"{path.name} writes a password"
+
+
+# ---------------------------------------------------------------- the web's browser sessions (Redis)
+
+REDIS_PORT = 6379
+
+
+def _env(container: dict) -> dict[str, str | None]:
+    return {e["name"]: e.get("value") for e in container.get("env") or []}
+
+
+def _egress_reaches(documents: list[dict], source: str, target: str, port: int) -> bool:
+    """Whether a NetworkPolicy of `source`'s pods lets them out to `target`'s pods (this namespace) on `port`."""
+    pods = deployments(documents)
+    source_labels, target_labels = _pod_labels(pods[source]), _pod_labels(pods[target])
+    for policy in (doc for doc in documents if doc.get("kind") == "NetworkPolicy"):
+        spec = policy["spec"]
+        if "Egress" not in (spec.get("policyTypes") or []) or not _selects(spec.get("podSelector"), source_labels):
+            continue
+        for rule in (r for r in spec.get("egress") or [] if _covers(r, port)):
+            peers = rule.get("to")
+            if not peers or any("podSelector" in peer and "namespaceSelector" not in peer
+                                and _selects(peer["podSelector"], target_labels) for peer in peers):
+                return True
+    return False
+
+
+def _secret_keys(documents: list[dict], container: dict) -> set[str]:
+    """The variables a container takes from Secrets: whole ones (envFrom) and single keys (valueFrom)."""
+    secrets = {doc["metadata"]["name"]: doc for doc in documents if doc.get("kind") == "Secret"}
+    names = set()
+    for source in container.get("envFrom") or []:
+        secret = secrets.get((source.get("secretRef") or {}).get("name"))
+        names |= set((secret or {}).get("stringData") or {})
+    names |= {e["name"] for e in container.get("env") or [] if "secretKeyRef" in (e.get("valueFrom") or {})}
+    return names
+
+
+def _config_keys(documents: list[dict], container: dict) -> set[str]:
+    maps = {doc["metadata"]["name"]: doc for doc in documents if doc.get("kind") == "ConfigMap"}
+    names = {e["name"] for e in container.get("env") or [] if "value" in e or "configMapKeyRef" in (
+        e.get("valueFrom") or {})}
+    for source in container.get("envFrom") or []:
+        names |= set((maps.get((source.get("configMapRef") or {}).get("name")) or {}).get("data") or {})
+    return names
+
+
+def k8s_web_session_problems(documents: list[dict]) -> list[str]:
+    """The base's Redis holds the web's sessions for the gateway alone: only the gateway's pods get in on 6379 (and
+    may go out to it), the gateway's WEB_SESSION_REDIS_URL names its Service, WEB_SECRET_KEY comes from a Secret and
+    PROCESSOR_PUBLIC_URL is set; one replica, replaced by `Recreate` (two pods would each hold half the sessions)."""
+    from urllib.parse import urlsplit
+
+    pods = deployments(documents)
+    if "redis" not in pods:
+        return ["the base deploys no redis"]
+    problems = []
+    peers = internal_route_peers(documents, "redis", REDIS_PORT)
+    for peer in peers:
+        selected = set(peer.partition("pods: ")[2].split(", ")) if "pods: " in peer else None
+        if selected is None or not selected <= {"gateway"}:
+            problems.append(f"redis:{REDIS_PORT} is open to more than the gateway: {peer}")
+    if not any(peer.endswith("pods: gateway") for peer in peers):
+        problems.append(f"redis:{REDIS_PORT} does not let the gateway's pods in")
+    if not _egress_reaches(documents, "gateway", "redis", REDIS_PORT):
+        problems.append(f"the gateway's pods cannot reach redis:{REDIS_PORT} (no egress rule)")
+    redis = pods["redis"]["spec"]
+    if redis.get("replicas") != 1 or (redis.get("strategy") or {}).get("type") != "Recreate":
+        problems.append("redis: not one replica replaced by Recreate")
+    gateway = _web_container(documents, "gateway")
+    url = urlsplit(_env(gateway).get("WEB_SESSION_REDIS_URL") or "")
+    services = [doc for doc in documents if doc.get("kind") == "Service" and doc["metadata"]["name"] == url.hostname]
+    if url.scheme not in ("redis", "rediss") or not any(
+            _selects({"matchLabels": s["spec"].get("selector") or {}}, _pod_labels(pods["redis"]))
+            and (url.port or REDIS_PORT) in [p["port"] for p in s["spec"]["ports"]] for s in services):
+        problems.append(f"gateway: WEB_SESSION_REDIS_URL ({url.geturl()!r}) does not name the redis Service")
+    if "WEB_SECRET_KEY" not in _secret_keys(documents, gateway):
+        problems.append("gateway: WEB_SECRET_KEY does not come from a Secret")
+    if "PROCESSOR_PUBLIC_URL" not in _config_keys(documents, gateway):
+        problems.append("gateway: no PROCESSOR_PUBLIC_URL")
+    return problems
+
+
+def test_only_the_gateway_reaches_redis(k8s):
+    documents = _all_documents(k8s)
+    assert k8s_web_session_problems(documents) == []
+    assert internal_route_peers(documents, "redis", REDIS_PORT) == ["redis: pods: gateway"]
+
+
+def _redis_open_to_the_namespace(documents):
+    next(d for d in documents if d.get("kind") == "NetworkPolicy" and d["metadata"]["name"] == "redis")[
+        "spec"]["ingress"][0]["from"].append({"podSelector": {}})
+
+
+def _gateway_without_egress(documents):
+    spec = next(d for d in documents if d.get("kind") == "NetworkPolicy" and d["metadata"]["name"] == "gateway")["spec"]
+    spec["policyTypes"], spec["egress"] = ["Ingress"], []
+
+
+def _sessions_elsewhere(documents):
+    for entry in _web_container(documents, "gateway")["env"]:
+        if entry["name"] == "WEB_SESSION_REDIS_URL":
+            entry["value"] = "redis://sessions:6379/0"
+
+
+def _secret_key_as_a_value(documents):
+    container = _web_container(documents, "gateway")
+    container["envFrom"] = [e for e in container["envFrom"] if (e.get("secretRef") or {}).get("name") != "gateway"]
+    container["env"].append({"name": "WEB_SECRET_KEY", "value": "written-in-the-manifest"})
+
+
+def _two_redis(documents):
+    deployments(documents)["redis"]["spec"]["replicas"] = 2
+
+
+@pytest.mark.parametrize(("breakage", "expected"), [
+    (_redis_open_to_the_namespace, "redis:6379 is open to more than the gateway: redis: every pod of the namespace"),
+    (_gateway_without_egress, "the gateway's pods cannot reach redis:6379"),
+    (_sessions_elsewhere, "gateway: WEB_SESSION_REDIS_URL ('redis://sessions:6379/0') does not name the redis"),
+    (_secret_key_as_a_value, "gateway: WEB_SECRET_KEY does not come from a Secret"),
+    (_two_redis, "redis: not one replica replaced by Recreate"),
+])
+def test_a_gap_around_the_web_sessions_is_reported(k8s, breakage, expected):
+    documents = copy.deepcopy(_all_documents(k8s))
+    breakage(documents)
+    assert any(expected in problem for problem in k8s_web_session_problems(documents))
+
+
+def _compose_default(value: str) -> str:
+    """A compose value with each `${NAME:-default}` replaced by its default (as with nothing in deploy/.env)."""
+    import re
+
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}", r"\1", value)
+
+
+def compose_web_session_problems(compose: dict) -> list[str]:
+    """compose's redis is healthchecked and on 127.0.0.1 only; the gateway waits for it and names it; the card fields
+    it frames are where compose publishes the sandbox (by default)."""
+    from urllib.parse import urlsplit
+
+    services = compose.get("services") or {}
+    if "redis" not in services:
+        return ["compose runs no redis"]
+    redis, gateway = services["redis"], services["gateway"]
+    environment = gateway.get("environment") or {}
+    problems = []
+    if not (redis.get("healthcheck") or {}).get("test"):
+        problems.append("compose: redis has no healthcheck")
+    problems += [f"compose: redis is published beyond 127.0.0.1 ({port})" for port in redis.get("ports") or []
+                 if not str(port).startswith("127.0.0.1:")]
+    if ((gateway.get("depends_on") or {}).get("redis") or {}).get("condition") != "service_healthy":
+        problems.append("compose: the gateway does not wait for redis to be healthy")
+    if urlsplit(str(environment.get("WEB_SESSION_REDIS_URL", ""))).hostname != "redis":
+        problems.append("compose: the gateway's WEB_SESSION_REDIS_URL does not name the redis service")
+    public = urlsplit(_compose_default(str(environment.get("PROCESSOR_PUBLIC_URL", ""))))
+    published = {_compose_default(str(port)).rsplit(":", 2)[-2]
+                 for port in services.get("sandbox-processor", {}).get("ports") or []}
+    if public.hostname not in ("localhost", "127.0.0.1") or str(public.port) not in published:
+        problems.append(f"compose: PROCESSOR_PUBLIC_URL ({public.geturl()!r}) is not the sandbox as published "
+                        f"({sorted(published)})")
+    return problems
+
+
+def test_compose_gives_the_gateway_its_sessions_and_the_card_fields(compose):
+    assert compose_web_session_problems(compose) == []
+    assert "WEB_SECRET_KEY" in SECRET_ENV_NAMES  # required from deploy/.env: test_compose_takes_every_secret_...
+
+
+def _compose_redis_on_every_address(compose):
+    compose["services"]["redis"]["ports"] = ["6379:6379"]
+
+
+def _compose_gateway_not_waiting(compose):
+    del compose["services"]["gateway"]["depends_on"]["redis"]
+
+
+def _compose_card_fields_elsewhere(compose):
+    compose["services"]["gateway"]["environment"]["PROCESSOR_PUBLIC_URL"] = "${PROCESSOR_PUBLIC_URL:-http://localhost:8091}"
+
+
+@pytest.mark.parametrize(("breakage", "expected"), [
+    (_compose_redis_on_every_address, "compose: redis is published beyond 127.0.0.1 (6379:6379)"),
+    (_compose_gateway_not_waiting, "compose: the gateway does not wait for redis to be healthy"),
+    (_compose_card_fields_elsewhere, "compose: PROCESSOR_PUBLIC_URL ('http://localhost:8091') is not the sandbox"),
+])
+def test_a_compose_gap_around_the_web_sessions_is_reported(compose, breakage, expected):
+    broken = copy.deepcopy(compose)
+    breakage(broken)
+    assert any(expected in problem for problem in compose_web_session_problems(broken))
+
+
+def test_compose_requires_the_web_secret_key(compose):
+    broken = copy.deepcopy(compose)
+    broken["services"]["gateway"]["environment"]["WEB_SECRET_KEY"] = "${WEB_SECRET_KEY:-dev-web-key}"
+    assert compose_secret_problems(broken) == [
+        "gateway: WEB_SECRET_KEY is not required from the environment (${WEB_SECRET_KEY:-dev-web-key})"]
