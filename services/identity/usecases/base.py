@@ -8,6 +8,7 @@ from datetime import datetime
 
 from cryptography.fernet import Fernet
 from sqlalchemy import insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.domain.tokens import Signer
@@ -39,6 +40,12 @@ class UseCase:
         self.signer = deps.signer
         self.verifier = deps.verifier
         self.fernet = deps.fernet
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine of `reads`, for a hot read that needs a connection and not a Session (its set-up, identity map
+        and close cost more than the statement)."""
+        return self.reads.kw["bind"]
 
     def _write_mail(self, session: Session, to: str, template: str, context: dict, expires_at: datetime) -> None:
         """The mail goes in the caller's transaction: sent if and only if that transaction commits."""
