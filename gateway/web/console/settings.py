@@ -37,6 +37,7 @@ def _flat(settings: dict) -> dict:
 
 
 def _changes(form, current: dict) -> dict:
+    """The PATCH body: what differs (a switch not ticked is off; a detail not in the form is left as it is)."""
     out: dict = {}
     for name, *_ in SWITCHES:
         if (form.get(name) == "on") != bool(current[name]):
@@ -44,6 +45,8 @@ def _changes(form, current: dict) -> dict:
     if form.get("currency") and form["currency"] != current["currency"]:
         out["currency"] = form["currency"]
     for name, *_ in DETAILS:
+        if name not in form:
+            continue
         value = form.get(name, "").strip()
         if value != (current.get(name) or ""):
             head, _, member = name.partition(".")
