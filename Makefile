@@ -5,12 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test unit integration e2e bench lint install infra migrate secrets admin clean help
+.PHONY: run test unit integration e2e browser screenshots bench lint install browser-deps infra migrate secrets admin clean help
 
 help:
 	@echo "make run    - install, generate local secrets once (var/secrets.env), create databases, migrate,"
 	@echo "              create the first admin, start everything on :8000"
-	@echo "make test   - unit, integration and end-to-end tests (starts PostgreSQL/RabbitMQ if needed)"
+	@echo "make test   - unit, integration, end-to-end and browser tests (starts PostgreSQL/RabbitMQ/Redis if needed,"
+	@echo "              installs Debian's chromium for the browser tests)"
+	@echo "make screenshots - a PNG of every page of the portal and the console into docs/screenshots/"
 	@echo "make bench  - benchmarks; prints the table kept in README"
 	@echo "make lint   - ruff"
 
@@ -23,6 +25,9 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+browser-deps:
+	@scripts/ensure-browser.sh
 
 infra:
 	@scripts/ensure-infra.sh
@@ -43,9 +48,11 @@ run: admin
 	@mkdir -p var/mail var/prometheus
 	@echo "Gateway on http://127.0.0.1:8000 (mail lands in var/mail/). Ctrl-C stops everything."
 	@echo "The first admin's password, and every other local secret: var/secrets.env"
+	@# Once the stack answers: a demo client with an unpaid invoice on a new database, and both sign-ins printed.
+	@($(BIN)/honcho run -e var/secrets.env $(BIN)/python -m shared.demo &)
 	$(BIN)/honcho start -e var/secrets.env -f Procfile
 
-test: install infra
+test: install infra browser-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 unit: install
@@ -56,6 +63,12 @@ integration: install infra
 
 e2e: install infra
 	$(BIN)/python -m pytest -q tests/e2e
+
+browser: install infra browser-deps
+	$(BIN)/python -m pytest -q tests/e2e/browser
+
+screenshots: install infra browser-deps
+	$(BIN)/python -m pytest -q tests/e2e/browser/test_every_page.py --screenshots docs/screenshots
 
 bench: install infra
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || echo "wrk missing: HTTP rows will be skipped"

@@ -34,3 +34,14 @@ if [ -z "${AMQP_URL:-}" ] && ! port_open 127.0.0.1 5672; then
     echo "RabbitMQ is not running on 127.0.0.1:5672: start it, set AMQP_URL, or run a Docker engine for testcontainers" >&2
   fi
 fi
+
+# The web's browser sessions (gateway/web/session.py) live in Redis.
+if [ -z "${WEB_SESSION_REDIS_URL:-}" ] && ! port_open 127.0.0.1 6379; then
+  if command -v redis-server >/dev/null 2>&1; then
+    echo "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --save "" --appendonly no || true
+    wait_port 127.0.0.1 6379 Redis
+  else
+    echo "Redis is not running on 127.0.0.1:6379: start it (apt-get install redis-server) or set WEB_SESSION_REDIS_URL" >&2
+  fi
+fi

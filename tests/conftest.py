@@ -16,6 +16,11 @@ os.environ.setdefault("WEB_SECRET_KEY", "test-tier-web-secret-key-0123456789abcd
 from tests.support import infra as infra_mod
 
 
+def pytest_addoption(parser):
+    parser.addoption("--screenshots", default=None, metavar="DIR",
+                     help="the browser tier's tour of every page also writes a PNG of each into DIR (make screenshots)")
+
+
 @pytest.fixture(scope="session")
 def infra():
     """One run's databases (prefix portal_test_<run>_) and RabbitMQ vhost; dropped at the end."""

@@ -1,0 +1,126 @@
+"""Every page of the portal and the console, signed out and signed in: axe-core finds no WCAG 2.1 AA violation,
+the page breaks no rule of its Content-Security-Policy, it fits a 375 px phone without sideways scrolling, and no
+token is readable by its JavaScript. With --screenshots DIR (make screenshots), a PNG of each page lands in DIR."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.browser.conftest import CARD_OK, fill_card, invoice_for, registered_client, sign_in, staff_sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+        "resultTypes": ["violations"]}
+
+
+@pytest.fixture(scope="module")
+def axe():
+    from axe_playwright_python.sync_playwright import Axe
+    return Axe()
+
+
+class Tour:
+    def __init__(self, request, axe, stack):
+        self.axe = axe
+        self.stack = stack
+        folder = request.config.getoption("--screenshots")
+        self.shots = Path(folder) if folder else None
+        if self.shots:
+            self.shots.mkdir(parents=True, exist_ok=True)
+        self.problems: list[str] = []
+        self.seen: list[str] = []
+
+    def watch(self, page) -> list[str]:
+        violations: list[str] = []
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        return violations
+
+    def check(self, page, name: str, *, phone: bool = False) -> None:
+        page.wait_for_load_state("load")
+        results = self.axe.run(page, options=WCAG)
+        if results.violations_count:
+            self.problems.append(f"{name}: axe\n{results.generate_report()}")
+        if phone:
+            wide = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            if wide > 1:
+                self.problems.append(f"{name}: {wide}px wider than a 375 px phone")
+        cookies = page.evaluate("document.cookie")
+        if "portal_session" in cookies or "eyJ" in page.content():
+            self.problems.append(f"{name}: a session cookie or a token is readable by the page")
+        self.seen.append(name)
+        if self.shots:
+            page.screenshot(path=str(self.shots / f"{name}{'-phone' if phone else ''}.png"), full_page=True)
+
+
+def _tour_client(tour, page, stack, client, invoice, phone):
+    csp = tour.watch(page)
+    sfx = ""
+    for name, path in [("signin", "/signin"), ("forgot-password", "/forgot-password"),
+                       ("reset-password", "/reset-password?token=not-a-real-token"),
+                       ("register-expired-link", "/register?token=not-a-real-token"), ("not-found", "/no-such-page")]:
+        page.goto(path)
+        tour.check(page, name + sfx, phone=phone)
+    sign_in(page, client)
+    pages = [("dashboard", "/dashboard"), ("my-information", "/my-information"), ("my-account", "/account"),
+             ("account-history", "/account/history"), ("invoices", "/account/invoices"),
+             ("invoices-paid", "/account/invoices?status=paid"), ("invoice", f"/account/invoices/{invoice['id']}"),
+             ("billing-documents", "/account/documents"), ("payment-history", "/account/payments"),
+             ("cards-on-file", "/account/cards"), ("pay-now-amount", "/account/pay")]
+    for name, path in pages:
+        page.goto(path)
+        tour.check(page, name, phone=phone)
+    page.goto("/account/pay")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/account/pay/method")
+    tour.check(page, "pay-now-method", phone=phone)
+    fill_card(page, CARD_OK)
+    page.get_by_label("Save this card for future payments").check()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/account/pay/review")
+    tour.check(page, "pay-now-review", phone=phone)
+    page.get_by_role("button", name="Submit Payment").click()
+    page.wait_for_url(re.compile(r".*/account/payments/[0-9a-f-]+\?done=1$"))
+    tour.check(page, "payment-confirmation", phone=phone)
+    page.goto("/account/cards")
+    tour.check(page, "cards-on-file-with-a-card", phone=phone)
+    page.goto("/account/payments")
+    tour.check(page, "payment-history-with-a-payment", phone=phone)
+    assert not csp, csp
+
+
+def _tour_console(tour, page, phone):
+    csp = tour.watch(page)
+    page.goto("/staff/signin")
+    tour.check(page, "staff-signin", phone=phone)
+    staff_sign_in(page)
+    tour.check(page, "staff-home", phone=phone)
+    links = page.locator("header nav a").evaluate_all("(links) => links.map(a => a.getAttribute('href'))")
+    for href in [*links, "/staff/security"]:
+        page.goto(href)
+        tour.check(page, "staff" + href.replace("/staff", "").replace("/", "-"), phone=phone)
+    assert not csp, csp
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_every_page_is_accessible_within_its_policy_and_fits_a_phone(request, axe, stack, staff, service_code,
+                                                                     browser, phone):
+    tour = Tour(request, axe, stack)
+    client = registered_client(stack, staff, first_name="Avery")
+    invoice = invoice_for(stack, staff, client, service_code)
+    viewport = {"width": 375, "height": 812} if phone else {"width": 1100, "height": 900}
+    for part in ("client", "console"):
+        ctx = browser.new_context(base_url=stack.gateway, viewport=viewport, is_mobile=phone, has_touch=phone)
+        ctx.set_default_timeout(15000)
+        try:
+            page = ctx.new_page()
+            if part == "client":
+                _tour_client(tour, page, stack, client, invoice, phone)
+            else:
+                _tour_console(tour, page, phone)
+        finally:
+            ctx.close()
+    assert len(tour.seen) >= 20
+    assert not tour.problems, "\n\n".join(tour.problems)
