@@ -137,7 +137,8 @@ def pay_method():
                          draft.get("failure"))
     method = request.form.get("method", "")
     chosen = {"method": method, "note": request.form.get("note", "").strip()[:500],
-              "save_card": request.form.get("save_card") == "on", "make_default": request.form.get("make_default") == "on"}
+              "save_card": request.form.get("save_card") == "on",
+              "make_default": request.form.get("make_default") == "on"}
     errors: dict[str, list[str]] = {}
     if method == "new":
         token = request.form.get("processor_token", "")

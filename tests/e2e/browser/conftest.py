@@ -3,6 +3,7 @@ through the real stack of tests/e2e/conftest.py, as a client and a staff member 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import uuid
@@ -150,3 +151,10 @@ def card_watch(page, stack):
 
     page.on("request", record)
     return sent
+
+
+def session_record(stack, context) -> str:
+    """The Redis hash of the context's browser session (gateway/web/session.py names it by a hash of the cookie)."""
+    cookie = next(c for c in context.cookies() if c["name"] == "portal_session")["value"]
+    return f"{stack.env['WEB_SESSION_PREFIX']}session:" + hashlib.sha256(
+        b"web-session-record:" + cookie.encode()).hexdigest()

@@ -4,7 +4,6 @@ session, a service that is down)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 
@@ -16,6 +15,7 @@ from tests.e2e.browser.conftest import (
     PASSWORD,
     invoice_for,
     registered_client,
+    session_record,
     sign_in,
     staff_sign_in,
 )
@@ -164,9 +164,7 @@ def test_another_clients_invoice_or_payment_is_a_404_page(stack, staff, service_
 def test_an_ended_session_goes_to_sign_in_and_back_to_the_page(stack, staff, page, context, sessions_redis):
     client = registered_client(stack, staff)
     sign_in(page, client)
-    cookie = next(c for c in context.cookies() if c["name"] == "portal_session")["value"]
-    record = f"{stack.env['WEB_SESSION_PREFIX']}session:" + hashlib.sha256(
-        b"web-session-record:" + cookie.encode()).hexdigest()
+    record = session_record(stack, context)
     assert sessions_redis.exists(record)
     sessions_redis.hset(record, "seen", repr(time.time() - 16 * 60))  # as if idle for 16 minutes
     page.goto("/account/payments?from=2026-01-01")
@@ -237,3 +235,24 @@ def test_a_client_cannot_open_the_console(stack, staff, page):
     response = page.goto("/staff/clients")
     assert response.status == 403
     assert "for the practice's staff" in page.locator("main").inner_text()
+
+
+def test_idle_warns_a_minute_before_and_then_signs_out(stack, staff, page, context, sessions_redis):
+    client = registered_client(stack, staff)
+    page.clock.install()
+    sign_in(page, client)
+    page.goto("/account/history")
+    dialog = page.get_by_role("dialog", name="Are you still there?")
+    page.clock.fast_forward("13:30")
+    assert not dialog.is_visible()
+    page.clock.fast_forward("00:31")  # 14 minutes: the warning
+    assert dialog.is_visible()
+    page.get_by_role("button", name="Stay signed in").click()
+    dialog.wait_for(state="hidden")
+    page.clock.fast_forward("14:10")  # the clock started again with Stay signed in
+    assert dialog.is_visible()
+    # now idle for real on the server too, and the page's 15 minutes end
+    sessions_redis.hset(session_record(stack, context), "seen", repr(time.time() - 16 * 60))
+    page.clock.fast_forward("01:00")
+    page.wait_for_url(re.compile(r".*/signin\?.*reason=idle.*"))
+    assert "without activity" in page.get_by_role("status").first.inner_text()
