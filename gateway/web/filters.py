@@ -69,13 +69,22 @@ def humanize(value: str | None) -> str:
     return (value or "").replace("_", " ").capitalize()
 
 
+def invoice_no(number) -> str:
+    """As billing writes it on the ledger and the PDF: #000042."""
+    try:
+        return f"{int(number):06d}"
+    except (TypeError, ValueError):
+        return str(number or "")
+
+
 def dict_without(values: dict, *names: str) -> dict:
     return {k: v for k, v in values.items() if k not in names}
 
 
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(money=money, dollars=dollars, day=day, moment=moment, iso_day=iso_day,
-                                 humanize=humanize, dict_without=dict_without)
+                                 humanize=humanize, dict_without=dict_without,
+                                 invoice_no=invoice_no)
     app.jinja_env.autoescape = True
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
