@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 from flask import jsonify
 
+from gateway.composed import install as install_composed
 from gateway.config import GatewayConfig
 from gateway.proxy import Proxy
 from gateway.routes import ROUTES
@@ -39,7 +40,9 @@ def create_app(config: GatewayConfig | None = None):
                   connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
                   pool_size=config.pool_size, max_body=config.max_body_bytes, hsts_max_age=config.hsts_max_age)
     # The web: the portal at /, the console at /staff; its pages call the API through the proxy's own pools.
-    install_web(app, api=Api(proxy.pools, proxy.routes),
+    web_api = Api(proxy.pools, proxy.routes)
+    install_composed(app, web_api)
+    install_web(app, api=web_api,
                 store=SessionStore(sessions, prefix=config.web_session_prefix, idle_seconds=config.web_idle_seconds),
                 settings=WebSettings(secret=config.web_secret.encode(), processor_origin=config.processor_public_url,
                                      idle_seconds=config.web_idle_seconds))
@@ -60,6 +63,9 @@ def create_app(config: GatewayConfig | None = None):
     def openapi():
         spec = build_openapi(app, title="gateway")
         spec["paths"].pop("/metrics", None)
+        # the web's pages are for browsers, not part of the API
+        spec["paths"] = {path: item for path, item in spec["paths"].items()
+                         if path.startswith(("/api", "/healthz", "/readyz", "/openapi.json"))}
         return jsonify(spec)
 
     app.view_functions["openapi"] = openapi

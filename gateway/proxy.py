@@ -62,7 +62,7 @@ class Proxy:
         self.hsts = ("Strict-Transport-Security", f"max-age={hsts_max_age}")
         self.pools = {name: Upstream(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
                                      pool_size=pool_size, stream_above=_SMALL_BODY)
-                      for name, url in upstreams.items()}
+                      for name, url in upstreams.items() if name != "gateway"}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -120,6 +120,9 @@ class Proxy:
         route = self.routes.match(path)
         if route is None:
             return _problem(start_response, 404, "Not found", "No such API path.", request_id, "not-found"), prefix
+        if route.upstream == "gateway":  # composed here from other routes' answers (gateway/composed.py)
+            environ["HTTP_X_REQUEST_ID"] = request_id
+            return self.fallback(environ, start_response), route.template
         return self._forward(environ, start_response, route.upstream, path, request_id), route.template
 
     def _forward(self, environ, start_response, upstream: str, path: str, request_id: str):

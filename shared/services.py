@@ -56,7 +56,8 @@ class Service:
 
 
 SERVICES: tuple[Service, ...] = (
-    Service("gateway", 8000, events=False),
+    # The routes the gateway answers itself, composed from the services' own public answers (gateway/composed.py).
+    Service("gateway", 8000, events=False, routes=("/api/v1/portal/dashboard",)),
     Service("identity", 8001, tasks=True, routes=(
         "/api/v1/auth", "/api/v1/portal/me", "/api/v1/staff/users", "/api/v1/staff/me", "/api/v1/staff/clients",
         "/api/v1/staff/settings", "/api/v1/staff/profile-changes",

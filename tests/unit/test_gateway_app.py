@@ -38,7 +38,7 @@ def test_openapi_and_api_routes_stay_as_documentation_without_addresses(make_cli
     routes = client.get("/api-routes")
     text = routes.get_data(as_text=True)
     assert routes.status_code == 200
-    assert all(r["path"].startswith("/api/v1/") and r["service"] in ("identity", "billing", "payments")
+    assert all(r["path"].startswith("/api/v1/") and r["service"] in ("identity", "billing", "payments", "gateway")
                for r in json.loads(text)["routes"])
     assert "127.0.0.1" not in text and "http" not in text  # where the services live stays inside
     assert all("internal" not in r["path"] for r in json.loads(text)["routes"])
