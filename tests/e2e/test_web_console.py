@@ -131,6 +131,7 @@ def test_the_chart_invitation_invoice_ledger_and_write_off(console, stack, staff
     assert issued.status_code == 302, issued.text[:800]
     invoice_page = console.get(f"{stack.gateway}{issued.headers['Location']}")
     assert invoice_page.status_code == 200 and "$300.00" in invoice_page.text
+    assert re.search(r"Invoice #\d{6} issued for \$300.00", invoice_page.text)
     invoices = requests.get(f"{stack.api}/staff/invoices", params={"client_id": client_id}, headers=staff,
                             timeout=10).json()["items"]
     assert [i["total_cents"] for i in invoices] == [30000]

@@ -15,7 +15,7 @@ from gateway.web import core
 from gateway.web.console import bp
 from gateway.web.console.clients import _client_path
 from gateway.web.console.common import body, cents, refusal, status_of
-from gateway.web.filters import money
+from gateway.web.filters import invoice_no, money
 
 LINE_ROWS = 4
 MAX_ROWS = 20
@@ -135,7 +135,8 @@ def clients_invoice_new(client_id: str):
         answer = core.api("POST", "/api/v1/staff/invoices", json_body=payload)
         if answer.ok:
             invoice = answer.json()
-            core.flash(f"Invoice #{invoice['number']} issued for {money(invoice['total_cents'], invoice['currency'])}.")
+            core.flash(f"Invoice #{invoice_no(invoice['number'])} issued for "
+                       f"{money(invoice['total_cents'], invoice['currency'])}.")
             return redirect(url_for("console.clients_invoice", client_id=client_id, invoice_id=invoice["id"]))
         errors = {}
         for name, messages in answer.field_errors.items():
