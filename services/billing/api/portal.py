@@ -13,11 +13,13 @@ from services.billing.api.schemas import (
     InvoiceOut,
     InvoicePage,
     InvoiceQuery,
+    entry_page,
 )
 from shared.auth import current_client_id
 from shared.web import doc, load_query
 
 bp = Blueprint("billing_portal", __name__, url_prefix="/api/v1/portal")
+history_query = HistoryQuery()  # schemas keep no state between loads: one for every request
 
 
 @bp.get("/account")
@@ -29,10 +31,10 @@ def account():
 @bp.get("/account/history")
 @doc(query=HistoryQuery, response=EntryPage, summary="Every charge, payment, refund and adjustment, newest first")
 def history():
-    q = load_query(HistoryQuery())
+    q = load_query(history_query)
     items, next_cursor = billing().history(current_client_id(), start=q["from"], end=q["to"], kind=q["kind"],
                                            limit=q["limit"], cursor=q["cursor"])
-    return EntryPage().dump({"items": items, "next_cursor": next_cursor})
+    return entry_page(items, next_cursor)
 
 
 @bp.get("/invoices")

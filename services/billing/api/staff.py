@@ -29,12 +29,14 @@ from services.billing.api.schemas import (
     ServiceCodePatch,
     StaffInvoiceQuery,
     SuperbillIn,
+    entry_page,
 )
 from services.billing.usecases.documents import document_entry
 from shared.auth import current_principal, require_roles
 from shared.web import doc, load, load_query
 
 bp = Blueprint("billing_staff", __name__, url_prefix="/api/v1/staff")
+history_query = HistoryQuery()  # schemas keep no state between loads: one for every request
 
 
 def _document(kind: str, obj) -> dict:
@@ -121,10 +123,10 @@ def document_pdf(document_id: str):
 @bp.get("/clients/<client_id>/ledger")
 @doc(query=HistoryQuery, response=EntryPage, summary="The client's ledger with running balance")
 def ledger(client_id: str):
-    q = load_query(HistoryQuery())
+    q = load_query(history_query)
     items, next_cursor = billing().history(client_id, start=q["from"], end=q["to"], kind=q["kind"],
                                            limit=q["limit"], cursor=q["cursor"])
-    return EntryPage().dump({"items": items, "next_cursor": next_cursor})
+    return entry_page(items, next_cursor)
 
 
 @bp.get("/clients/<client_id>/account")
