@@ -51,12 +51,17 @@ def page(context):
     return context.new_page()
 
 
+def admin_session(stack) -> requests.Session:
+    http = requests.Session()
+    answer = http.post(f"{stack.api}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert answer.status_code == 200 and "access_token" in answer.json(), answer.text
+    http.headers.update(bearer(answer.json()["access_token"]))
+    return http
+
+
 @pytest.fixture
 def staff(stack):
-    with requests.Session() as http:
-        token = http.post(f"{stack.api}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-                          ).json()["access_token"]
-        http.headers.update(bearer(token))
+    with admin_session(stack) as http:
         yield http
 
 
@@ -75,10 +80,7 @@ class Client:
 
 @pytest.fixture(scope="session")
 def service_code(stack):
-    with requests.Session() as http:
-        token = http.post(f"{stack.api}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-                          ).json()["access_token"]
-        http.headers.update(bearer(token))
+    with admin_session(stack) as http:
         assert http.patch(f"{stack.api}/staff/settings", json={"online_payments_enabled": True,
                                                                "billing_documents_enabled": True}).status_code == 200
         code = f"B{uuid.uuid4().hex[:6]}".upper()
