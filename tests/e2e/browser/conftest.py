@@ -98,9 +98,10 @@ def registered_client(stack, staff, first_name: str = "Morgan") -> Client:
     assert requests.post(f"{stack.api}/auth/register", json={
         "token": url.split("token=")[1], "last_name": "Lee", "date_of_birth": "1980-03-03",
         "password": PASSWORD}).status_code == 201
+    signed_in = requests.post(f"{stack.api}/auth/login", json={"email": address, "password": PASSWORD})
+    assert signed_in.status_code == 200, signed_in.text
     api = requests.Session()
-    api.headers.update(bearer(requests.post(f"{stack.api}/auth/login", json={
-        "email": address, "password": PASSWORD}).json()["access_token"]))
+    api.headers.update(bearer(signed_in.json()["access_token"]))
     return Client(client_id, address, PASSWORD, api)
 
 
