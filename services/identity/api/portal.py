@@ -5,19 +5,19 @@ from __future__ import annotations
 from flask import Blueprint
 
 from services.identity.api import client_address, identity
-from services.identity.api.schemas import MyProfileIn, MyProfileOut, ProfileOut
+from services.identity.api.schemas import MyProfileIn, MyProfileOut, ProfileOut, plain_dumper
 from shared.auth import current_client_id, current_principal
 from shared.web import doc, load
 
 bp = Blueprint("portal", __name__, url_prefix="/api/v1/portal")
-profile_out = ProfileOut()
+profile_out = plain_dumper(ProfileOut())
 my_profile_out = MyProfileOut()
 
 
 @bp.get("/me")
 @doc(response=ProfileOut, summary="My Information")
 def get_me():
-    return profile_out.dump(identity().my_profile(current_client_id()))
+    return profile_out(identity().my_profile(current_client_id()))
 
 
 @bp.patch("/me")
