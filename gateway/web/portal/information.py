@@ -68,8 +68,12 @@ def my_information():
         if not body:
             core.flash("Nothing changed.", "info")
             return redirect(url_for("portal.my_information"))
+        if "email" in body:  # a new sign-in e-mail needs the current password (identity checks it)
+            body["password"] = request.form.get("password", "")
         saved = core.api("PATCH", "/api/v1/portal/me", json_body=body)
         if saved.ok:
+            if saved.json().get("session"):  # the e-mail change ended every session and answered a new one
+                core.web().store.replace_tokens(core.current_session(), saved.json()["session"])
             core.flash("Saved. Your practice reviews changes to your information.")
             return redirect(url_for("portal.my_information"))
         open_sections = {key for key, _, fields in SECTIONS for name, *_ in fields if name in saved.field_errors}

@@ -256,3 +256,21 @@ def test_idle_warns_a_minute_before_and_then_signs_out(stack, staff, page, conte
     page.clock.fast_forward("01:00")
     page.wait_for_url(re.compile(r".*/signin\?.*reason=idle.*"))
     assert "without activity" in page.get_by_role("status").first.inner_text()
+
+
+def test_a_new_sign_in_e_mail_needs_the_password_and_the_session_goes_on(stack, staff, page):
+    client = registered_client(stack, staff, first_name="Quinn")
+    sign_in(page, client)
+    page.goto("/my-information")
+    new_address = "new." + client.email
+    page.get_by_label("E-mail").fill(new_address)
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("#f-password-error").is_visible()  # tied to the password field, which it names
+    assert page.get_by_label("E-mail").input_value() == new_address
+    assert client.api.get(f"{stack.api}/portal/me").status_code == 200  # nothing changed: the old token works
+    page.get_by_label("Current password").fill(client.password)
+    page.get_by_role("button", name="Save").click()
+    assert "Your practice reviews changes" in page.get_by_role("status").first.inner_text()
+    page.goto("/account")  # the browser's session carried on with identity's new one
+    assert page.get_by_role("heading", name="My Account").is_visible()
+    assert page.url.endswith("/account")
