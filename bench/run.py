@@ -30,7 +30,7 @@ from bench.common import (
     log,
 )
 
-PARTS = ("http", "events", "login", "billing", "payments")
+PARTS = ("http", "events", "login", "billing", "payments", "web")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -58,6 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--paced-rate", type=float, default=10.0,
                         help="requests per second of the open-loop raw charge and Pay Now runs")
     parser.add_argument("--paced-seconds", type=float, default=15.0)
+    parser.add_argument("--web-connections", type=int, default=8, help="connections of the web pages' wrk runs")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (server logs, wrk scripts)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave var/bench/ alone")
     return parser.parse_args(argv)
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 "billing_invoices": args.billing_invoices, "payments_clients": args.payments_clients,
                 "payments_concurrency": args.payments_concurrency, "payments_duration": args.payments_duration,
                 "lag_rate": args.lag_rate, "lag_seconds": args.lag_seconds, "paced_rate": args.paced_rate,
-                "paced_seconds": args.paced_seconds}
+                "paced_seconds": args.paced_seconds, "web_connections": args.web_connections}
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     os.chdir(ROOT)
