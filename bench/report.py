@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bench import web_part
+
 
 def _f(value, digits: int = 1, suffix: str = "") -> str:
     if value is None:
@@ -216,6 +218,8 @@ def markdown(results: dict) -> str:
     payments = results.get("payments")
     if payments:
         lines += _payments(payments, s, aims)
+
+    lines += web_part.markdown_rows(results, aims)
 
     if aims:
         lines += ["### Aims", "", "| aim | target | measured | |", "|---|---|---|---|"]
