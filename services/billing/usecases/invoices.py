@@ -118,7 +118,9 @@ class Invoices:
                 stmt = stmt.where(Invoice.client_id == client_id)
             remaining = Invoice.total_cents - ledger.allocated_sum()
             if status == "unpaid":
-                stmt = stmt.where(remaining > 0)
+                # paid_at IS NULL first (ledger.settle_paid_flags keeps it exact): the partial index ix_invoices_open
+                # leaves the open few, instead of summing the allocations of every invoice the client ever had
+                stmt = stmt.where(Invoice.paid_at.is_(None), remaining > 0)
             elif status == "paid":
                 stmt = stmt.where(remaining <= 0)
             rows, next_cursor = paginate(session, stmt, [Invoice.issued_at, Invoice.id], [datetime, str],
