@@ -54,8 +54,9 @@ def test_idle_longer_than_the_limit_says_so_and_activity_resets_it(store):
     session = store.create(tokens())
     name = next(store.redis.scan_iter(f"{store.prefix}session:*"))
     store.redis.hset(name, "seen", repr(time.time() - 901))
-    assert store.load(session.key)[1] is True
-    store.touch(session)
+    idle, is_idle = store.load(session.key)
+    assert is_idle is True
+    store.touch(idle)
     assert store.load(session.key)[1] is False
     assert 900 < store.redis.ttl(name) <= 900 + 300  # kept a little longer, so a late request can still revoke
 
@@ -102,3 +103,14 @@ def test_concurrent_requests_refresh_once_and_all_go_on_with_the_new_pair(store)
 def test_a_refused_refresh_ends_the_session(store):
     session = store.create(tokens(1, expires_in=10))
     assert store.refresh(session, lambda token: None) is False
+
+
+def test_a_busy_browser_writes_its_activity_at_most_every_few_seconds(store):
+    session = store.create(tokens())
+    name = next(store.redis.scan_iter(f"{store.prefix}session:*"))
+    written = store.redis.hget(name, "seen")
+    store.touch(store.load(session.key)[0])  # a page a moment after sign-in: nothing to write
+    assert store.redis.hget(name, "seen") == written
+    store.redis.hset(name, "seen", repr(time.time() - 20))
+    store.touch(store.load(session.key)[0])
+    assert float(store.redis.hget(name, "seen")) > time.time() - 5
