@@ -57,16 +57,11 @@ def install(app: Flask, *, api: Api, store: SessionStore, settings: core.WebSett
     app.register_blueprint(console_bp)
     app.register_blueprint(portal_bp)
 
-    for bp in (portal_bp, console_bp):
-        bp_name = bp.name
-
-        @app.before_request
-        def _web_request(bp_name=bp_name):
-            if request.blueprint != bp_name:
-                return None
+    @app.before_request
+    def _web_request():
+        if request.blueprint in WEB_BLUEPRINTS:
             core.load_session()
             core.check_csrf()
-            return None
 
     @app.after_request
     def _web_headers(response):

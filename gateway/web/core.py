@@ -35,7 +35,6 @@ class WebSettings:
     secret: bytes
     processor_origin: str
     idle_seconds: int
-    practice_name_fallback: str = "Client portal"
 
 
 @dataclass
