@@ -127,7 +127,7 @@ class Workspace:
             "IDENTITY_SECRET_KEY_FILE": str(self.path("keys", "identity-secret.key")),
             # No config has a default secret (shared.config.secret): the bench's own, explicit ones.
             "INTERNAL_API_KEY": "bench-internal-key", "PROCESSOR_API_KEY": "sk_test_bench",
-            "SANDBOX_API_KEY": "sk_test_bench",
+            "SANDBOX_API_KEY": "sk_test_bench", "WEB_SECRET_KEY": "bench-web-secret-key-0123456789abcdef",
             "ACCESS_TOKEN_TTL_SECONDS": "3600",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
