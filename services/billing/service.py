@@ -86,8 +86,9 @@ class BillingService:
         return self.accounts.account(client_id)
 
     def history(self, client_id: str, *, start: date | None, end: date | None, kind: str | None, limit: int,
-                cursor: str | None):
-        return self.accounts.history(client_id, start=start, end=end, kind=kind, limit=limit, cursor=cursor)
+                cursor: str | None, oldest_first: bool = False):
+        return self.accounts.history(client_id, start=start, end=end, kind=kind, limit=limit, cursor=cursor,
+                                     oldest_first=oldest_first)
 
     def adjust(self, client_id: str, data: dict, staff: Principal) -> dict:
         return self.accounts.adjust(client_id, data, staff)

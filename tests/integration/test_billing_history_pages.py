@@ -102,6 +102,17 @@ def test_a_kind_and_a_range_page_the_same_way(ledger_client, billing_engine):
     assert walk(me, f"{HISTORY}?from=2020-05-09&to=2020-05-11&kind=charge", 5) == []
 
 
+def test_oldest_first_pages_walk_the_same_ledger_the_other_way(ledger_client, billing_engine, bstaff):
+    client_id, me = ledger_client
+    expected = list(reversed(ledger(billing_engine, client_id)))  # oldest first, ties in ledger order
+    for limit in (1, 3, 11, 50):
+        assert walk(me, f"{HISTORY}?order=oldest", limit) == expected, limit
+    assert walk(bstaff, f"/api/v1/staff/clients/{client_id}/ledger?order=oldest", 4) == expected
+    adjustments = list(reversed(ledger(billing_engine, client_id, "AND e.kind = 'adjustment'")))
+    assert walk(me, f"{HISTORY}?order=oldest&kind=adjustment&from=2020-01-01", 3) == adjustments
+    assert_problem(me.get(f"{HISTORY}?order=sideways"), 422, field="order")
+
+
 def test_a_page_is_two_statements_on_an_autocommit_connection(ledger_client, billing_config, billing_engine):
     client_id, me = ledger_client
     assert me.get(f"{HISTORY}?limit=2").status_code == 200  # warm: the token check, the practice row
@@ -117,7 +128,8 @@ def test_a_page_is_two_statements_on_an_autocommit_connection(ledger_client, bil
         event.listen(engine, "before_cursor_execute", listener)
     try:
         for path in (f"{HISTORY}?limit=2", f"{HISTORY}?limit=2&cursor={cursor}",
-                     f"{HISTORY}?limit=50&kind=payment&from=2020-01-01&to=2030-01-01"):
+                     f"{HISTORY}?limit=50&kind=payment&from=2020-01-01&to=2030-01-01",
+                     f"{HISTORY}?limit=2&order=oldest&cursor={cursor}"):
             reads.clear()
             assert me.get(path).status_code == 200
             assert len(reads) == 2, reads

@@ -10,6 +10,7 @@ from gateway.web.portal import bp
 
 KINDS = [("", "All entries"), ("charge", "Charges"), ("payment", "Payments"), ("refund", "Refunds"),
          ("adjustment", "Adjustments")]
+ORDERS = [("newest", "Newest first"), ("oldest", "Oldest first")]
 HISTORY_PAGE = 25
 
 
@@ -32,13 +33,13 @@ def my_account():
 @bp.get("/account/history")
 @core.signed_in("client")
 def account_history():
-    query = _query("from", "to", "kind", "cursor")
+    query = _query("from", "to", "kind", "order", "cursor")
     answer = core.api("GET", "/api/v1/portal/account/history", query={**query, "limit": HISTORY_PAGE})
     errors = answer.field_errors if answer.status == 422 else {}
     history = answer.json() if answer.ok else None
     template = "portal/_history_rows.html" if core.is_htmx() else "portal/history.html"
     return core.page(template, 422 if errors else 200, history=history, history_down=answer.unavailable,
-                     query=query, kinds=KINDS, errors=errors)
+                     query=query, kinds=KINDS, orders=ORDERS, errors=errors)
 
 
 @bp.get("/account/invoices")

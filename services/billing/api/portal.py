@@ -33,7 +33,7 @@ def account():
 def history():
     q = load_query(history_query)
     items, next_cursor = billing().history(current_client_id(), start=q["from"], end=q["to"], kind=q["kind"],
-                                           limit=q["limit"], cursor=q["cursor"])
+                                           limit=q["limit"], cursor=q["cursor"], oldest_first=q["order"] == "oldest")
     return entry_page(items, next_cursor)
 
 

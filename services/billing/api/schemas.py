@@ -120,6 +120,8 @@ class HistoryQuery(PageQuery, DateRange):
     from_ = fields.Date(data_key="from", attribute="from", load_default=None)
     to = fields.Date(load_default=None)
     kind = fields.String(load_default=None, validate=validate.OneOf(["charge", "payment", "refund", "adjustment"]))
+    # newest first unless asked; a cursor walks the order it was made in
+    order = fields.String(load_default="newest", validate=validate.OneOf(["newest", "oldest"]))
 
 
 class EntryOut(Schema):

@@ -125,7 +125,7 @@ def document_pdf(document_id: str):
 def ledger(client_id: str):
     q = load_query(history_query)
     items, next_cursor = billing().history(client_id, start=q["from"], end=q["to"], kind=q["kind"],
-                                           limit=q["limit"], cursor=q["cursor"])
+                                           limit=q["limit"], cursor=q["cursor"], oldest_first=q["order"] == "oldest")
     return entry_page(items, next_cursor)
 
 

@@ -34,9 +34,10 @@ HISTORY_FIELDS = ("id", "occurred_at", "kind", "description", "amount_cents", "c
 
 
 @functools.cache
-def history_statement(kind: bool, after_cursor: bool) -> Select:
-    """The page: the client's entries in a period (of one kind), newest first, after a cursor's (occurred_at, seq),
-    `limit` of them; the invoice number by an outer join (an entry's invoice, whoever's, as the lookup by id was)."""
+def history_statement(kind: bool, after_cursor: bool, oldest_first: bool = False) -> Select:
+    """The page: the client's entries in a period (of one kind), newest first (or oldest first), after a cursor's
+    (occurred_at, seq), `limit` of them; the invoice number by an outer join (an entry's invoice, whoever's, as the
+    lookup by id was)."""
     e = entry_table
     columns = [invoice_table.c.number if name == "invoice_number" else e.c[name] for name in HISTORY_FIELDS]
     stmt = (select(*columns, e.c.seq)
@@ -46,9 +47,11 @@ def history_statement(kind: bool, after_cursor: bool) -> Select:
     if kind:
         stmt = stmt.where(e.c.kind == bindparam("kind"))
     if after_cursor:
-        stmt = stmt.where(tuple_(e.c.occurred_at, e.c.seq) < tuple_(
-            bindparam("after_at", type_=e.c.occurred_at.type), bindparam("after_seq", type_=e.c.seq.type)))
-    return stmt.order_by(e.c.occurred_at.desc(), e.c.seq.desc()).limit(bindparam("limit", type_=BigInteger))
+        position = tuple_(e.c.occurred_at, e.c.seq)
+        cursor = tuple_(bindparam("after_at", type_=e.c.occurred_at.type), bindparam("after_seq", type_=e.c.seq.type))
+        stmt = stmt.where(position > cursor if oldest_first else position < cursor)
+    order = (e.c.occurred_at.asc(), e.c.seq.asc()) if oldest_first else (e.c.occurred_at.desc(), e.c.seq.desc())
+    return stmt.order_by(*order).limit(bindparam("limit", type_=BigInteger))
 
 
 class Accounts:
@@ -72,8 +75,9 @@ class Accounts:
                     "billing_documents_enabled": practice.billing_documents_enabled}
 
     def history(self, client_id: str, *, start: date | None, end: date | None, kind: str | None, limit: int,
-                cursor: str | None):
-        """A page of the client's ledger, newest first: (items with HISTORY_FIELDS, the next page's cursor or None)."""
+                cursor: str | None, oldest_first: bool = False):
+        """A page of the client's ledger, newest first (or oldest first): (items with HISTORY_FIELDS, the next page's
+        cursor or None). A cursor walks the order it was made in."""
         with get_read_engine(self.ctx.config.database_url).connect() as conn:
             account = conn.execute(ACCOUNT_TIMEZONE, {"client_id": client_id}).first()
             if account is None:
@@ -89,7 +93,7 @@ class Accounts:
                 params["kind"] = kind
             if after is not None:
                 params["after_at"], params["after_seq"] = after
-            rows = conn.execute(history_statement(bool(kind), after is not None), params).all()
+            rows = conn.execute(history_statement(bool(kind), after is not None, oldest_first), params).all()
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

@@ -4,12 +4,16 @@ session, a service that is down)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import time
 
 import pyotp
 import pytest
 import requests
+from cryptography.fernet import Fernet
 
 from tests.e2e.browser.conftest import (
     PASSWORD,
@@ -274,3 +278,50 @@ def test_a_new_sign_in_e_mail_needs_the_password_and_the_session_goes_on(stack, 
     page.goto("/account")  # the browser's session carried on with identity's new one
     assert page.get_by_role("heading", name="My Account").is_visible()
     assert page.url.endswith("/account")
+
+
+def test_the_gateway_refreshes_the_tokens_itself_and_a_stolen_refresh_token_ends_the_session(
+        stack, staff, page, context, sessions_redis):
+    client = registered_client(stack, staff)
+    sign_in(page, client)
+    record = session_record(stack, context)
+    cookie = next(c for c in context.cookies() if c["name"] == "portal_session")["value"]
+    fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(b"web-session-key:" + cookie.encode()).digest()))
+    tokens = json.loads(fernet.decrypt(sessions_redis.hget(record, "tokens")))
+    first_refresh = tokens["refresh_token"]
+    tokens["access_expires_at"] = time.time()  # the access token is due: the next page refreshes it
+    sessions_redis.hset(record, "tokens", fernet.encrypt(json.dumps(tokens).encode()))
+    page.goto("/account")
+    assert page.get_by_role("heading", name="My Account").is_visible()
+    renewed = json.loads(fernet.decrypt(sessions_redis.hget(record, "tokens")))
+    assert renewed["refresh_token"] != first_refresh and renewed["access_expires_at"] > time.time() + 600
+    # the first refresh token is spent: sent again (stolen), identity ends the whole session, this browser's too
+    assert requests.post(f"{stack.api}/auth/refresh", json={"refresh_token": first_refresh}).status_code == 401
+    eventually(lambda: "/signin" in (page.goto("/account/payments") and page.url), timeout=10,
+               message="the ended session sent to Sign in")
+
+
+def test_account_history_filters_and_sorts_in_place(stack, staff, service_code, page):
+    client = registered_client(stack, staff, first_name="Harper")
+    first = invoice_for(stack, staff, client, service_code)
+    second = staff.post(f"{stack.api}/staff/invoices", json={"client_id": client.id, "lines": [
+        {"service_code": service_code, "units": 2}]}).json()
+    sign_in(page, client)
+    page.goto("/account/history")
+    rows = page.locator("#history-rows tr")
+    assert rows.count() == 2 and f"#{second['number']:06d}" in rows.first.inner_text()  # newest first
+    page.get_by_label("Order").select_option("oldest")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/account/history?*order=oldest*")  # htmx swapped the table and kept the address
+    assert f"#{first['number']:06d}" in rows.first.inner_text()
+    assert page.get_by_role("heading", name="Account history").count() == 1  # the table only, not a page in a page
+    page.get_by_label("Kind").select_option("payment")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/account/history?*kind=payment*")
+    assert "No entries." in page.locator("#history").inner_text()
+    page.get_by_label("From").fill("2026-12-31")
+    page.get_by_label("To").fill("2026-01-01")
+    page.get_by_role("button", name="Filter").click()
+    refused = page.locator("#history").get_by_role("alert")
+    refused.wait_for()  # the API's field error (422), swapped in where the table was
+    assert "Check the dates" in refused.inner_text()
