@@ -91,7 +91,7 @@ def _tour_client(tour, page, stack, client, invoice, phone):
     assert not csp, csp
 
 
-def _tour_console(tour, page, phone):
+def _tour_console(tour, page, client, phone):
     csp = tour.watch(page)
     page.goto("/staff/signin")
     tour.check(page, "staff-signin", phone=phone)
@@ -101,6 +101,20 @@ def _tour_console(tour, page, phone):
     for href in [*links, "/staff/security"]:
         page.goto(href)
         tour.check(page, "staff" + href.replace("/staff", "").replace("/", "-"), phone=phone)
+    # one client's chart and what hangs off it, and one payment (the client's tour paid one)
+    page.goto(f"/staff/clients/{client.id}")
+    tour.check(page, "staff-client-chart", phone=phone)
+    for name, tail in (("staff-client-edit", "/edit"), ("staff-client-ledger", "/ledger"),
+                       ("staff-new-invoice", "/invoices/new"), ("staff-adjustment", "/adjustments"),
+                       ("staff-statement", "/documents/new")):
+        page.goto(f"/staff/clients/{client.id}{tail}")
+        tour.check(page, name, phone=phone)
+    page.goto("/staff/clients/new")
+    tour.check(page, "staff-new-client", phone=phone)
+    page.goto("/staff/payments")
+    page.locator("main table a[href*='/staff/payments/']").first.click()
+    page.wait_for_url(re.compile(r".*/staff/payments/[0-9a-f-]+$"))
+    tour.check(page, "staff-payment", phone=phone)
     assert not csp, csp
 
 
@@ -119,8 +133,8 @@ def test_every_page_is_accessible_within_its_policy_and_fits_a_phone(request, ax
             if part == "client":
                 _tour_client(tour, page, stack, client, invoice, phone)
             else:
-                _tour_console(tour, page, phone)
+                _tour_console(tour, page, client, phone)
         finally:
             ctx.close()
-    assert len(tour.seen) >= 20
+    assert len(tour.seen) >= 35
     assert not tour.problems, "\n\n".join(tour.problems)
