@@ -1,5 +1,5 @@
-"""`python -m bench.run [--only http|events|login|billing|payments|web]`: measures, prints the Markdown table README keeps,
-and writes it to var/bench/latest.md (and the raw numbers to var/bench/latest.json).
+"""`python -m bench.run [--only http|events|login|billing|payments|web]`: measures, prints the Markdown table
+README keeps, and writes it to var/bench/latest.md (and the raw numbers to var/bench/latest.json).
 
 Every aim is a ratio within one run on one machine: wrk, the gunicorn processes, PostgreSQL and
 RabbitMQ all share the same cores, so absolute numbers only compare within the same run.

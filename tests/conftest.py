@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,19 @@ def migrated(infra):
     for service in services_with_migrations():
         upgrade(service, infra.database_url(service))
     return infra
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Playwright and one Debian Chromium for the whole run, shared by every browser test (Playwright's sync
+    API runs one instance per thread: a second one beside it refuses to start). No browser is downloaded:
+    `make test` installs Debian's chromium (scripts/ensure-browser.sh)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (make install)")
+    path = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    if not path.exists():
+        pytest.fail(f"{path} is missing: `make test` installs Debian's chromium (scripts/ensure-browser.sh)",
+                    pytrace=False)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(path), args=["--no-sandbox"])
+        yield browser
+        browser.close()

@@ -28,6 +28,9 @@ class Answer:
     headers: dict[str, str]
     body: bytes
     _json: Any = field(default=None, repr=False)
+    # True only when the request never left the gateway (no connection to the service): nothing was done. A 502 or
+    # 504 (sent, no whole answer) or a service's own 5xx may have done it: the outcome is unknown.
+    not_sent: bool = False
 
     @property
     def ok(self) -> bool:
@@ -38,24 +41,29 @@ class Answer:
         """The service is down, slow or broken: show this part as unavailable."""
         return self.status >= 500
 
-    def json(self) -> Any:
+    def json(self) -> dict:
+        """The body as an object; {} for an empty, broken or non-object body (every answer of the API is one)."""
         if self._json is None:
             try:
-                self._json = json.loads(self.body) if self.body else {}
+                parsed = json.loads(self.body) if self.body else {}
             except ValueError:
-                self._json = {}
+                parsed = {}
+            self._json = parsed if isinstance(parsed, dict) else {}
         return self._json
+
+    @property
+    def problem_type(self) -> str:
+        return str(self.json().get("type") or "").rsplit("/", 1)[-1]
 
     @property
     def detail(self) -> str:
         body = self.json()
-        return (body.get("detail") or body.get("title") or "") if isinstance(body, dict) else ""
+        return str(body.get("detail") or body.get("title") or "")
 
     @property
     def field_errors(self) -> dict[str, list[str]]:
         """The API's field problems, flattened to dotted names (address.city) as the forms name their inputs."""
-        body = self.json()
-        errors = body.get("errors") if isinstance(body, dict) else None
+        errors = self.json().get("errors")
         return _flatten(errors) if isinstance(errors, dict) else {}
 
 
@@ -75,9 +83,9 @@ def _flatten(errors: Mapping, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def _problem(status: int, detail: str) -> Answer:
+def _problem(status: int, detail: str, *, not_sent: bool = False) -> Answer:
     body = json.dumps({"status": status, "title": "Service unavailable", "detail": detail}).encode()
-    return Answer(status, {"content-type": "application/problem+json"}, body)
+    return Answer(status, {"content-type": "application/problem+json"}, body, not_sent=not_sent)
 
 
 class Api:
@@ -106,7 +114,7 @@ class Api:
         try:
             response = self.pools[route.upstream].request(method, target, out, body)
         except UpstreamUnavailable:
-            return _problem(503, f"The {route.upstream} service is not answering.")
+            return _problem(503, f"The {route.upstream} service is not answering.", not_sent=True)
         except UpstreamTimeout:
             return _problem(504, f"The {route.upstream} service took too long to answer.")
         except UpstreamBroken:

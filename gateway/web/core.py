@@ -122,6 +122,8 @@ def csrf_token() -> str:
 def check_csrf() -> None:
     if request.method not in UNSAFE:
         return
+    if g.get("clear_session_cookie") and request.endpoint not in ("portal.sign_in", "console.sign_in"):
+        raise SessionEnded()  # the form belonged to a session that has ended (idle): Sign in, not "form expired"
     sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
     expected = csrf_token()
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
@@ -150,7 +152,11 @@ def _fresh_token() -> str:
         def exchange(refresh_token: str):
             answer = web().api.call("POST", "/api/v1/auth/refresh", json_body={"refresh_token": refresh_token},
                                     headers=forwarded_headers())
-            return answer.json() if answer.ok else None
+            if answer.ok:
+                return answer.json()
+            if answer.status >= 500 or answer.status == 429:  # identity could not say: keep the session
+                abort(503, description="Signing you in again is not possible right now. Try again in a minute.")
+            return None  # refused: the session has ended
 
         if not store.refresh(session, exchange):
             store.end(session)
@@ -221,7 +227,10 @@ def signed_in(kind: str):
         def wrapper(*args, **kwargs):
             session = current_session()
             if session is None:
-                return redirect(sign_in_url(kind, reason=g.get("session_ended")))
+                response = redirect(sign_in_url(kind, reason=g.get("session_ended")))
+                if is_htmx():  # htmx would follow the redirect into the part it swaps: load the page instead
+                    response.headers["HX-Redirect"] = response.location
+                return response
             if (kind == "staff") != session.is_staff:
                 abort(403, description="This page is for " + ("the practice's staff." if kind == "staff"
                                                               else "clients of the practice."))

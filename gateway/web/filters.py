@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from flask import Flask
@@ -18,6 +19,20 @@ def money(cents, currency: str | None = "USD") -> str:
     symbol = SYMBOLS.get((currency or "USD").upper())
     text = f"{whole:,}.{part:02d}"
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
+
+
+_AMOUNT = re.compile(r"^([0-9]*)(?:\.([0-9]{0,2}))?$", re.ASCII)
+
+
+def cents_from_text(text: str | None) -> int | None:
+    """Dollars and cents as a person types them ("25", "25.5", "$1,234.56") as exact cents; None if it is not one.
+    ASCII digits only (str.isdigit() takes "²", which int() refuses)."""
+    cleaned = (text or "").strip().replace("$", "").replace(",", "")
+    match = _AMOUNT.match(cleaned)
+    if not cleaned or not match or cleaned == ".":
+        return None
+    whole, part = match.group(1) or "0", (match.group(2) or "").ljust(2, "0")
+    return int(whole) * 100 + int(part)
 
 
 def dollars(cents) -> str:

@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from redis.exceptions import LockError
 
 # A refresh starts when the access token has less than this left (a page's calls must not run out mid-page).
 REFRESH_AHEAD_SECONDS = 60
-_LOCK_MS = 10_000
+# Longer than the gateway's read timeout (15 s), so a slow identity never sees a second refresh with the same token.
+_LOCK_SECONDS = 30.0
 TOUCH_EVERY = 15.0
 _GRACE_SECONDS = 300
 
@@ -123,7 +125,7 @@ class SessionStore:
 
     def save_data(self, session: WebSession) -> None:
         record, key = _ids(session.key)
-        self.redis.hset(self._name(record), "data", Fernet(key).encrypt(json.dumps(session.data).encode()))
+        self._write(record, "data", Fernet(key).encrypt(json.dumps(session.data).encode()))
 
     def end(self, session: WebSession) -> None:
         self.redis.delete(self._name(_ids(session.key)[0]))
@@ -140,10 +142,11 @@ class SessionStore:
 
     def refresh(self, session: WebSession, exchange) -> bool:
         """A new pair through `exchange(refresh_token) -> tokens | None`, once per session however many requests
-        ask at the same moment; the others wait for it and use its result. False: the session cannot go on."""
+        ask at the same moment; the others wait for it and use its result. False: the session cannot go on.
+        `exchange` raises when identity could not say (down, slow): the session is kept for the next request."""
         record, key = _ids(session.key)
-        lock = f"{self.prefix}refresh:{record}"
-        if self.redis.set(lock, "1", nx=True, px=_LOCK_MS):
+        lock = self.redis.lock(f"{self.prefix}refresh:{record}", timeout=_LOCK_SECONDS, blocking=False)
+        if lock.acquire():
             try:
                 reloaded, _ = self.load(session.key)  # another request may have refreshed just before the lock
                 if reloaded is not None and not self.needs_refresh(reloaded):
@@ -152,17 +155,17 @@ class SessionStore:
                 tokens = exchange(session.refresh_token)
                 if not tokens:
                     return False
-                session.access_token = tokens["access_token"]
-                session.refresh_token = tokens["refresh_token"]
-                session.access_expires_at = time.time() + int(tokens.get("expires_in") or 0)
-                self.redis.hset(self._name(record), "tokens", Fernet(key).encrypt(self._token_blob(session)))
+                self.replace_tokens(session, tokens)
                 return True
             finally:
-                self.redis.delete(lock)
-        deadline = time.monotonic() + _LOCK_MS / 1000
+                try:
+                    lock.release()  # only our own lock (redis-py checks its token)
+                except LockError:
+                    pass  # it expired meanwhile: nothing of ours to release
+        deadline = time.monotonic() + _LOCK_SECONDS
         while time.monotonic() < deadline:  # another request of this browser is refreshing: use its pair
             time.sleep(0.05)
-            if not self.redis.exists(lock):
+            if not lock.locked():
                 reloaded, _ = self.load(session.key)
                 if reloaded is None or self.needs_refresh(reloaded):
                     return False
@@ -177,7 +180,15 @@ class SessionStore:
         session.access_token = tokens["access_token"]
         session.refresh_token = tokens["refresh_token"]
         session.access_expires_at = time.time() + int(tokens.get("expires_in") or 0)
-        self.redis.hset(self._name(record), "tokens", Fernet(key).encrypt(self._token_blob(session)))
+        self._write(record, "tokens", Fernet(key).encrypt(self._token_blob(session)))
+
+    def _write(self, record: str, field_name: str, value: bytes) -> None:
+        """One field, and the record's lifetime with it: a write never leaves a record that does not expire."""
+        name = self._name(record)
+        pipe = self.redis.pipeline()
+        pipe.hset(name, field_name, value)
+        pipe.expire(name, self._ttl())
+        pipe.execute()
 
     @staticmethod
     def _adopt(session: WebSession, other: WebSession) -> None:

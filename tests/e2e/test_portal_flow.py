@@ -211,6 +211,7 @@ def test_the_pages_the_mails_link_to(stack, http):
         assert page.headers["Content-Type"].startswith("text/html")
         assert page.headers["Referrer-Policy"] == "no-referrer"
         assert "default-src 'self'" in page.headers["Content-Security-Policy"]
-    assert http.get(stack.gateway + "/register?token=abc").status_code == 410  # no such invitation
+    unknown = http.get(stack.gateway + "/register?token=abc")  # no such invitation: identity's 404, as a page
+    assert unknown.status_code == 404 and "This link can no longer be used" in unknown.text
     assert 'name="password"' in http.get(stack.gateway + "/reset-password?token=abc").text
     assert http.get(f"{stack.gateway}/static/../app.py").status_code == 404

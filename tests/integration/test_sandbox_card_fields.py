@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -223,9 +222,6 @@ def test_the_card_fields_are_in_the_openapi_and_need_no_key(client):
 
 # --- in a browser ----------------------------------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 CARD = {"cardholder_name": "Jordan Rivera", "card_number": "4242 4242 4242 4242", "exp": f"12/{NEXT_YEAR % 100:02d}",
         "cvc": "737", "postal_code": "94110"}
 
@@ -281,14 +277,9 @@ def portal_app(pages: dict[str, str], log: list):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
+def browser(chromium):
+    """The run's one Chromium (tests/conftest.py)."""
+    return chromium
 
 
 @pytest.fixture(scope="module")

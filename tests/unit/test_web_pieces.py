@@ -9,6 +9,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from gateway.web.api import Answer
+from gateway.web.console.common import cents as console_cents
 from gateway.web.core import local_path
 from gateway.web.filters import dollars, money
 from gateway.web.portal.information import changes, flat
@@ -27,14 +28,16 @@ def test_a_path_of_this_site_is_kept(target):
 
 
 @pytest.mark.parametrize("text,cents", [("25", 2500), ("25.5", 2550), ("25.05", 2505), ("$1,234.56", 123456),
-                                        (".5", 50), ("0.01", 1), (" 7.00 ", 700)])
+                                        (".5", 50), ("0.01", 1), (" 7.00 ", 700), ("12.", 1200)])
 def test_dollars_typed_become_exact_cents(text, cents):
     assert _cents(text) == cents
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1.234", "1e3", "-5", "1.2.3", "12,34.5x", "nan", "inf"])
+@pytest.mark.parametrize("text", ["", "abc", "1.234", "1e3", "-5", "1.2.3", "12,34.5x", "nan", "inf", ".", "²",
+                                  "1.²", "١٢", " . "])
 def test_what_is_not_an_amount_is_none(text):
     assert _cents(text) is None
+    assert console_cents(text) is None  # the console's amounts are read the same way
 
 
 def test_my_information_sends_only_what_changed_and_empties_as_null():

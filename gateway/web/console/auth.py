@@ -92,6 +92,8 @@ def keepalive():
     if session is None:
         return redirect(core.sign_in_url("staff", reason=g.get("session_ended") or "ended"))
     core.web().store.touch(session)
+    if request.headers.get("X-Portal-Keepalive") == "1":  # the idle warning's script: no page to go back to
+        return "", 204
     return redirect(url_for("console.home"))
 
 

@@ -119,7 +119,7 @@ def clients_invoice_new(client_id: str):
             errors[f"lines.{i}.service_code"] = ["Choose a service code, or clear the units."]
         if not re.fullmatch(r"[0-9]{1,4}", units or "") or int(units) < 1:
             errors[f"lines.{i}.units"] = ["Enter a whole number of units, 1 or more."]
-        lines.append({"service_code": code, "units": int(units) if units.isdigit() else 0})
+        lines.append({"service_code": code, "units": int(units) if units.isascii() and units.isdigit() else 0})
         origin.append(i)
     if not lines:
         errors["lines.0.service_code"] = ["Choose at least one service code."]

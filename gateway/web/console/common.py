@@ -8,18 +8,12 @@ from flask import abort
 
 from gateway.web import core
 from gateway.web.api import Answer
+from gateway.web.filters import cents_from_text
 
 
 def cents(text: str | None) -> int | None:
     """"12.50", "$1,200" or "7" as integer cents, exactly (no floats); None if it is not an amount."""
-    text = (text or "").strip().replace("$", "").replace(",", "")
-    if not text:
-        return None
-    whole, _, part = text.partition(".")
-    if not (whole.isdigit() or whole == "") or not (part.isdigit() or part == "") or len(part) > 2 \
-            or not (whole or part):
-        return None
-    return int(whole or 0) * 100 + int((part + "00")[:2])
+    return cents_from_text(text)
 
 
 def body(answer: Answer):

@@ -75,6 +75,8 @@ def keepalive():
     if session is None:
         return redirect(core.sign_in_url("client", reason=g.get("session_ended") or "ended"))
     core.web().store.touch(session)
+    if request.headers.get("X-Portal-Keepalive") == "1":  # the idle warning's script: no page to go back to
+        return "", 204
     return redirect(core.local_path(request.referrer and _path_of(request.referrer), url_for("portal.dashboard")))
 
 
@@ -93,7 +95,7 @@ def register():
     api = core.web().api
     info = api.call("GET", f"/api/v1/auth/registration/{core.quote_path(token or '-')}",
                     headers=core.forwarded_headers())
-    details = info.json() if isinstance(info.json(), dict) else {}
+    details = info.json()
     practice = details.get("practice_name") or "Client Portal"
     if info.unavailable:
         return core.page("portal/register.html", 503, practice=practice, valid=False, token=token, form={},
@@ -102,8 +104,7 @@ def register():
     if not valid:
         return core.page("portal/register.html", 410 if info.status in (200, 410) else info.status,
                          practice=practice, valid=False, token=token, form={}, errors={},
-                         error=details.get("detail") or "This link can no longer be used. Ask your practice for "
-                                                       "a new one.")
+                         error="This link can no longer be used. Ask your practice for a new one.")
     form = {"last_name": request.form.get("last_name", ""), "date_of_birth": request.form.get("date_of_birth", "")}
     if request.method == "POST":
         answer = api.call("POST", "/api/v1/auth/register", headers=core.forwarded_headers(),

@@ -16,6 +16,7 @@ import uuid
 from flask import redirect, request, url_for
 
 from gateway.web import core
+from gateway.web.filters import cents_from_text
 from gateway.web.portal import bp
 from gateway.web.portal.account import processor_frame
 
@@ -63,13 +64,7 @@ def _unavailable(account: dict):
 
 
 def _cents(text: str) -> int | None:
-    text = (text or "").strip().replace("$", "").replace(",", "")
-    if not text:
-        return None
-    whole, _, part = text.partition(".")
-    if not whole.isdigit() and whole != "" or not (part.isdigit() or part == "") or len(part) > 2:
-        return None
-    return int(whole or 0) * 100 + int((part + "00")[:2])
+    return cents_from_text(text)
 
 
 # --- step 1: the amount -----------------------------------------------------------------------------
@@ -112,8 +107,8 @@ def pay_amount():
                          errors=errors, error="Check the amount to pay.")
     kept = {k: draft[k] for k in ("method", "save_card", "make_default", "note", "card", "processor_token")
             if k in draft}
-    _save({**kept, **chosen, "attempt": draft.get("attempt") or uuid.uuid4().hex,
-           "currency": account.get("currency", "USD")})
+    attempt = draft.get("attempt") if not draft.get("submitted") else None  # changed after a submit: a new key
+    _save({**kept, **chosen, "attempt": attempt or uuid.uuid4().hex, "currency": account.get("currency", "USD")})
     return redirect(url_for("portal.pay_method"))
 
 
@@ -155,6 +150,8 @@ def pay_method():
     if errors:
         return core.page("portal/pay_method.html", 422, draft={**draft, **chosen}, cards=cards, cards_down=False,
                          processor_frame=processor_frame(), errors=errors, error="Choose how to pay.")
+    if draft.get("submitted"):  # changed after a submit whose answer was lost: another attempt, another key
+        draft.update(attempt=uuid.uuid4().hex, submitted=False)
     draft.update(chosen)
     draft.pop("failure", None)
     _save(draft)
@@ -182,36 +179,47 @@ def pay_submit():
         return redirect(url_for("portal.payment", payment_id=done[attempt], done=1))
     if not draft or not draft.get("method") or attempt != draft.get("attempt"):
         return redirect(url_for("portal.pay_amount"))
-    body: dict = {"note": draft["note"]} if draft.get("note") else {}
-    if draft["mode"] == "balance":
-        body["pay_balance"] = True
-    elif draft["mode"] == "invoices":
-        body["invoice_ids"] = draft["invoice_ids"]
-    else:
-        body["amount_cents"] = draft["amount_cents"]
+    # The amount the client reviewed, never "whatever the balance is now": an invoice issued meanwhile must not
+    # raise what is charged (the API refuses an amount over the balance: then the client chooses again).
+    body: dict = {"amount_cents": draft["amount_cents"]}
+    if draft["mode"] == "invoices":
+        body = {"invoice_ids": draft["invoice_ids"]}
+    if draft.get("note"):
+        body["note"] = draft["note"]
     if draft["method"] == "new":
         body.update(processor_token=draft["processor_token"], save_card=bool(draft.get("save_card")),
                     make_default=bool(draft.get("save_card") and draft.get("make_default")))
     else:
         body["payment_method_id"] = draft["method"][6:]
+    draft["submitted"] = True  # from now on, changing the amount or the card is a new attempt (a new key)
+    _save(draft)
     answer = core.api("POST", "/api/v1/portal/payments", json_body=body,
                       headers={**core.forwarded_headers(), "Idempotency-Key": f"web-{draft['attempt']}"})
-    result = answer.json() if isinstance(answer.json(), dict) else {}
+    result = answer.json()
     if answer.ok and result.get("status") in ("succeeded", "processing"):
         session.data["paid"] = {**{k: v for k, v in list(done.items())[-4:]}, draft["attempt"]: result["id"]}
         _save(None)
         return redirect(url_for("portal.payment", payment_id=result["id"], done=1))
+    if answer.status == 409 and answer.problem_type == "request-in-progress":
+        # the same attempt is still being charged (the first click): the same key again answers what it became
+        return core.page("portal/pay_pending.html", 409, draft=draft)
+    if not answer.ok and not answer.not_sent and (answer.status >= 500 or answer.status == 409):
+        # Sent, and no answer we can read (a timeout, a broken connection, a service error): it may have been
+        # charged. The same attempt again is safe (the key answers what the first one did); never a new one here.
+        return core.page("portal/pay_review.html", 503, draft=draft, unknown=True)
     if answer.ok and result.get("status") == "failed":
         failure = FAILURES.get(result.get("failure_code") or "", DEFAULT_FAILURE)
-    elif answer.status == 409:
-        # The same attempt is still being charged (the first click): show what it became.
-        return core.page("portal/pay_pending.html", 409, draft=draft)
-    elif answer.unavailable:
+    elif answer.not_sent:
         failure = "Payments are unavailable right now, and nothing was charged. Try again in a few minutes."
+    elif answer.status == 422 and "amount_cents" in answer.field_errors:
+        draft.update(attempt=uuid.uuid4().hex, submitted=False)
+        _save(draft)
+        return core.page("portal/pay_amount_changed.html", 409, detail=" ".join(answer.field_errors["amount_cents"]))
     else:
         failure = answer.detail or DEFAULT_FAILURE
     # Another card, another attempt: a new key, and the refused card's token is not kept.
-    draft.update(attempt=uuid.uuid4().hex, failure=failure, method="", processor_token=None, card=None)
+    draft.update(attempt=uuid.uuid4().hex, failure=failure, method="", processor_token=None, card=None,
+                 submitted=False)
     _save(draft)
     return redirect(url_for("portal.pay_method", failed=1))
 

@@ -24,8 +24,10 @@
       var stay = dialog.querySelector("form");
       stay.addEventListener("submit", function (event) {
         event.preventDefault();
-        fetch(stay.action, { method: "POST", body: new FormData(stay), credentials: "same-origin", redirect: "manual" })
-          .then(function () { dialog.close(); arm(); });
+        var signIn = function () { location.assign(body.getAttribute("data-signin") || "/signin"); };
+        fetch(stay.action, { method: "POST", body: new FormData(stay), credentials: "same-origin", redirect: "manual",
+                             headers: { "X-Portal-Keepalive": "1" } })
+          .then(function (r) { if (r.status === 204) { dialog.close(); arm(); } else { signIn(); } }, signIn);
       });
     }
     document.addEventListener("htmx:afterRequest", arm);
@@ -120,12 +122,19 @@
         if (form.requestSubmit) form.requestSubmit(); else form.submit();
       }
     });
+    var silence;
     form.addEventListener("submit", function (event) {
       if (!newChosen() || form.querySelector("input[name=processor_token]").value) return;
       event.preventDefault();
       waiting = true;
       errorBox.textContent = "";
       frame.contentWindow.postMessage({ type: "card-fields:tokenize" }, origin);
+      clearTimeout(silence);
+      silence = setTimeout(function () {  // the processor's page never answered: say so rather than hang
+        if (!waiting) return;
+        waiting = false;
+        errorBox.textContent = "The card processor is not answering. Try again in a minute, or use a saved card.";
+      }, 20000);
     });
   });
 })();

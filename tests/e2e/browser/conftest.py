@@ -4,11 +4,9 @@ through the real stack of tests/e2e/conftest.py, as a client and a staff member 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import redis
@@ -18,7 +16,6 @@ from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, bearer
 from tests.support import random_refs
 from tests.support.processes import eventually
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 PASSWORD = "quiet-harbor-lantern-42"
 CARD_OK, CARD_DECLINED = "4242424242424242", "4000000000000002"
 
@@ -26,15 +23,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="session")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium (scripts/ensure-browser.sh)",
-                    pytrace=False)
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
+def browser(chromium):
+    return chromium
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ def test_pay_now_with_the_keyboard_alone(stack, staff, service_code, page):
     page.wait_for_url(re.compile(r".*/account/payments/[0-9a-f-]+\?done=1$"))
 
 
-def test_pay_now_is_not_offered_when_nothing_is_owed_and_the_page_says_why(stack, staff, page):
+def test_pay_now_is_not_offered_when_nothing_is_owed_and_the_page_says_why(stack, staff, service_code, page):
     client = registered_client(stack, staff)
     sign_in(page, client)
     page.goto("/account")
@@ -167,3 +167,23 @@ def test_pay_now_is_not_offered_when_nothing_is_owed_and_the_page_says_why(stack
     assert "Pay Now appears after an invoice has been generated" in page.locator("main").inner_text()
     page.goto("/account/pay")
     assert "You have no balance due, so there is nothing to pay." in page.locator("main").inner_text()
+
+
+def test_pay_now_is_not_offered_when_the_practice_has_online_payments_off(stack, staff, service_code, page):
+    client = registered_client(stack, staff)
+    invoice_for(stack, staff, client, service_code)
+    sign_in(page, client)
+    assert staff.patch(f"{stack.api}/staff/settings", json={"online_payments_enabled": False}).status_code == 200
+    try:
+        eventually(lambda: not client.api.get(f"{stack.api}/portal/account").json()["pay_now"], timeout=15,
+                   message="billing hears the switch")
+        page.goto("/account")
+        assert page.get_by_role("link", name="Pay Now").count() == 0
+        assert "online payments are not turned on by your practice" in page.locator("main").inner_text()
+        response = page.goto("/account/pay")
+        assert response.status == 403
+        assert "Please reach out to your practice to pay." in page.locator("main").inner_text()
+    finally:
+        assert staff.patch(f"{stack.api}/staff/settings", json={"online_payments_enabled": True}).status_code == 200
+        eventually(lambda: client.api.get(f"{stack.api}/portal/account").json()["pay_now"], timeout=15,
+                   message="online payments back on")
