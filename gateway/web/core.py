@@ -267,3 +267,25 @@ def quote_path(value: str) -> str:
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+# --- the views both areas have ---------------------------------------------------------------------------
+def logout_view(kind: str):
+    """Logout: the refresh token revoked at identity (its whole session ends everywhere), the cookie cleared."""
+    session = current_session()
+    if session is not None:
+        revoke(session)
+    response = redirect(url_for("console.sign_in" if kind == "staff" else "portal.sign_in"))
+    clear_cookie(response, SESSION_COOKIE)
+    return response
+
+
+def keepalive_view(kind: str):
+    """The idle warning's "Stay signed in": the idle clock starts again (204 to its script, a page without it)."""
+    session = current_session()
+    if session is None:
+        return redirect(sign_in_url(kind, reason=g.get("session_ended") or "ended"))
+    web().store.touch(session)
+    if request.headers.get("X-Portal-Keepalive") == "1":
+        return "", 204
+    return redirect(url_for("console.home" if kind == "staff" else "portal.dashboard"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import segno
-from flask import g, redirect, request, url_for
+from flask import redirect, request, url_for
 from markupsafe import Markup
 
 from gateway.web import core
@@ -78,23 +78,12 @@ def sign_in_mfa():
 
 @bp.post("/logout")
 def logout():
-    session = core.current_session()
-    if session is not None:
-        core.revoke(session)
-    response = redirect(url_for("console.sign_in"))
-    core.clear_cookie(response, core.SESSION_COOKIE)
-    return response
+    return core.logout_view("staff")
 
 
 @bp.post("/session/keepalive")
 def keepalive():
-    session = core.current_session()
-    if session is None:
-        return redirect(core.sign_in_url("staff", reason=g.get("session_ended") or "ended"))
-    core.web().store.touch(session)
-    if request.headers.get("X-Portal-Keepalive") == "1":  # the idle warning's script: no page to go back to
-        return "", 204
-    return redirect(url_for("console.home"))
+    return core.keepalive_view("staff")
 
 
 def qr_svg(uri: str) -> Markup:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import redirect, request, url_for
 
-from gateway.web import core
+from gateway.web import core, fields
 from gateway.web.console import bp
 from gateway.web.console.common import body, refusal, status_of
 
@@ -36,42 +36,17 @@ REQUIRED = {name for _, _, fields in SECTIONS for name, *rest in fields if rest[
 
 
 def flat(record: dict) -> dict[str, str]:
-    values = {}
-    for name in FIELDS:
-        head, _, member = name.partition(".")
-        value = (record.get(head) or {}).get(member) if member else record.get(head)
-        values[name] = value if value is not None else ""
-    return values
-
-
-def _put(out: dict, name: str, value) -> None:
-    head, _, member = name.partition(".")
-    if member:
-        out.setdefault(head, {})[member] = value
-    else:
-        out[head] = value
+    return fields.flat(record, FIELDS)
 
 
 def new_body(form) -> dict:
     """POST /staff/clients: what was filled in (an empty field is not sent; the API says what is required)."""
-    out: dict = {}
-    for name in FIELDS:
-        value = form.get(name, "").strip()
-        if value:
-            _put(out, name, value)
-    return out
+    return fields.filled(form, FIELDS)
 
 
 def changed_body(form, current: dict[str, str]) -> dict:
     """PATCH /staff/clients/{id}: only what differs from the record (an emptied field is sent as null)."""
-    out: dict = {}
-    for name in FIELDS:
-        if name not in form:
-            continue
-        value = form.get(name, "").strip()
-        if value != (current.get(name) or ""):
-            _put(out, name, value or None)
-    return out
+    return fields.changed(form, current, FIELDS)
 
 
 def _open_sections(errors: dict) -> set[str]:

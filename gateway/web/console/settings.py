@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import redirect, request, url_for
 
-from gateway.web import core
+from gateway.web import core, fields
 from gateway.web.console import bp
 from gateway.web.console.common import body, refusal, status_of
 
@@ -29,10 +29,7 @@ PROFILE = [("provider_name", "Provider name"), ("provider_credentials", "Credent
 def _flat(settings: dict) -> dict:
     values = {name: settings.get(name) for name, *_ in SWITCHES}
     values["currency"] = settings.get("currency")
-    for name, *_ in DETAILS:
-        head, _, member = name.partition(".")
-        value = (settings.get(head) or {}).get(member) if member else settings.get(head)
-        values[name] = value if value is not None else ""
+    values.update(fields.flat(settings, [name for name, *_ in DETAILS]))
     return values
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, redirect, request, url_for
+from flask import redirect, request, url_for
 
 from gateway.web import core
 from gateway.web.portal import bp
@@ -60,32 +60,12 @@ def sign_in():
 
 @bp.post("/logout")
 def logout():
-    session = core.current_session()
-    if session is not None:
-        core.revoke(session)
-    response = redirect(url_for("portal.sign_in"))
-    core.clear_cookie(response, core.SESSION_COOKIE)
-    return response
+    return core.logout_view("client")
 
 
 @bp.post("/session/keepalive")
 def keepalive():
-    """The idle warning's "Stay signed in": any signed-in request resets the idle clock."""
-    session = core.current_session()
-    if session is None:
-        return redirect(core.sign_in_url("client", reason=g.get("session_ended") or "ended"))
-    core.web().store.touch(session)
-    if request.headers.get("X-Portal-Keepalive") == "1":  # the idle warning's script: no page to go back to
-        return "", 204
-    return redirect(core.local_path(request.referrer and _path_of(request.referrer), url_for("portal.dashboard")))
-
-
-def _path_of(url: str) -> str:
-    from urllib.parse import urlsplit
-    parts = urlsplit(url)
-    if parts.netloc and parts.netloc != request.host:
-        return ""
-    return parts.path + (f"?{parts.query}" if parts.query else "")
+    return core.keepalive_view("client")
 
 
 # --- Register, from the e-mailed link ------------------------------------------------------------------

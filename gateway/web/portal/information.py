@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import redirect, request, url_for
 
-from gateway.web import core
+from gateway.web import core, fields
 from gateway.web.portal import bp
 
 # The sections of the page and the fields of /portal/me each holds (dotted: a nested object's member).
@@ -29,29 +29,12 @@ FIELDS = [name for _, _, fields in SECTIONS for name, *_ in fields]
 
 
 def flat(profile: dict) -> dict[str, str]:
-    values = {}
-    for name in FIELDS:
-        head, _, member = name.partition(".")
-        value = (profile.get(head) or {}).get(member) if member else profile.get(head)
-        values[name] = value if value is not None else ""
-    return values
+    return fields.flat(profile, FIELDS)
 
 
 def changes(form, current: dict[str, str]) -> dict:
     """The PATCH body: only what differs from the record (an emptied field is sent as null)."""
-    body: dict = {}
-    for name in FIELDS:
-        if name not in form:
-            continue
-        value = form.get(name, "").strip()
-        if value == (current.get(name) or ""):
-            continue
-        head, _, member = name.partition(".")
-        if member:
-            body.setdefault(head, {})[member] = value or None
-        else:
-            body[head] = value or None
-    return body
+    return fields.changed(form, current, FIELDS)
 
 
 @bp.route("/my-information", methods=["GET", "POST"])
