@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -45,7 +44,8 @@ def wait_ready(base: str, timeout: float) -> None:
 
 
 def create_demo(base: str, admin_email: str, admin_password: str, client_password: str) -> bool:
-    """True when the demo client was made now; False when it was there already."""
+    """True when the demo client was made (or finished) now; False when it was whole already. Each step is skipped
+    when done, so a run stopped halfway is finished by the next one."""
     api = f"{base}/api/v1"
     http = requests.Session()
     tokens = _ok(http.post(f"{api}/auth/login", json={"email": admin_email, "password": admin_password}, timeout=10),
@@ -54,24 +54,32 @@ def create_demo(base: str, admin_email: str, admin_password: str, client_passwor
         raise DemoError("the admin has two-factor sign-in on; create the demo client by hand")
     http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
     found = _ok(http.get(f"{api}/staff/clients", params={"q": DEMO_EMAIL}, timeout=10), "client search")
-    if any(c.get("email") == DEMO_EMAIL for c in found.get("items", [])):
-        return False
-    _ok(http.patch(f"{api}/staff/settings", json={"online_payments_enabled": True, "billing_documents_enabled": True},
-                   timeout=10), "practice settings")
-    client = _ok(http.post(f"{api}/staff/clients", json={
-        "first_name": "Dana", "last_name": "Demo", "date_of_birth": "1990-04-12", "email": DEMO_EMAIL,
-        "phone": "+1 410 555 0100"}, timeout=10), "demo client")
-    invitation = _ok(http.post(f"{api}/staff/clients/{client['id']}/invitation", timeout=10), "invitation")
-    token = parse_qs(urlsplit(invitation["invitation_url"]).query)["token"][0]
-    _ok(requests.post(f"{api}/auth/register", json={"token": token, "last_name": "Demo", "date_of_birth": "1990-04-12",
-                                                    "password": client_password}, timeout=10), "registration")
+    client = next((c for c in found.get("items", []) if c.get("email") == DEMO_EMAIL), None)
+    made = False
+    if client is None:
+        _ok(http.patch(f"{api}/staff/settings", json={"online_payments_enabled": True,
+                                                      "billing_documents_enabled": True}, timeout=10),
+            "practice settings")
+        client = _ok(http.post(f"{api}/staff/clients", json={
+            "first_name": "Dana", "last_name": "Demo", "date_of_birth": "1990-04-12", "email": DEMO_EMAIL,
+            "phone": "+1 410 555 0100"}, timeout=10), "demo client")
+        made = True
+    if client.get("portal_status") != "registered":
+        invitation = _ok(http.post(f"{api}/staff/clients/{client['id']}/invitation", timeout=10), "invitation")
+        token = parse_qs(urlsplit(invitation["invitation_url"]).query)["token"][0]
+        _ok(requests.post(f"{api}/auth/register", json={"token": token, "last_name": "Demo",
+                                                        "date_of_birth": "1990-04-12", "password": client_password},
+                          timeout=10), "registration")
+        made = True
     codes = _ok(http.get(f"{api}/staff/service-codes", timeout=10), "service codes")
     if not any(c.get("code") == SERVICE_CODE["code"] for c in codes.get("items", [])):
         _ok(http.post(f"{api}/staff/service-codes", json=SERVICE_CODE, timeout=10), "service code")
-    _ok(http.post(f"{api}/staff/invoices", json={"client_id": client["id"], "lines": [
-        {"service_code": SERVICE_CODE["code"], "units": 1}]}, headers={"Idempotency-Key": uuid.uuid4().hex},
-        timeout=10), "invoice")
-    return True
+    invoices = _ok(http.get(f"{api}/staff/invoices", params={"client_id": client["id"]}, timeout=10), "invoices")
+    if not invoices.get("items"):
+        _ok(http.post(f"{api}/staff/invoices", json={"client_id": client["id"], "lines": [
+            {"service_code": SERVICE_CODE["code"], "units": 1}]}, timeout=10), "invoice")
+        made = True
+    return made
 
 
 def main(argv: list[str] | None = None) -> int:
