@@ -224,8 +224,9 @@ def pay_submit():
     return redirect(url_for("portal.pay_method", failed=1))
 
 
-@bp.get("/account/pay/cancel")
+@bp.post("/account/pay/cancel")
 @core.signed_in("client")
 def pay_cancel():
+    """Cancel, from any step (a button of the step's own form, so it carries the CSRF token): back to My Account."""
     _save(None)
     return redirect(url_for("portal.my_account"))

@@ -40,8 +40,9 @@
 
   // --- one submit per form that pays ---
   document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
-    form.addEventListener("submit", function () {
-      var button = form.querySelector("button[type=submit]");
+    form.addEventListener("submit", function (event) {
+      if (event.submitter && event.submitter.hasAttribute("data-cancel")) return;
+      var button = form.querySelector("button[type=submit]:not([data-cancel])");
       setTimeout(function () { if (button) { button.disabled = true; button.textContent = "Submitting…"; } }, 0);
     });
   });
@@ -77,6 +78,7 @@
       };
       amount.addEventListener("input", function () { pick("custom"); check(); });
       amountForm.addEventListener("submit", function (event) {
+        if (event.submitter && event.submitter.hasAttribute("data-cancel")) return;
         var custom = document.getElementById("mode-custom");
         if (custom && custom.checked && check()) { event.preventDefault(); amount.focus(); }
       });
@@ -124,6 +126,7 @@
     });
     var silence;
     form.addEventListener("submit", function (event) {
+      if (event.submitter && event.submitter.hasAttribute("data-cancel")) return;  // Cancel needs no card
       if (!newChosen() || form.querySelector("input[name=processor_token]").value) return;
       event.preventDefault();
       waiting = true;

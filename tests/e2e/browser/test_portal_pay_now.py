@@ -187,3 +187,20 @@ def test_pay_now_is_not_offered_when_the_practice_has_online_payments_off(stack,
         assert staff.patch(f"{stack.api}/staff/settings", json={"online_payments_enabled": True}).status_code == 200
         eventually(lambda: client.api.get(f"{stack.api}/portal/account").json()["pay_now"], timeout=15,
                    message="online payments back on")
+
+
+def test_cancel_at_any_step_returns_to_my_account_and_forgets_the_attempt(stack, staff, service_code, page):
+    client = registered_client(stack, staff)
+    invoice_for(stack, staff, client, service_code)
+    sign_in(page, client)
+    page.goto("/account/pay")
+    page.get_by_label("Custom Amount").check()
+    page.get_by_label(re.compile("Payment amount")).fill("12.00")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/account/pay/method")
+    page.get_by_role("button", name="Cancel").click()  # no card typed: Cancel asks nothing of the card fields
+    page.wait_for_url("**/account")
+    page.goto("/account/pay")
+    assert page.get_by_label(re.compile("Total Balance")).is_checked()  # the cancelled choice is gone
+    assert page.request.get("/account/pay/cancel").status == 405  # a change of state is never a GET
+    assert client.api.get(f"{stack.api}/portal/payments").json()["items"] == []
