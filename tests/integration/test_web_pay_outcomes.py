@@ -164,3 +164,21 @@ def test_htmx_from_an_ended_session_loads_sign_in_as_a_page(portal):
     store.end(session)
     partial = browser.get("/account/history", headers={"HX-Request": "true"})
     assert partial.status_code == 302 and "/signin" in partial.headers["HX-Redirect"]
+
+
+def test_a_card_form_without_a_token_or_refused_by_the_api_says_why_and_saves_nothing(portal):
+    browser, api, _, _ = portal
+    token = csrf(browser.get("/account/cards"))
+    empty = browser.post("/account/cards", data={"csrf_token": token})
+    assert empty.status_code == 422 and "Enter the card" in empty.get_data(as_text=True)
+    assert not [c for c in api.calls if c[0] == "POST" and c[1] == "/api/v1/portal/payment-methods"]
+    api.call = _refusing(api.call, "/api/v1/portal/payment-methods",
+                         answer(409, {"detail": "This card is saved already."}))
+    refused = browser.post("/account/cards", data={"csrf_token": token, "processor_token": "tok_1"})
+    assert refused.status_code == 409 and "This card is saved already." in refused.get_data(as_text=True)
+
+
+def _refusing(call, path, refusal):
+    def wrapped(method, called, **kwargs):
+        return refusal if method == "POST" and called == path else call(method, called, **kwargs)
+    return wrapped

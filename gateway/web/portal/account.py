@@ -3,6 +3,8 @@ their details, billing documents as PDFs, Payment History with receipts, and Cre
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Response, abort, redirect, request, url_for
 
 from gateway.web import core
@@ -120,15 +122,18 @@ def receipt_pdf(payment_id: str):
 @bp.get("/account/cards")
 @core.signed_in("client")
 def cards():
+    return _cards_page()
+
+
+def _cards_page(status: int = 200, error: str | None = None):
     answer = core.api("GET", "/api/v1/portal/payment-methods")
-    return core.page("portal/cards.html", cards=answer.json() if answer.ok else None, cards_down=answer.unavailable,
-                     processor_frame=processor_frame(), error=None)
+    return core.page("portal/cards.html", status, cards=answer.json() if answer.ok else None,
+                     cards_down=answer.unavailable, processor_frame=processor_frame(), error=error)
 
 
 def processor_frame() -> str:
     settings = core.web().settings
     origin = f"{request.scheme}://{request.host}"
-    from urllib.parse import quote
     return f"{settings.processor_origin}/v1/card-fields?origin={quote(origin, safe='')}"
 
 
@@ -137,20 +142,14 @@ def processor_frame() -> str:
 def add_card():
     token = request.form.get("processor_token", "")
     if not token:
-        answer = core.api("GET", "/api/v1/portal/payment-methods")
-        return core.page("portal/cards.html", 422, cards=answer.json() if answer.ok else None,
-                         cards_down=answer.unavailable, processor_frame=processor_frame(),
-                         error="Enter the card's details in the card fields, then select Save.")
+        return _cards_page(422, "Enter the card's details in the card fields, then select Save.")
     saved = core.api("POST", "/api/v1/portal/payment-methods",
                      json_body={"processor_token": token, "make_default": request.form.get("make_default") == "on"})
     if saved.ok:
         card = saved.json()
         core.flash(f"{card.get('brand', 'Card').title()} ending {card.get('last4', '')} saved.")
         return redirect(url_for("portal.cards"))
-    answer = core.api("GET", "/api/v1/portal/payment-methods")
-    return core.page("portal/cards.html", saved.status, cards=answer.json() if answer.ok else None,
-                     cards_down=answer.unavailable, processor_frame=processor_frame(),
-                     error=saved.detail or "The card was not saved.")
+    return _cards_page(saved.status, saved.detail or "The card was not saved.")
 
 
 @bp.post("/account/cards/<method_id>/default")
