@@ -22,8 +22,7 @@ from html.parser import HTMLParser
 import pytest
 from werkzeug.serving import make_server
 
-from services.payments.sandbox.app import create_app
-from services.payments.sandbox.config import SandboxConfig
+from tests.support.sandbox import sandbox_app
 
 API_KEY = "sk_test_card_fields"
 PORTAL = "http://127.0.0.1:8000"
@@ -39,12 +38,7 @@ AUTOCOMPLETE = ["cc-name", "cc-number", "cc-exp", "cc-csc", "postal-code"]
 def make_app(tmp_path, monkeypatch):
     monkeypatch.delenv("PORTAL_ENV", raising=False)
 
-    def make(**overrides):
-        settings = {"database_path": str(tmp_path / "sandbox.sqlite3"), "api_key": API_KEY, "slow_seconds": 0,
-                    "environment": "test", "cors_origins": ("*",), "testing": True, **overrides}
-        return create_app(SandboxConfig(**settings))
-
-    return make
+    return lambda **overrides: sandbox_app(tmp_path, API_KEY, **overrides)
 
 
 @pytest.fixture
@@ -285,9 +279,7 @@ def browser(chromium):
 @pytest.fixture(scope="module")
 def world(browser, tmp_path_factory):
     """The sandbox and two other origins: the portal (allowed to frame the fields) and another site (not)."""
-    app = create_app(SandboxConfig(database_path=str(tmp_path_factory.mktemp("fields") / "s.sqlite3"),
-                                   api_key=API_KEY, slow_seconds=0, environment="test", cors_origins=("*",),
-                                   testing=True))
+    app = sandbox_app(tmp_path_factory.mktemp("fields"), API_KEY)
     sandbox = Served(app)
     pages: dict[str, str] = {}
     portal_log: list = []

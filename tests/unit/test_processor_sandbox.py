@@ -40,6 +40,7 @@ from services.payments.sandbox.app import ProductionRefused, create_app
 from services.payments.sandbox.config import SandboxConfig
 from shared.config import ConfigError
 from tests.support import random_refs
+from tests.support.sandbox import sandbox_app
 
 API_KEY = "sk_test_unit"
 SERVER = {"Authorization": f"Bearer {API_KEY}"}
@@ -84,12 +85,7 @@ def _restore_root_logger():
 def make_app(tmp_path, monkeypatch):
     monkeypatch.delenv("PORTAL_ENV", raising=False)
 
-    def make(**overrides):
-        settings = {"database_path": str(tmp_path / "sandbox.sqlite3"), "api_key": API_KEY, "slow_seconds": 0,
-                    "environment": "test", "cors_origins": ("*",), "testing": True, **overrides}
-        return create_app(SandboxConfig(**settings))
-
-    return make
+    return lambda **overrides: sandbox_app(tmp_path, API_KEY, **overrides)
 
 
 @pytest.fixture
