@@ -40,8 +40,8 @@ INFRASTRUCTURE = {"redis"}
 COMPOSE_ONE_SHOTS = ("migrate", "keys")
 # The static scrape job of the compose stack: its targets are the list's processes, nothing else.
 PORTAL_JOB = "portal"
-# A scheduling entry as the next service will have it (shared/services.py's port plan), for the breakage tests.
-SCHEDULING = Service("scheduling", 8002, tasks=True)
+# A messaging entry as the next service will have it (shared/services.py's port plan), for the breakage tests.
+MESSAGING = Service("messaging", 8003, tasks=True)
 
 
 # ---------------------------------------------------------------- loading
@@ -259,6 +259,7 @@ def test_the_process_names_follow_the_list():
     assert {service.name: process_names(service) for service in SERVICES} == {
         "gateway": ["gateway"],
         "identity": ["identity", "identity-events", "identity-tasks"],
+        "scheduling": ["scheduling", "scheduling-events", "scheduling-tasks", "scheduling-beat"],
         "billing": ["billing", "billing-events", "billing-tasks", "billing-beat"],
         "payments": ["payments", "payments-events", "payments-tasks", "payments-beat"],
     }
@@ -307,19 +308,19 @@ def test_an_unlisted_service_folder_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "ROOT", _fake_services_tree(tmp_path, *listed))
     (tmp_path / "services" / "notes").mkdir()
     registry.test_every_service_folder_is_listed_and_every_listed_service_has_its_folder()
-    _fake_services_tree(tmp_path, "scheduling")
-    with pytest.raises(AssertionError, match=r"folders \[.*'scheduling'.*\] but shared/services.py lists"):
+    _fake_services_tree(tmp_path, "messaging")
+    with pytest.raises(AssertionError, match=r"folders \[.*'messaging'.*\] but shared/services.py lists"):
         registry.test_every_service_folder_is_listed_and_every_listed_service_has_its_folder()
 
 
 def test_a_service_missing_everywhere_is_reported(compose, k8s, prometheus):
-    # The next service of the port plan, listed but not deployed yet (billing and payments now are).
-    services = SERVICES + (SCHEDULING,)
-    assert missing_compose_services(services, compose) == ["scheduling", "scheduling-events", "scheduling-tasks"]
-    assert missing_deployments(services, k8s[1]) == ["scheduling", "scheduling-events", "scheduling-tasks"]
+    # The next service of the port plan, listed but not deployed yet (scheduling, billing and payments now are).
+    services = SERVICES + (MESSAGING,)
+    assert missing_compose_services(services, compose) == ["messaging", "messaging-events", "messaging-tasks"]
+    assert missing_deployments(services, k8s[1]) == ["messaging", "messaging-events", "messaging-tasks"]
     assert missing_scrape_targets(services, prometheus) == [
-        "scheduling: no scrape target scheduling:9302 in prometheus.yml",
-        "scheduling: no scrape target scheduling-events:9102 in prometheus.yml",
+        "messaging: no scrape target messaging:9303 in prometheus.yml",
+        "messaging: no scrape target messaging-events:9103 in prometheus.yml",
     ]
     on_the_web_port = copy.deepcopy(prometheus)
     on_the_web_port["scrape_configs"][0]["static_configs"].append({"targets": ["payments:8006"]})
@@ -470,8 +471,8 @@ PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata
 AWAITING_INTERNAL_KEY: set[str] = set(INFRASTRUCTURE)
 SECRET_ENV_NAMES = {"INTERNAL_API_KEY", "PROCESSOR_API_KEY", "SANDBOX_API_KEY", "IDENTITY_SECRET_KEY", "WEB_SECRET_KEY",
                     "POSTGRES_PASSWORD", "PORTAL_DB_PASSWORD", "RABBITMQ_DEFAULT_PASS", "PORTAL_ADMIN_PASSWORD"}
-SECRET_URL_NAMES = {"AMQP_URL", "CELERY_BROKER_URL", "IDENTITY_DATABASE_URL", "BILLING_DATABASE_URL",
-                    "PAYMENTS_DATABASE_URL"}
+SECRET_URL_NAMES = {"AMQP_URL", "CELERY_BROKER_URL", "IDENTITY_DATABASE_URL", "SCHEDULING_DATABASE_URL",
+                    "BILLING_DATABASE_URL", "PAYMENTS_DATABASE_URL"}
 
 
 def _selects(selector: dict | None, labels: dict) -> bool:
@@ -558,6 +559,95 @@ def test_identitys_internal_routes_are_for_the_namespace_only(k8s):
     outside = [p for p in internal_route_peers(_all_documents(k8s), "identity", IDENTITY_INTERNAL_PORT)
                if "pods: " not in p]
     assert outside == []
+
+
+# Who may call a service's web port, for the services only the gateway calls (the API: their /internal routes, if
+# any, are for no other service yet), and the infrastructure every process of theirs reaches outside the namespace.
+GATEWAY_ONLY = ("scheduling", "billing")
+INFRASTRUCTURE_PORTS = {"PostgreSQL": 5432, "RabbitMQ": 5672}
+
+
+def _egress_outside(documents: list[dict], source: str, port: int) -> bool:
+    """Whether a NetworkPolicy of `source`'s pods lets them out on `port` beyond the namespace's pods (a rule without
+    `to`, or to an ipBlock): where the base expects PostgreSQL and RabbitMQ."""
+    labels = _pod_labels(deployments(documents)[source])
+    for policy in (doc for doc in documents if doc.get("kind") == "NetworkPolicy"):
+        spec = policy["spec"]
+        if "Egress" not in (spec.get("policyTypes") or []) or not _selects(spec.get("podSelector"), labels):
+            continue
+        for rule in (r for r in spec.get("egress") or [] if _covers(r, port)):
+            if not rule.get("to") or any("ipBlock" in peer for peer in rule["to"]):
+                return True
+    return False
+
+
+def service_network_problems(documents: list[dict], name: str) -> list[str]:
+    """A service of GATEWAY_ONLY: its web port lets the gateway's pods in and no one else (Prometheus has its metrics
+    ports only: test_no_other_namespace_reaches_a_web_port), the gateway may go out to it; every process of
+    it may go out to identity's 8001 (JWKS, the /internal settings route) and identity lets it in there; and each
+    reaches PostgreSQL and RabbitMQ."""
+    service = BY_NAME[name]
+    problems = []
+    peers = internal_route_peers(documents, name, service.port)
+    for peer in peers:
+        selected = set(peer.partition("pods: ")[2].split(", ")) if "pods: " in peer else None
+        if selected is None or not selected <= {"gateway"}:
+            problems.append(f"{name}:{service.port} is open to more than the gateway: {peer}")
+    if not any(peer.endswith("pods: gateway") for peer in peers):
+        problems.append(f"{name}:{service.port} does not let the gateway's pods in")
+    if not _egress_reaches(documents, "gateway", name, service.port):
+        problems.append(f"the gateway's pods cannot reach {name}:{service.port} (no egress rule)")
+    identity_peers = internal_route_peers(documents, "identity", IDENTITY_INTERNAL_PORT)
+    admitted = {pod for peer in identity_peers if "pods: " in peer for pod in peer.partition("pods: ")[2].split(", ")}
+    for process in process_names(service):
+        if not _egress_reaches(documents, process, "identity", IDENTITY_INTERNAL_PORT):
+            problems.append(f"{process}: cannot reach identity:{IDENTITY_INTERNAL_PORT} (no egress rule)")
+        if process not in admitted:
+            problems.append(f"{process}: identity:{IDENTITY_INTERNAL_PORT} does not let it in")
+        problems += [f"{process}: cannot reach {what} ({port})" for what, port in INFRASTRUCTURE_PORTS.items()
+                     if not _egress_outside(documents, process, port)]
+    return problems
+
+
+@pytest.mark.parametrize("name", GATEWAY_ONLY)
+def test_a_service_is_called_by_the_gateway_and_calls_identity(k8s, name):
+    assert service_network_problems(_all_documents(k8s), name) == []
+
+
+def _policy(documents, name: str) -> dict:
+    return next(d for d in documents if d.get("kind") == "NetworkPolicy" and d["metadata"]["name"] == name)
+
+
+def _scheduling_open_to_every_pod(documents):
+    _policy(documents, "scheduling")["spec"]["ingress"][0]["from"].append({"podSelector": {}})
+
+
+def _scheduling_without_the_gateway(documents):
+    _policy(documents, "scheduling")["spec"]["ingress"][0]["ports"] = [{"port": 8005, "protocol": "TCP"}]
+
+
+def _scheduling_beat_outside_the_suite(documents):
+    labels = deployments(documents)["scheduling-beat"]["spec"]["template"]["metadata"]["labels"]
+    del labels["app.kubernetes.io/part-of"]
+
+
+def _scheduling_without_postgres(documents):
+    egress = _policy(documents, "scheduling")["spec"]["egress"]
+    egress[:] = [rule for rule in egress if not _covers(rule, 5432)]
+
+
+@pytest.mark.parametrize(("breakage", "expected"), [
+    (_scheduling_open_to_every_pod, "scheduling:8002 is open to more than the gateway: scheduling: every pod"),
+    (_scheduling_without_the_gateway, "scheduling:8002 does not let the gateway's pods in"),
+    (_scheduling_beat_outside_the_suite, "scheduling-beat: cannot reach identity:8001 (no egress rule)"),
+    (_scheduling_beat_outside_the_suite, "scheduling-beat: identity:8001 does not let it in"),
+    (_scheduling_without_postgres, "scheduling-events: cannot reach PostgreSQL (5432)"),
+])
+def test_a_gap_in_a_services_network_is_reported(k8s, breakage, expected):
+    documents = copy.deepcopy(_all_documents(k8s))
+    assert service_network_problems(documents, "scheduling") == []
+    breakage(documents)
+    assert any(expected in problem for problem in service_network_problems(documents, "scheduling"))
 
 
 def test_no_other_namespace_reaches_the_internal_port(k8s):
