@@ -16,6 +16,7 @@ from shared.services import SERVICES
 # Who may call each public prefix. None: anyone (the service decides, e.g. sign-in).
 PREFIX_ROLES: dict[str, frozenset[str] | None] = {
     "/api/v1/auth": None,
+    "/api/v1/calendar": None,  # a client's private calendar feed: the URL's own secret is the credential
     "/api/v1/portal": CLIENT_ROLES,
     "/api/v1/staff": STAFF_ROLES,
 }

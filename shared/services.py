@@ -62,6 +62,13 @@ SERVICES: tuple[Service, ...] = (
         "/api/v1/auth", "/api/v1/portal/me", "/api/v1/staff/users", "/api/v1/staff/me", "/api/v1/staff/clients",
         "/api/v1/staff/settings", "/api/v1/staff/profile-changes",
     )),
+    Service("scheduling", 8002, tasks=True, beat=True, routes=(
+        "/api/v1/staff/sites", "/api/v1/staff/clinicians", "/api/v1/staff/appointment-types",
+        "/api/v1/staff/appointment-requests", "/api/v1/staff/appointments", "/api/v1/staff/scheduling-settings",
+        "/api/v1/portal/appointment-types", "/api/v1/portal/clinicians", "/api/v1/portal/availability",
+        "/api/v1/portal/appointment-requests", "/api/v1/portal/appointments", "/api/v1/portal/calendar-feed",
+        "/api/v1/calendar",
+    )),
     Service("billing", 8005, tasks=True, beat=True, routes=(
         "/api/v1/portal/account", "/api/v1/portal/invoices", "/api/v1/portal/billing-documents",
         "/api/v1/staff/service-codes", "/api/v1/staff/invoices", "/api/v1/staff/billable-sessions",

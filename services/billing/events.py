@@ -16,7 +16,7 @@ from shared.contracts.billing import (
 )
 from shared.contracts.identity import ClientCreated, PracticeSettingsChanged, ProfileUpdated
 from shared.contracts.payments import PaymentMethodDefaultChanged, PaymentRefunded, PaymentSucceeded
-from shared.contracts.upcoming import Appointment
+from shared.contracts.scheduling import AppointmentCompleted
 from shared.events import Event
 
 # What each published type's payload is (built in ledger.py and usecases/: invoices.py, postings.py, autopay.py).
@@ -36,7 +36,7 @@ def on_default_card(session: Session, event: Event[PaymentMethodDefaultChanged])
     projections.set_default_payment_method(session, event.payload)
 
 
-def on_appointment_completed(session: Session, event: Event[Appointment]) -> None:
+def on_appointment_completed(session: Session, event: Event[AppointmentCompleted]) -> None:
     projections.record_completed_session(session, event.payload)
 
 

@@ -94,6 +94,9 @@ class Api:
     def put(self, path, json=None, **kw):
         return self.call("PUT", path, json=json, **kw)
 
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
     def as_(self, token):
         return Api(self.client, token, self.address)
 
@@ -213,4 +216,18 @@ from tests.integration.payments_fixtures import (  # noqa: E402,F401 (fixtures f
     psnapshot,
     pstaff,
     sandbox,
+)
+from tests.integration.scheduling_fixtures import (  # noqa: E402,F401 (fixtures for the scheduling tests)
+    office,
+    scheduling_app,
+    scheduling_config,
+    scheduling_consumer,
+    scheduling_engine,
+    scheduling_practice,
+    scheduling_service,
+    sclient,
+    sclock,
+    sdeliver,
+    sstaff,
+    ssnapshot,
 )

@@ -1,0 +1,1 @@
+"""Scheduling's rules: availability expansion, booking rules, statuses (pure Python)."""

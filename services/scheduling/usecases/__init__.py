@@ -1,0 +1,1 @@
+"""Scheduling's use cases, one module each (service.py names them)."""
