@@ -1,4 +1,4 @@
-"""The stack as real processes (gateway, identity, billing, payments with their events processes and workers, an SMTP
+"""The stack as real processes (gateway, identity, scheduling, billing, payments with their events processes and workers, an SMTP
 sink, the sandbox processor), through the gateway."""
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def stack(e2e_infra, tmp_path_factory):
     mail_dir, logs, keys = base / "mail", base / "logs", base / "keys"
     for d in (mail_dir, logs, keys):
         d.mkdir()
-    ports = {name: free_port() for name in ("gateway", "identity", "smtp", "billing", "payments", "sandbox")}
+    ports = {name: free_port() for name in ("gateway", "identity", "smtp", "scheduling", "billing", "payments",
+                                                 "sandbox")}
     identity_url = f"http://127.0.0.1:{ports['identity']}"
     gateway_url = f"http://127.0.0.1:{ports['gateway']}"
     env = {
@@ -83,6 +84,7 @@ def stack(e2e_infra, tmp_path_factory):
         "PORTAL_ADMIN_EMAIL": ADMIN_EMAIL, "PORTAL_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "LOG_LEVEL": "INFO",
         "UPSTREAM_READ_TIMEOUT_MS": "15000",
+        "SCHEDULING_URL": f"http://127.0.0.1:{ports['scheduling']}",
         "BILLING_URL": f"http://127.0.0.1:{ports['billing']}", "PAYMENTS_URL": f"http://127.0.0.1:{ports['payments']}",
         "PROCESSOR_URL": f"http://127.0.0.1:{ports['sandbox']}", "PROCESSOR_API_KEY": "sk_test_e2e",
         "SANDBOX_API_KEY": "sk_test_e2e", "SANDBOX_DATABASE_PATH": str(base / "sandbox.sqlite3"),
@@ -103,6 +105,10 @@ def stack(e2e_infra, tmp_path_factory):
                                                      "-n", "identity-e2e@%h",
                                                      "-Q", "identity", "--pool=threads", "--concurrency=2",
                                                      "--loglevel=INFO"], env, logs),
+        "scheduling": Process("scheduling", gunicorn("services.scheduling.app:create_app()", ports["scheduling"]),
+                              {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-scheduling")}, logs),
+        "scheduling-events": Process("scheduling-events", python_module("services.scheduling.worker", "events"), env,
+                                     logs),
         "billing": Process("billing", gunicorn("services.billing.app:create_app()", ports["billing"]),
                            {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-billing")}, logs),
         "billing-events": Process("billing-events", python_module("services.billing.worker", "events"), env, logs),
@@ -119,7 +125,7 @@ def stack(e2e_infra, tmp_path_factory):
         for process in processes.values():
             process.start()
         wait_http(f"{identity_url}/readyz", processes["identity"])
-        for name in ("billing", "payments"):  # ready: their database, the broker and identity's list of sessions
+        for name in ("scheduling", "billing", "payments"):  # ready: their database, the broker and identity's list of sessions
             wait_http(f"http://127.0.0.1:{ports[name]}/readyz", processes[name])
         wait_http(f"http://127.0.0.1:{ports['sandbox']}/healthz", processes["sandbox"])
         wait_http(f"{gateway_url}/readyz", processes["gateway"])
