@@ -1,7 +1,8 @@
 """Public API routes the gateway answers itself, composed from the services' own public routes.
 
 `GET /api/v1/portal/dashboard` (shared/API.md) spans services: the client's name is identity's, the balance and
-the feature switches billing's, and messages, appointments and documents belong to services still to come. The
+the payment switches billing's, the upcoming appointments and self-scheduling scheduling's, and messages and
+documents belong to services still to come. The
 proxy has checked the token and the role already (the /api/v1/portal prefix); each service checks it again when
 asked here with the same token. A part whose service is down, or does not exist yet, is null and named in
 `unavailable`, and the rest is answered: the Dashboard is never a 500.
@@ -15,8 +16,8 @@ from gateway.web.api import Answer, Api
 from shared.errors import Forbidden, Unauthorized
 
 # The parts still to come: null until their service exists (their routes answer 404 meanwhile).
-LATER = {"unread_messages": "messaging", "unread_notifications": "messaging", "upcoming_appointments": "scheduling",
-         "pending_documents": "documents"}
+LATER = {"unread_messages": "messaging", "unread_notifications": "messaging", "pending_documents": "documents"}
+UPCOMING_SHOWN = 3  # the Dashboard shows the next few; Appointments has them all
 
 
 def _forwarded() -> dict[str, str]:
@@ -35,10 +36,12 @@ def _refused(answers: dict[str, Answer]) -> None:
             raise Forbidden(answer.detail or None)
 
 
-def dashboard(me: Answer, account: Answer) -> dict:
+def dashboard(me: Answer, account: Answer, upcoming: Answer) -> dict:
     profile = me.json() if me.ok else None
     money = account.json() if account.ok else None
-    unavailable = [name for name, answer in (("identity", me), ("billing", account)) if not answer.ok]
+    appointments = upcoming.json() if upcoming.ok else None
+    unavailable = [name for name, answer in (("identity", me), ("scheduling", upcoming), ("billing", account))
+                   if not answer.ok]
     return {
         "client": {k: profile.get(k) for k in ("first_name", "last_name", "preferred_name", "email")}
         if profile else None,
@@ -46,7 +49,8 @@ def dashboard(me: Answer, account: Answer) -> dict:
         "currency": money.get("currency") if money else None,
         "features": {"pay_now": money.get("pay_now") if money else None,
                      "billing_documents": money.get("billing_documents_enabled") if money else None,
-                     "self_scheduling": None},
+                     "self_scheduling": appointments.get("self_scheduling_enabled") if appointments else None},
+        "upcoming_appointments": (appointments.get("items") or [])[:UPCOMING_SHOWN] if appointments else None,
         **{name: None for name in LATER},
         "unavailable": unavailable + sorted(set(LATER.values())),
     }
@@ -56,8 +60,9 @@ def install(app: Flask, api: Api) -> None:
     @app.get("/api/v1/portal/dashboard")
     def portal_dashboard():
         token = request.headers.get("Authorization", "").partition(" ")[2].strip()
-        calls = {"me": "/api/v1/portal/me", "account": "/api/v1/portal/account"}
-        answers = api.gather({name: ("GET", path, {"token": token, "headers": _forwarded()})
-                              for name, path in calls.items()})
+        calls = {"me": ("/api/v1/portal/me", None), "account": ("/api/v1/portal/account", None),
+                 "upcoming": ("/api/v1/portal/appointments", {"scope": "upcoming"})}
+        answers = api.gather({name: ("GET", path, {"token": token, "headers": _forwarded(), "query": query})
+                              for name, (path, query) in calls.items()})
         _refused(answers)
-        return dashboard(answers["me"], answers["account"])
+        return dashboard(answers["me"], answers["account"], answers["upcoming"])

@@ -1,4 +1,4 @@
-"""GET /api/v1/portal/dashboard: composed by the gateway from identity's and billing's answers; a service that is
+"""GET /api/v1/portal/dashboard: composed by the gateway from identity's, scheduling's and billing's answers; a service that is
 down leaves its part null and named, never a 500."""
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ def test_the_dashboard_composes_the_clients_name_balance_and_switches(stack, htt
     assert body["features"]["pay_now"] is False  # nothing owed
     assert body["unread_messages"] is None and "messaging" in body["unavailable"]
     assert "identity" not in body["unavailable"] and "billing" not in body["unavailable"]
+    # scheduling's part: nothing booked yet, and the practice does not take requests online until it says so
+    assert body["upcoming_appointments"] == [] and "scheduling" not in body["unavailable"]
+    assert body["features"]["self_scheduling"] is False
 
 
 def test_the_dashboard_needs_a_client_token(stack, http, admin_token):
@@ -45,3 +48,18 @@ def test_billing_down_leaves_the_balance_null_and_the_rest(stack, http, admin_to
     finally:
         billing.start()
         wait_http(stack.env["BILLING_URL"] + "/readyz", billing)
+
+
+def test_scheduling_down_leaves_the_appointments_null_and_the_rest(stack, http, admin_token):
+    _, me = registered_client(stack, http, bearer(admin_token))
+    scheduling = stack.processes["scheduling"]
+    scheduling.stop()
+    try:
+        answer = http.get(f"{stack.api}/portal/dashboard", headers=me)
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["upcoming_appointments"] is None and body["features"]["self_scheduling"] is None
+        assert "scheduling" in body["unavailable"] and body["client"]["last_name"] == "Lee"
+    finally:
+        scheduling.start()
+        wait_http(stack.env["SCHEDULING_URL"] + "/readyz", scheduling)

@@ -63,8 +63,8 @@ def request_appointment():
 @doc(query=UpcomingQuery, response=AppointmentList, summary="Upcoming Appointments, open requests included")
 def upcoming():
     load_query(UpcomingQuery())
-    return AppointmentList().dump({"items": scheduling().appointments.upcoming(current_client_id()),
-                                   "next_cursor": None})
+    items, self_scheduling = scheduling().appointments.upcoming(current_client_id())
+    return {**AppointmentList().dump({"items": items, "next_cursor": None}), "self_scheduling_enabled": self_scheduling}
 
 
 @bp.get("/appointments/history")

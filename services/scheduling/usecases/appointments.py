@@ -371,14 +371,18 @@ class Appointments:
         publish(session, "appointment.cancelled", {**_changed(appointment, by), "reason": reason})
 
     # --- lists -----------------------------------------------------------------------------------------------
-    def upcoming(self, client_id: str) -> list[dict]:
+    def upcoming(self, client_id: str) -> tuple[list[dict], bool]:
+        """The client's open requests and appointments still ahead, soonest first; and whether the practice takes
+        requests online (the Dashboard's switch)."""
         now = self.ctx.clock()
         with in_transaction(self.ctx) as session:
-            policy = base.policy_of(base.practice(session))
+            row = base.practice(session)
+            policy = base.policy_of(row)
             rows = session.execute(_view_query().where(Appointment.client_id == client_id,
                                                        Appointment.status.in_(OPEN), Appointment.end_at > now)
                                    .order_by(Appointment.start_at, Appointment.id))
-            return [appointment_view(r, now=now, policy=policy, for_staff=False) for r in rows]
+            return [appointment_view(r, now=now, policy=policy, for_staff=False) for r in rows], \
+                row.self_scheduling_enabled
 
     def history(self, client_id: str, q: dict, *, limit: int, cursor: str | None = None
                 ) -> tuple[list[dict], str | None, str]:
