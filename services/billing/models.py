@@ -65,13 +65,17 @@ class ServiceCode(Base):
 
 
 class BillableSession(Base):
-    """A completed appointment (from appointment.completed): billable until invoiced."""
+    """A completed appointment (from appointment.completed), or a late cancel or no-show the practice charges a fee
+    for: billable until invoiced."""
 
     __tablename__ = "billable_sessions"
     appointment_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("accounts.client_id"), index=True)
     clinician_id: Mapped[str | None] = mapped_column(String(36))
     appointment_type: Mapped[str | None] = mapped_column(String(100))
+    service_code: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20), default="completed", server_default="completed")
+    fee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invoice_id: Mapped[str | None] = mapped_column(String(36))

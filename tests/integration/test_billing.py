@@ -96,6 +96,20 @@ def test_invoice_for_a_completed_session(bstaff, bclient, codes, deliver):
         "client_id": client_id, "appointment_id": appointment, "lines": [{"service_code": "90834", "units": 1}]}), 409)
 
 
+
+def test_a_charged_no_show_is_billable_with_its_fee_flag_and_service_code(bstaff, bclient, deliver):
+    client_id, _ = bclient()
+    held, missed = str(uuid.uuid4()), str(uuid.uuid4())
+    base = {"client_id": client_id, "clinician_id": str(uuid.uuid4()), "end": "2026-11-03T15:45:00+00:00",
+            "type": "Individual therapy"}
+    deliver("appointment.completed", {**base, "appointment_id": held, "start": "2026-11-03T15:00:00+00:00",
+                                      "service_code": "90834", "outcome": "completed", "fee": False})
+    deliver("appointment.completed", {**base, "appointment_id": missed, "start": "2026-11-04T15:00:00+00:00",
+                                      "service_code": None, "outcome": "no_show", "fee": True})
+    listed = bstaff.get(f"/api/v1/staff/billable-sessions?client_id={client_id}").get_json()["items"]
+    assert [(s["appointment_id"], s["service_code"], s["outcome"], s["fee"]) for s in listed] == [
+        (held, "90834", "completed", False), (missed, None, "no_show", True)]
+
 # --- payments and refunds from events ------------------------------------------------------------
 
 def test_payment_is_allocated_named_invoices_first_then_oldest(bstaff, bclient, codes, deliver, billing_engine):

@@ -285,6 +285,9 @@ class BillableSessionOut(Schema):
     client_id = fields.String()
     clinician_id = fields.String(allow_none=True)
     appointment_type = fields.String(allow_none=True)
+    service_code = fields.String(allow_none=True)  # the appointment type's code at scheduling, to bill it by
+    outcome = fields.String()  # completed, or a charged no_show / late_cancelled
+    fee = fields.Boolean()  # a late-cancel or no-show fee, not a session held
     start = fields.DateTime()
     end = fields.DateTime(allow_none=True)
 

@@ -39,5 +39,7 @@ def record_completed_session(session: Session, payload: dict) -> None:
         session.add(BillableSession(
             appointment_id=payload["appointment_id"], client_id=payload["client_id"],
             clinician_id=payload.get("clinician_id"), appointment_type=payload.get("type"),
+            service_code=payload.get("service_code"), outcome=payload.get("outcome") or "completed",
+            fee=bool(payload.get("fee")),
             start=datetime.fromisoformat(payload["start"]),
             end=datetime.fromisoformat(payload["end"]) if payload.get("end") else None))
