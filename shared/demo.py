@@ -1,5 +1,6 @@
-"""`python -m shared.demo`: on a new development stack, a demo client with an unpaid invoice, made through the
-public API like any outside client would, then its sign-in printed beside the admin's.
+"""`python -m shared.demo`: on a new development stack, a demo client with an unpaid invoice and a practice schedule
+to book from (a site, a clinician, three appointment types, weekday hours, self-scheduling on), made through the
+public API like any outside client would, then the client's sign-in printed beside the admin's.
 
 `make run` starts it in the background; it waits for the gateway to be ready, does nothing when the demo client
 exists already (a second `make run` changes nothing), and refuses to run with PORTAL_ENV=production. The demo
@@ -19,6 +20,14 @@ from shared.config import env, is_production
 
 DEMO_EMAIL = "demo.client@example.com"
 SERVICE_CODE = {"code": "90837", "description": "Psychotherapy, 60 minutes", "rate_cents": 15000}
+DEMO_SITE = {"name": "Main office", "timezone": "America/New_York",
+             "address": {"line1": "12 Harbor Street", "city": "Annapolis", "state": "MD", "postal_code": "21401"}}
+DEMO_CLINICIAN = {"first_name": "Sam", "last_name": "Rivera", "credentials": "PhD"}
+DEMO_TYPES = (
+    {"name": "Individual therapy", "modality": "in_person", "duration_minutes": 50, "service_code": "90837"},
+    {"name": "Video session", "modality": "video", "duration_minutes": 50, "service_code": "90837"},
+    {"name": "Phone check-in", "modality": "phone", "duration_minutes": 25},
+)
 
 
 class DemoError(RuntimeError):
@@ -79,6 +88,37 @@ def create_demo(base: str, admin_email: str, admin_password: str, client_passwor
         _ok(http.post(f"{api}/staff/invoices", json={"client_id": client["id"], "lines": [
             {"service_code": SERVICE_CODE["code"], "units": 1}]}, timeout=10), "invoice")
         made = True
+    return create_schedule(http, api) or made
+
+
+def create_schedule(http: requests.Session, api: str) -> bool:
+    """The demo practice's schedule (each piece found by its name, made when missing): the client then has times
+    to book online. True when anything was made."""
+    made = False
+
+    def ensure(path: str, name_of, wanted: dict, what: str) -> dict:
+        nonlocal made
+        found = _ok(http.get(f"{api}/staff/{path}", timeout=10), what).get("items", [])
+        existing = next((item for item in found if name_of(item) == name_of(wanted)), None)
+        if existing is None:
+            existing = _ok(http.post(f"{api}/staff/{path}", json=wanted, timeout=10), what)
+            made = True
+        return existing
+
+    site = ensure("sites", lambda s: s["name"], DEMO_SITE, "site")
+    clinician = ensure("clinicians", lambda c: (c["first_name"], c["last_name"]),
+                       {**DEMO_CLINICIAN, "site_ids": [site["id"]]}, "clinician")
+    for kind in DEMO_TYPES:
+        ensure("appointment-types", lambda t: t["name"],
+               {**kind, "bookable_online": True, "clinician_ids": [clinician["id"]]}, "appointment type")
+    hours = _ok(http.get(f"{api}/staff/clinicians/{clinician['id']}/availability", timeout=10), "availability")
+    if not hours.get("rules"):
+        rules = [{"weekday": day, "start": "09:00", "end": "17:00", "site_id": site["id"]} for day in range(5)]
+        _ok(http.put(f"{api}/staff/clinicians/{clinician['id']}/availability", json={"rules": rules}, timeout=10),
+            "availability")
+        _ok(http.patch(f"{api}/staff/settings", json={"self_scheduling_enabled": True}, timeout=10),
+            "self-scheduling")
+        made = True
     return made
 
 
@@ -106,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     base = args.gateway.rstrip("/")
     print("\n".join([
         "", "=" * 72,
-        ("A demo client with an unpaid invoice is ready." if made else "The demo client is there already."),
+        ("A demo client with an unpaid invoice, and a schedule to book from, is ready." if made
+         else "The demo client is there already."),
         f"  Client portal  {base}/         {DEMO_EMAIL} / {client_password}",
         f"  Staff console  {base}/staff    {admin_email} / {admin_password}",
         "  Test cards: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined (any future date, any CVC).",
