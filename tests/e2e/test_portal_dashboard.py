@@ -23,9 +23,10 @@ def test_the_dashboard_composes_the_clients_name_balance_and_switches(stack, htt
     assert body["features"]["pay_now"] is False  # nothing owed
     assert body["unread_messages"] is None and "messaging" in body["unavailable"]
     assert "identity" not in body["unavailable"] and "billing" not in body["unavailable"]
-    # scheduling's part: nothing booked yet, and the practice does not take requests online until it says so
+    # scheduling's part: nothing booked yet, and whether the practice takes requests online as identity has it
     assert body["upcoming_appointments"] == [] and "scheduling" not in body["unavailable"]
-    assert body["features"]["self_scheduling"] is False
+    switch = http.get(f"{stack.api}/staff/settings", headers=staff).json()["self_scheduling_enabled"]
+    assert body["features"]["self_scheduling"] is switch
 
 
 def test_the_dashboard_needs_a_client_token(stack, http, admin_token):
