@@ -65,6 +65,7 @@ SERVICES: tuple[Service, ...] = (
     Service("scheduling", 8002, tasks=True, beat=True, routes=(
         "/api/v1/staff/sites", "/api/v1/staff/clinicians", "/api/v1/staff/appointment-types",
         "/api/v1/staff/appointment-requests", "/api/v1/staff/appointments", "/api/v1/staff/scheduling-settings",
+        "/api/v1/staff/availability",
         "/api/v1/portal/appointment-types", "/api/v1/portal/clinicians", "/api/v1/portal/availability",
         "/api/v1/portal/appointment-requests", "/api/v1/portal/appointments", "/api/v1/portal/calendar-feed",
         "/api/v1/calendar",

@@ -252,3 +252,16 @@ def test_another_clients_appointment_is_not_found(office, sclient, sstaff):
                                      stranger.get("/api/v1/portal/appointments").get_json()["items"]]
 
 
+
+
+def test_staff_see_free_times_inside_the_clients_notice_and_of_types_not_bookable_online(office, sclient, sstaff):
+    o = office(bookable=False)
+    _, client = sclient()
+    query = {"appointment_type_id": o.kind["id"], "from": "2027-01-04", "to": "2027-01-04"}
+    staff_times = sstaff.get("/api/v1/staff/availability", query_string=query)
+    assert staff_times.status_code == 200
+    # DEFAULT_NOW is 07:00 in New York on Monday 4 January: staff see the rest of the day
+    assert [s["start"] for s in staff_times.get_json()["items"]][:2] == ["2027-01-04T14:00:00+00:00",
+                                                                        "2027-01-04T15:00:00+00:00"]
+    assert_problem(client.get("/api/v1/portal/availability", query_string=query), 422,
+                   field="appointment_type_id")

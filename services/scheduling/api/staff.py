@@ -9,6 +9,7 @@ from services.scheduling.api import scheduling
 from services.scheduling.api.schemas import (
     AvailabilityIn,
     AvailabilityOut,
+    AvailabilityQuery,
     BookingIn,
     CalendarQuery,
     ClinicianIn,
@@ -24,6 +25,7 @@ from services.scheduling.api.schemas import (
     SiteIn,
     SiteOut,
     SitePatch,
+    SlotList,
     StaffAppointmentList,
     StaffAppointmentOut,
     TypeIn,
@@ -110,6 +112,16 @@ def types():
 @doc(body=TypePatch, response=TypeOut, summary="Change an appointment type")
 def update_type(type_id: str):
     return TypeOut().dump(scheduling().setup.update_type(type_id, load(TypePatch())))
+
+
+@bp.get("/availability")
+@doc(query=AvailabilityQuery, response=SlotList,
+     summary="Free times of a type's clinicians (staff: any type, from now; no minimum notice or horizon)")
+def free_times():
+    q = load_query(AvailabilityQuery())
+    return SlotList().dump({"items": scheduling().appointments.availability(
+        appointment_type_id=q["appointment_type_id"], clinician_id=q["clinician_id"], start=q["from"], end=q["to"],
+        for_client=False), "next_cursor": None})
 
 
 # --- settings -----------------------------------------------------------------------------------------------
