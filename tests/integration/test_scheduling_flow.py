@@ -265,3 +265,14 @@ def test_staff_see_free_times_inside_the_clients_notice_and_of_types_not_bookabl
                                                                         "2027-01-04T15:00:00+00:00"]
     assert_problem(client.get("/api/v1/portal/availability", query_string=query), 422,
                    field="appointment_type_id")
+
+
+def test_a_request_sent_twice_is_one_request(office, sclient, scheduling_engine):
+    o = office()
+    _, client = sclient()
+    first, second = request_slot(client, o), request_slot(client, o)
+    assert first.status_code == second.status_code == 201
+    assert first.get_json()["id"] == second.get_json()["id"]
+    assert len(outbox_events(scheduling_engine, "appointment.requested", appointment_id=first.get_json()["id"])) == 1
+    assert [a["id"] for a in client.get("/api/v1/portal/appointments").get_json()["items"]] == [
+        first.get_json()["id"]]

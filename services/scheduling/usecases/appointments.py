@@ -177,7 +177,8 @@ class Appointments:
         now = self.ctx.clock()
         with in_transaction(self.ctx) as session:
             base.require_self_scheduling(self.ctx, session)
-            client = session.get(Client, client_id)
+            # The client's row, locked: two requests of one client at once (a double click) wait for each other.
+            client = session.scalars(select(Client).where(Client.client_id == client_id).with_for_update()).first()
             if client is None:
                 raise NotReadyYet("Your account is still being set up; try again in a moment.",
                                        headers={"Retry-After": "5"})
@@ -188,8 +189,12 @@ class Appointments:
                                   "No active clinician with this id offers this appointment type.")
             start = self._start(session, data, clinician_id=data["clinician_id"])
             booking.check_requested_start(start, now, policy)
-            # The client's row is locked first: two requests of one client at once count each other.
-            session.get(Client, client_id, with_for_update=True)
+            same = session.scalars(select(Appointment).where(
+                Appointment.client_id == client_id, Appointment.clinician_id == data["clinician_id"],
+                Appointment.start_at == start, Appointment.booked_by == "client",
+                Appointment.status.in_(OPEN))).first()
+            if same is not None:  # sent twice (a double click, a retry): the request already made
+                return self._view(session, same.id, now, policy, for_staff=False)
             open_requests = session.scalar(select(func.count()).select_from(Appointment).where(
                 Appointment.client_id == client_id, Appointment.status == "requested", Appointment.start_at > now))
             if open_requests >= policy.max_open_requests:
