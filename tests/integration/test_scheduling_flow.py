@@ -276,3 +276,13 @@ def test_a_request_sent_twice_is_one_request(office, sclient, scheduling_engine)
     assert len(outbox_events(scheduling_engine, "appointment.requested", appointment_id=first.get_json()["id"])) == 1
     assert [a["id"] for a in client.get("/api/v1/portal/appointments").get_json()["items"]] == [
         first.get_json()["id"]]
+
+
+def test_a_staff_booking_sent_twice_is_one_appointment(office, sclient, sstaff, scheduling_engine):
+    o = office()
+    client_id, _ = sclient()
+    body = {"client_id": client_id, "clinician_id": o.clinician["id"], "appointment_type_id": o.kind["id"],
+            "start": TUESDAY_10_NY}
+    first, second = (sstaff.post("/api/v1/staff/appointments", json=body) for _ in range(2))
+    assert first.get_json()["id"] == second.get_json()["id"]
+    assert len(outbox_events(scheduling_engine, "appointment.booked", appointment_id=first.get_json()["id"])) == 1

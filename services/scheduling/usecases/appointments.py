@@ -245,6 +245,12 @@ class Appointments:
             site_id = self._site(session, data["clinician_id"], data.get("site_id"), kind)
             start = self._start(session, data, clinician_id=data["clinician_id"], site_id=site_id)
             booking.check_staff_start(start, now)
+            same = session.scalars(select(Appointment).where(
+                Appointment.client_id == data["client_id"], Appointment.clinician_id == data["clinician_id"],
+                Appointment.appointment_type_id == kind.id, Appointment.start_at == start,
+                Appointment.status.in_(("booked", "confirmed")))).first()
+            if same is not None:  # the same booking sent twice (a double submit): the one already made
+                return self._view(session, same.id, now, base.policy_of(base.practice(session)), for_staff=True)
             appointment = Appointment(client_id=data["client_id"], clinician_id=data["clinician_id"],
                                       appointment_type_id=kind.id, site_id=site_id, start_at=start,
                                       end_at=start + timedelta(minutes=kind.duration_minutes), booked_by="staff",
