@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 # NUL: PostgreSQL's text and jsonb refuse it. A lone surrogate (U+D800-U+DFFF, what the JSON escape "\ud800"
 # decodes to): no UTF-8 encoder takes it. Either would fail deep in a transaction as a 500; refused up front as
@@ -108,3 +108,23 @@ class StrictInt(fields.Integer):
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class Address(Strict):
+    """A postal address as clients and staff type it (every part optional)."""
+
+    line1 = fields.String(validate=validate.Length(max=200), allow_none=True)
+    line2 = fields.String(validate=validate.Length(max=200), allow_none=True)
+    city = fields.String(validate=validate.Length(max=100), allow_none=True)
+    state = fields.String(validate=validate.Length(max=100), allow_none=True)
+    postal_code = fields.String(validate=validate.Length(max=20), allow_none=True)
+
+
+class DateRange(Schema):
+    """`from` and `to` (loaded under those attributes), the end not before the start."""
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        start, end = data.get("from"), data.get("to")
+        if start and end and end < start:
+            raise ValidationError("The end of the range precedes its start.", "to")

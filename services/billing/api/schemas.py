@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 from marshmallow.utils import ensure_text_type
 
 from shared.pagination import PageQuery, page_of
-from shared.schemas import Strict, StrictBool, StrictInt
+from shared.schemas import DateRange, Strict, StrictBool, StrictInt
 
 MAX_CENTS = 10_000_000_00  # ten million in the currency: a typo guard, not a business limit
-
-
-class DateRange(Schema):
-    @validates_schema
-    def _ordered(self, data, **kwargs):
-        start, end = data.get("from"), data.get("to")
-        if start and end and end < start:
-            raise ValidationError("The end of the range precedes its start.", "to")
 
 
 class ServiceCodeIn(Strict):

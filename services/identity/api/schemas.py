@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from marshmallow.utils import ensure_text_type
 
 from shared.pagination import PageQuery, page_of
-from shared.schemas import Strict, StrictBool
+from shared.schemas import Address, Strict, StrictBool
 
 NAME = validate.Length(min=1, max=100)
 EMAIL_LEN = validate.Length(max=254)
@@ -86,14 +86,6 @@ class ResetConfirmedOut(Schema):
     status = fields.Constant("password_changed")
     mfa_enabled = fields.Boolean()
     detail = fields.String()
-
-
-class Address(Strict):
-    line1 = fields.String(validate=validate.Length(max=200), allow_none=True)
-    line2 = fields.String(validate=validate.Length(max=200), allow_none=True)
-    city = fields.String(validate=validate.Length(max=100), allow_none=True)
-    state = fields.String(validate=validate.Length(max=100), allow_none=True)
-    postal_code = fields.String(validate=validate.Length(max=20), allow_none=True)
 
 
 class EmergencyContact(Strict):

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.scheduling.domain.booking import CANCELLATION_WINDOWS, MODALITIES
 from shared.pagination import PageQuery, page_of
-from shared.schemas import Strict, StrictBool, StrictInt
+from shared.schemas import Address, DateRange, Strict, StrictBool, StrictInt
 
 ZONES = frozenset(available_timezones())
 Id = lambda **kw: fields.String(validate=validate.Length(min=1, max=36), **kw)  # noqa: E731
@@ -21,20 +21,6 @@ class Zone(fields.String):
         if value not in ZONES:
             raise ValidationError("Not a time zone name (for example America/New_York).")
         return value
-
-class Address(Strict):
-    line1 = fields.String(validate=validate.Length(max=200), allow_none=True)
-    line2 = fields.String(validate=validate.Length(max=200), allow_none=True)
-    city = fields.String(validate=validate.Length(max=100), allow_none=True)
-    state = fields.String(validate=validate.Length(max=100), allow_none=True)
-    postal_code = fields.String(validate=validate.Length(max=20), allow_none=True)
-
-class DateRange(Schema):
-    @validates_schema
-    def _ordered(self, data, **kwargs):
-        start, end = data.get("from"), data.get("to")
-        if start and end and end < start:
-            raise ValidationError("The end of the range precedes its start.", "to")
 
 # --- set-up ------------------------------------------------------------------------------------------------
 
