@@ -17,9 +17,12 @@ bp = Blueprint("console", __name__, url_prefix="/staff")
 NAV: list[tuple[str, str, bool]] = [
     ("console.home", "Home", False),
     ("console.clients", "Clients", False),
+    ("console.calendar", "Calendar", False),
+    ("console.requests", "Requests", False),
     ("console.review", "Review queue", False),
     ("console.payments", "Payments", False),
     ("console.service_codes", "Service codes", False),
+    ("console.scheduling_setup", "Scheduling setup", False),
     ("console.settings", "Settings", False),
     ("console.users", "Staff users", True),
 ]
@@ -38,6 +41,8 @@ from gateway.web.console import (  # noqa: E402,F401  (views on bp)
     home,
     payments,
     review,
+    scheduling,
+    scheduling_setup,
     settings,
     users,
 )
