@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import web_part
+from bench import scheduling_part, web_part
 
 
 def _f(value, digits: int = 1, suffix: str = "") -> str:
@@ -220,6 +220,7 @@ def markdown(results: dict) -> str:
         lines += _payments(payments, s, aims)
 
     lines += web_part.markdown_rows(results, aims)
+    lines += scheduling_part.markdown_rows(results, aims)
 
     if aims:
         lines += ["### Aims", "", "| aim | target | measured | |", "|---|---|---|---|"]

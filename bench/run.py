@@ -1,5 +1,5 @@
-"""`python -m bench.run [--only http|events|login|billing|payments|web]`: measures, prints the Markdown table
-README keeps, and writes it to var/bench/latest.md (and the raw numbers to var/bench/latest.json).
+"""`python -m bench.run [--only http|events|login|billing|payments|web|scheduling]`: measures, prints the Markdown
+table README keeps, and writes it to var/bench/latest.md (and the raw numbers to var/bench/latest.json).
 
 Every aim is a ratio within one run on one machine: wrk, the gunicorn processes, PostgreSQL and
 RabbitMQ all share the same cores, so absolute numbers only compare within the same run.
@@ -30,7 +30,7 @@ from bench.common import (
     log,
 )
 
-PARTS = ("http", "events", "login", "billing", "payments", "web")
+PARTS = ("http", "events", "login", "billing", "payments", "web", "scheduling")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,6 +59,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="requests per second of the open-loop raw charge and Pay Now runs")
     parser.add_argument("--paced-seconds", type=float, default=15.0)
     parser.add_argument("--web-connections", type=int, default=8, help="connections of the web pages' wrk runs")
+    parser.add_argument("--scheduling-appointments", type=int, default=5_000,
+                        help="holding appointments of the clinician whose month of availability is asked")
+    parser.add_argument("--scheduling-race-slots", type=int, default=200, help="slots the racing connections book")
+    parser.add_argument("--scheduling-requests", type=int, default=2_000, help="pending requests approved")
+    parser.add_argument("--scheduling-connections", type=int, default=8,
+                        help="connections racing for the slots and approving the requests")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (server logs, wrk scripts)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave var/bench/ alone")
     return parser.parse_args(argv)
@@ -146,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
                 "billing_invoices": args.billing_invoices, "payments_clients": args.payments_clients,
                 "payments_concurrency": args.payments_concurrency, "payments_duration": args.payments_duration,
                 "lag_rate": args.lag_rate, "lag_seconds": args.lag_seconds, "paced_rate": args.paced_rate,
-                "paced_seconds": args.paced_seconds, "web_connections": args.web_connections}
+                "paced_seconds": args.paced_seconds, "web_connections": args.web_connections,
+                "scheduling_appointments": args.scheduling_appointments,
+                "scheduling_race_slots": args.scheduling_race_slots, "scheduling_requests": args.scheduling_requests,
+                "scheduling_connections": args.scheduling_connections}
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     os.chdir(ROOT)
@@ -186,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         procs.stop_all()
         dispose_engines()
-        for name in ("identity", "billing", "payments"):  # the parts drop their own; a kill may have skipped that
+        # The parts drop their own; a kill may have skipped that.
+        for name in ("identity", "billing", "payments", "scheduling"):
             drop_bench_database(bench_db_url(name))
         workspace.cleanup()
     results["total_s"] = round(time.monotonic() - started, 1)
