@@ -13,8 +13,8 @@ from urllib.parse import unquote_to_bytes, urlparse
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Flask, Response, g, jsonify, request
-from marshmallow import Schema
+from flask import Flask, Response, current_app, g, jsonify, request
+from marshmallow import Schema, ValidationError
 from sqlalchemy import text
 
 from shared import metrics
@@ -222,8 +222,26 @@ def json_body() -> dict:
     return data
 
 
-def load(schema: Schema, *, partial: bool = False) -> dict:
+def load(schema: Schema, *, partial: bool = False, optional: bool = False) -> dict:
+    """The body loaded by `schema`. `optional`: a body every field of which may be left out may be left out
+    altogether (no body, no Content-Type: loaded as {})."""
+    if optional and not request.get_data(cache=True) and not request.mimetype:
+        return schema.load({}, partial=partial)
     return schema.load(json_body(), partial=partial)
+
+
+def refuse_unknown_query(bp) -> None:
+    """On every route of `bp` that documents no query schema (`@doc(query=...)`), a query string is refused (422
+    naming each parameter) rather than ignored: a client's misspelt filter never quietly answers everything."""
+
+    @bp.before_request
+    def _no_query():
+        if not request.args:
+            return
+        view = current_app.view_functions.get(request.endpoint)
+        if view is None or getattr(view, "_openapi", {}).get("query") is not None:
+            return
+        raise ValidationError({name: ["Unknown field."] for name in request.args})
 
 
 def load_query(schema: Schema) -> dict:

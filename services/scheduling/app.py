@@ -17,6 +17,7 @@ def create_app(config: SchedulingConfig | None = None, *, verifier: TokenVerifie
     config = config or SchedulingConfig()
     app = create_service_app(__name__, config, error_map=ERROR_MAP, verifier=verifier,
                              blueprints={portal.bp: CLIENT_ROLES, staff.bp: STAFF_ROLES, feeds.bp: None})
+    app.config["PORTAL_BASE_URL"] = config.portal_base_url  # the calendar feed's public address
     extra = {"clock": clock} if clock else {}
     app.extensions["scheduling"] = SchedulingService(config=config, sessions=session_factory(config.database_url),
                                                      settings=settings, **extra)

@@ -59,6 +59,8 @@ def test_a_request_made_approved_exported_and_billed(stack, http, admin_token):
     assert "attachment" in ics.headers["Content-Disposition"] and f"UID:{request['id']}@" in ics.text
 
     feed = http.post(f"{stack.api}/portal/calendar-feed", headers=me).json()
+    assert feed["url"].startswith(stack.gateway + "/api/v1/calendar/")  # the portal's address, not the service's
+    assert feed["webcal_url"] == "webcal://" + feed["url"].split("://", 1)[1]
     path = feed["url"].split("/api/v1", 1)[1]
     anonymous = http.get(f"{stack.api}{path}")  # no token: the URL's secret is the credential
     assert anonymous.status_code == 200 and anonymous.text.count("BEGIN:VEVENT") == 1

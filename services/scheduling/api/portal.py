@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app
 
 from services.scheduling import files
 from services.scheduling.api import file_response, scheduling
@@ -22,9 +22,10 @@ from services.scheduling.api.schemas import (
     UpcomingQuery,
 )
 from shared.auth import current_client_id
-from shared.web import doc, load, load_query
+from shared.web import doc, load, load_query, refuse_unknown_query
 
 bp = Blueprint("scheduling_portal", __name__, url_prefix="/api/v1/portal")
+refuse_unknown_query(bp)
 
 
 @bp.get("/appointment-types")
@@ -135,7 +136,7 @@ def feed_revoke():
 
 
 def feed_urls(token: str) -> dict:
-    """The feed's address as the client reached us (the gateway forwards the public host)."""
-    path = f"/api/v1/calendar/{token}.ics"
-    root = request.host_url.rstrip("/")
-    return {"url": root + path, "webcal_url": "webcal://" + root.split("://", 1)[1] + path}
+    """The feed's public address: the portal's own (PORTAL_BASE_URL), where calendar apps reach the gateway."""
+    root = current_app.config["PORTAL_BASE_URL"].rstrip("/")
+    url = f"{root}/api/v1/calendar/{token}.ics"
+    return {"url": url, "webcal_url": "webcal://" + url.split("://", 1)[1]}

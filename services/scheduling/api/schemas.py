@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from zoneinfo import available_timezones
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.scheduling.domain.booking import CANCELLATION_WINDOWS, MODALITIES
+from services.scheduling.models import STATUSES
 from shared.pagination import PageQuery, page_of
-from shared.schemas import Address, DateRange, Strict, StrictBool, StrictInt
+from shared.schemas import Address, DateRange, Strict, StrictBool, StrictInt, calendar_day
 
 ZONES = frozenset(available_timezones())
 Id = lambda **kw: fields.String(validate=validate.Length(min=1, max=36), **kw)  # noqa: E731
 NAME = validate.Length(min=1, max=100)
 NOTE_MAX = 1000
+
 
 class Zone(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
@@ -24,16 +27,19 @@ class Zone(fields.String):
 
 # --- set-up ------------------------------------------------------------------------------------------------
 
+
 class SiteIn(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     timezone = Zone(required=True)
     address = fields.Nested(Address, load_default=dict)
+
 
 class SitePatch(Strict):
     name = fields.String(validate=validate.Length(min=1, max=120))
     timezone = Zone()
     address = fields.Nested(Address)
     active = StrictBool()
+
 
 class SiteOut(Schema):
     id = fields.String()
@@ -42,12 +48,14 @@ class SiteOut(Schema):
     address = fields.Dict()
     active = fields.Boolean()
 
+
 class ClinicianIn(Strict):
     first_name = fields.String(required=True, validate=NAME)
     last_name = fields.String(required=True, validate=NAME)
     credentials = fields.String(validate=validate.Length(max=50), allow_none=True)
     staff_user_id = Id(allow_none=True)
     site_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=50))
+
 
 class ClinicianPatch(Strict):
     first_name = fields.String(validate=NAME)
@@ -56,6 +64,7 @@ class ClinicianPatch(Strict):
     staff_user_id = Id(allow_none=True)
     site_ids = fields.List(Id(), validate=validate.Length(min=1, max=50))
     active = StrictBool()
+
 
 class ClinicianOut(Schema):
     id = fields.String()
@@ -67,10 +76,12 @@ class ClinicianOut(Schema):
     site_ids = fields.List(fields.String())
     active = fields.Boolean()
 
+
 class PublicClinicianOut(Schema):
     id = fields.String()
     name = fields.String()
     site_ids = fields.List(fields.String())
+
 
 class TypeFields(Strict):
     name = fields.String(validate=NAME)
@@ -84,14 +95,17 @@ class TypeFields(Strict):
     buffer_after_minutes = StrictInt(validate=validate.Range(min=0, max=240))
     clinician_ids = fields.List(Id(), validate=validate.Length(max=200))
 
+
 class TypeIn(TypeFields):
     name = fields.String(required=True, validate=NAME)
     modality = fields.String(required=True, validate=validate.OneOf(MODALITIES))
     duration_minutes = StrictInt(required=True, validate=validate.Range(min=5, max=480))
     bookable_online = StrictBool(required=True)
 
+
 class TypePatch(TypeFields):
     active = StrictBool()
+
 
 class TypeOut(Schema):
     id = fields.String()
@@ -105,6 +119,7 @@ class TypeOut(Schema):
     clinician_ids = fields.List(fields.String())
     active = fields.Boolean()
 
+
 class PublicTypeOut(Schema):
     id = fields.String()
     name = fields.String()
@@ -112,11 +127,13 @@ class PublicTypeOut(Schema):
     duration_minutes = fields.Integer()
     clinician_ids = fields.List(fields.String())
 
+
 class RuleIn(Strict):
     weekday = StrictInt(required=True, validate=validate.Range(min=0, max=6))
     start = fields.Time(required=True, format="%H:%M")
     end = fields.Time(required=True, format="%H:%M")
     site_id = Id(required=True)
+
 
 class ExceptionIn(Strict):
     date = fields.Date(required=True)
@@ -126,15 +143,18 @@ class ExceptionIn(Strict):
     site_id = Id(load_default=None, allow_none=True)
     reason = fields.String(validate=validate.Length(max=200), load_default=None, allow_none=True)
 
+
 class AvailabilityIn(Strict):
     rules = fields.List(fields.Nested(RuleIn), required=True, validate=validate.Length(max=100))
     exceptions = fields.List(fields.Nested(ExceptionIn), load_default=list, validate=validate.Length(max=500))
+
 
 class RuleOut(Schema):
     weekday = fields.Integer()
     start = fields.Time(format="%H:%M")
     end = fields.Time(format="%H:%M")
     site_id = fields.String()
+
 
 class ExceptionOut(Schema):
     date = fields.Date()
@@ -144,15 +164,18 @@ class ExceptionOut(Schema):
     site_id = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
 
+
 class AvailabilityOut(Schema):
     clinician_id = fields.String()
     rules = fields.List(fields.Nested(RuleOut))
     exceptions = fields.List(fields.Nested(ExceptionOut))
 
+
 class ListQuery(Strict):
     include_inactive = fields.Boolean(load_default=False)
 
 # --- settings ----------------------------------------------------------------------------------------------
+
 
 class PolicyPatch(Strict):
     minimum_notice_hours = StrictInt(validate=validate.Range(min=0, max=24 * 30))
@@ -164,6 +187,7 @@ class PolicyPatch(Strict):
                                       validate=validate.Length(max=5))
     late_cancel_fee = StrictBool()
     no_show_fee = StrictBool()
+
 
 class PolicyOut(Schema):
     self_scheduling_enabled = fields.Boolean()
@@ -180,26 +204,45 @@ class PolicyOut(Schema):
 
 # --- times and appointments --------------------------------------------------------------------------------
 
+
 class Moment(fields.Field):
-    """A date (the practice's calendar day) or a date-time with its offset; a date-time without one is refused."""
+    """A date (the practice's calendar day) or a date-time with its offset; a date-time without one is refused,
+    and so is one outside shared.schemas' calendar (FIRST_DAY..LAST_DAY), as every date field."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str) or len(value) > 40:
             raise ValidationError("Give a date (2026-12-10) or a UTC time (2026-12-10T15:00:00Z).")
-        if len(value) == 10:
-            return fields.Date()._deserialize(value, attr, data, **kwargs)
-        moment = fields.AwareDateTime()
         try:
-            return moment._deserialize(value, attr, data, **kwargs)
+            if len(value) == 10:
+                moment = fields.Date()._deserialize(value, attr, data, **kwargs)
+            else:
+                moment = fields.AwareDateTime()._deserialize(value, attr, data, **kwargs)
         except ValidationError:
             raise ValidationError("Give a date (2026-12-10) or a time with its offset (2026-12-10T15:00:00Z).") \
                 from None
+        calendar_day(moment)
+        return moment
+
+
+def _day(moment: date | datetime) -> date:
+    return moment.date() if isinstance(moment, datetime) else moment
+
 
 class AvailabilityQuery(Strict):
     appointment_type_id = Id(required=True)
     clinician_id = Id(load_default=None)
     from_ = Moment(data_key="from", attribute="from", load_default=None)
     to = Moment(load_default=None)
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        start, end = data.get("from"), data.get("to")
+        if start is None or end is None:
+            return
+        both_instants = isinstance(start, datetime) and isinstance(end, datetime)
+        if (end <= start) if both_instants else (_day(end) < _day(start)):
+            raise ValidationError("The end of the range precedes its start.", "to")
+
 
 class StartFields(Strict):
     start = fields.AwareDateTime(load_default=None,
@@ -212,41 +255,51 @@ class StartFields(Strict):
         if (data.get("start") is None) == (data.get("start_local") is None):
             raise ValidationError("Give either start (a UTC time) or start_local (the site's wall clock).", "start")
 
+
 class RequestIn(StartFields):
     appointment_type_id = Id(required=True)
     clinician_id = Id(required=True)
     site_id = Id(load_default=None)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=NOTE_MAX))
 
+
 class BookingIn(RequestIn):
     client_id = Id(required=True)
+
 
 class RescheduleIn(StartFields):
     site_id = Id(load_default=None)
 
+
 class ReasonIn(Strict):
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
+
 class DenyIn(Strict):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
 
 class Ref(Schema):
     id = fields.String()
     name = fields.String()
 
+
 class TypeRef(Ref):
     modality = fields.String()
     duration_minutes = fields.Integer()
 
+
 class SiteRef(Ref):
     timezone = fields.String()
     address = fields.Dict()
+
 
 class ClientRef(Schema):
     id = fields.String()
     first_name = fields.String()
     last_name = fields.String()
     preferred_name = fields.String(allow_none=True)
+
 
 class AppointmentOut(Schema):
     id = fields.String()
@@ -266,12 +319,14 @@ class AppointmentOut(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
+
 class StaffAppointmentOut(AppointmentOut):
     client = fields.Nested(ClientRef)
     fee = fields.Boolean()
 
 AppointmentList = page_of(AppointmentOut, "AppointmentList")
 StaffAppointmentList = page_of(StaffAppointmentOut, "StaffAppointmentList")
+
 
 class SlotOut(Schema):
     start = fields.DateTime()
@@ -283,8 +338,10 @@ class SlotOut(Schema):
 
 SlotList = page_of(SlotOut, "SlotList")
 
+
 class UpcomingQuery(Strict):
     scope = fields.String(load_default="upcoming", validate=validate.OneOf(["upcoming"]))
+
 
 class Filters(DateRange):
     from_ = fields.Date(data_key="from", attribute="from", load_default=None)
@@ -293,14 +350,25 @@ class Filters(DateRange):
     clinician_id = Id(load_default=None)
     appointment_type_id = Id(load_default=None)
 
+
 class HistoryQuery(PageQuery, Filters):
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "xlsx"]))
 
+
+class Statuses(fields.String):
+    """Statuses as a query string gives them: `status=booked,confirmed`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        names = [n.strip() for n in super()._deserialize(value, attr, data, **kwargs).split(",") if n.strip()]
+        unknown = [n for n in names if n not in STATUSES]
+        if unknown or not names:
+            raise ValidationError(f"Statuses are {', '.join(STATUSES)}, separated by commas.")
+        return names
+
+
 class CalendarQuery(Strict, Filters):
     client_id = Id(load_default=None)
-    status = fields.List(fields.String(validate=validate.OneOf(
-        ["requested", "denied", "booked", "confirmed", "completed", "no_show", "late_cancelled", "cancelled"])),
-        load_default=None)
+    status = Statuses(load_default=None, validate=validate.Length(max=200))
 
     @validates_schema
     def _bounded(self, data, **kwargs):
@@ -309,8 +377,10 @@ class CalendarQuery(Strict, Filters):
         if (data["to"] - data["from"]).days > 62:
             raise ValidationError("At most 62 days at once.", "to")
 
+
 class RequestsQuery(Strict):
     status = fields.String(load_default="pending", validate=validate.OneOf(["pending", "denied", "all"]))
+
 
 class FeedOut(Schema):
     active = fields.Boolean()

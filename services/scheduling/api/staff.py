@@ -32,9 +32,10 @@ from services.scheduling.api.schemas import (
     TypeOut,
     TypePatch,
 )
-from shared.web import doc, load, load_query
+from shared.web import doc, load, load_query, refuse_unknown_query
 
 bp = Blueprint("scheduling_staff", __name__, url_prefix="/api/v1/staff")
+refuse_unknown_query(bp)
 
 
 def listed(items, schema) -> dict:
@@ -187,7 +188,7 @@ def reschedule(appointment_id: str):
 
 def _change(name: str, summary: str, *, path: str):
     def view(appointment_id: str):
-        reason = load(ReasonIn())["reason"] if name in ("cancel", "late_cancel") else None
+        reason = load(ReasonIn(), optional=True)["reason"] if name in ("cancel", "late_cancel") else None
         return StaffAppointmentOut().dump(scheduling().appointments.staff_change(appointment_id, name, reason))
 
     view.__name__ = name

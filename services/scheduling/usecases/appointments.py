@@ -187,11 +187,14 @@ class Appointments:
             if not _offering(session, kind, data["clinician_id"]):
                 raise field_error(UnknownReference, "clinician_id",
                                   "No active clinician with this id offers this appointment type.")
+            if data.get("site_id") is not None:
+                self._site(session, data["clinician_id"], data["site_id"], kind)
             start = self._start(session, data, clinician_id=data["clinician_id"])
             booking.check_requested_start(start, now, policy)
             same = session.scalars(select(Appointment).where(
                 Appointment.client_id == client_id, Appointment.clinician_id == data["clinician_id"],
-                Appointment.start_at == start, Appointment.booked_by == "client",
+                Appointment.appointment_type_id == kind.id, Appointment.start_at == start,
+                Appointment.booked_by == "client",
                 Appointment.status.in_(OPEN))).first()
             if same is not None:  # sent twice (a double click, a retry): the request already made
                 return self._view(session, same.id, now, policy, for_staff=False)
