@@ -286,3 +286,23 @@ def test_a_staff_booking_sent_twice_is_one_appointment(office, sclient, sstaff, 
     first, second = (sstaff.post("/api/v1/staff/appointments", json=body) for _ in range(2))
     assert first.get_json()["id"] == second.get_json()["id"]
     assert len(outbox_events(scheduling_engine, "appointment.booked", appointment_id=first.get_json()["id"])) == 1
+
+
+def test_a_phone_session_without_a_site_is_on_the_practices_clock(office, sclient, sstaff):
+    o = office(modality="phone", zone="Europe/London")
+    second = sstaff.post("/api/v1/staff/sites", json={"name": "Second office", "timezone": "Europe/London"})
+    sites = [o.site["id"], second.get_json()["id"]]
+    assert sstaff.patch(f"/api/v1/staff/clinicians/{o.clinician['id']}", json={"site_ids": sites}).status_code == 200
+    client_id, client = sclient()
+    booked = sstaff.post("/api/v1/staff/appointments", json={
+        "client_id": client_id, "clinician_id": o.clinician["id"], "appointment_type_id": o.kind["id"],
+        "start": TUESDAY_10_NY})
+    assert booked.status_code == 201, booked.get_json()
+    assert booked.get_json()["site"] is None and booked.get_json()["timezone"] == "America/New_York"
+    [mine] = client.get("/api/v1/portal/appointments").get_json()["items"]
+    assert mine["timezone"] == "America/New_York"
+    in_person = office()
+    at_site = sstaff.post("/api/v1/staff/appointments", json={
+        "client_id": client_id, "clinician_id": in_person.clinician["id"],
+        "appointment_type_id": in_person.kind["id"], "start": "2027-01-13T15:00:00Z"}).get_json()
+    assert at_site["timezone"] == in_person.site["timezone"]

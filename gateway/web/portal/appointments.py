@@ -67,11 +67,13 @@ def _local(value, zone_name: str | None) -> datetime | None:
 
 
 def shown(view: dict) -> dict:
-    """An appointment as the pages show it: its day and times on its site's clock, its words."""
+    """An appointment as the pages show it: its day and times on its site's clock (the practice's without a site),
+    its words."""
     site = view.get("site") or {}
     kind = view.get("appointment_type") or {}
-    start, end = _local(view.get("start"), site.get("timezone")), _local(view.get("end"), site.get("timezone"))
-    cancel_by = _local(view.get("cancel_by"), site.get("timezone"))
+    zone = view.get("timezone") or site.get("timezone")  # the site's, or the practice's for phone and video
+    start, end = _local(view.get("start"), zone), _local(view.get("end"), zone)
+    cancel_by = _local(view.get("cancel_by"), zone)
     return {**view, "site": site or None, "type": kind, "clinician": view.get("clinician") or {},
             "day": _day_text(start.date()) if start else "—",
             "times": f"{_clock(start)} – {_clock(end)} {end.tzname()}" if start and end else "—",

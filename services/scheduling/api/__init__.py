@@ -9,6 +9,11 @@ def scheduling() -> SchedulingService:
     return current_app.extensions["scheduling"]
 
 
+def zone_of(view: dict) -> str:
+    """The clock an appointment's times are written on in its files (files.py): its site's, else the practice's."""
+    return view["timezone"]
+
+
 def file_response(data: bytes, mimetype: str, filename: str, *, inline: bool = False) -> Response:
     response = Response(data, mimetype=mimetype.split(";")[0])
     if "charset" in mimetype:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort
 
 from services.scheduling import files
-from services.scheduling.api import file_response, scheduling
+from services.scheduling.api import file_response, scheduling, zone_of
 from shared.web import doc
 
 bp = Blueprint("scheduling_feeds", __name__, url_prefix="/api/v1/calendar")
@@ -17,7 +17,6 @@ bp = Blueprint("scheduling_feeds", __name__, url_prefix="/api/v1/calendar")
 def feed(token: str):
     if not 20 <= len(token) <= 100:
         abort(404)
-    views, practice_name, zone = scheduling().calendar.feed(token)
-    data = files.feed_ics(views, practice_name=practice_name,
-                          zone_of=lambda v: (v["site"] or {}).get("timezone") or zone)
+    views, practice_name = scheduling().calendar.feed(token)
+    data = files.feed_ics(views, practice_name=practice_name, zone_of=zone_of)
     return file_response(data, files.ICS_TYPE, "appointments.ics", inline=True)

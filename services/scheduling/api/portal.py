@@ -3,12 +3,10 @@ an appointment's .ics, and the private calendar feed."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, current_app
 
 from services.scheduling import files
-from services.scheduling.api import file_response, scheduling
+from services.scheduling.api import file_response, scheduling, zone_of
 from services.scheduling.api.schemas import (
     AppointmentList,
     AppointmentOut,
@@ -74,14 +72,13 @@ def upcoming():
 def history():
     q = load_query(HistoryQuery())
     if q["format"] == "json":
-        items, next_cursor, _ = scheduling().appointments.history(current_client_id(), q, limit=q["limit"],
-                                                                  cursor=q["cursor"])
+        items, next_cursor = scheduling().appointments.history(current_client_id(), q, limit=q["limit"],
+                                                               cursor=q["cursor"])
         return AppointmentList().dump({"items": items, "next_cursor": next_cursor})
     from services.scheduling.usecases.appointments import EXPORT_LIMIT
 
-    items, _, zone = scheduling().appointments.history(current_client_id(), q, limit=EXPORT_LIMIT)
-    zone_of = lambda v: (v["site"] or {}).get("timezone") or zone  # noqa: E731
-    name = f"appointment-history-{date.today().isoformat()}.{q['format']}"
+    items, _ = scheduling().appointments.history(current_client_id(), q, limit=EXPORT_LIMIT)
+    name = f"appointment-history-{scheduling().ctx.clock():%Y-%m-%d}.{q['format']}"
     if q["format"] == "csv":
         return file_response(files.history_csv(items, zone_of=zone_of), files.CSV_TYPE, name)
     return file_response(files.history_xlsx(items, zone_of=zone_of), files.XLSX_TYPE, name)
@@ -97,9 +94,7 @@ def appointment(appointment_id: str):
 @doc(summary="One of my appointments as a calendar file (.ics)")
 def appointment_ics(appointment_id: str):
     view = scheduling().appointments.get(appointment_id, client_id=current_client_id())
-    practice = scheduling().policy.get()
-    data = files.appointment_ics(view, practice_name=practice["practice_name"],
-                                 zone_of=lambda v: (v["site"] or {}).get("timezone") or practice["timezone"])
+    data = files.appointment_ics(view, practice_name=scheduling().policy.get()["practice_name"], zone_of=zone_of)
     return file_response(data, files.ICS_TYPE, f"appointment-{view['start']:%Y-%m-%d}.ics")
 
 

@@ -310,6 +310,7 @@ class AppointmentOut(Schema):
     appointment_type = fields.Nested(TypeRef)
     clinician = fields.Nested(Ref)
     site = fields.Nested(SiteRef, allow_none=True)
+    timezone = fields.String()  # the site's, or the practice's without a site: the clock to show its times on
     note = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
     can_confirm = fields.Boolean()

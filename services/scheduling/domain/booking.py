@@ -24,6 +24,7 @@ class Policy:
     reminder_leads: tuple[int, ...] = (2880, 1440)  # minutes before the start
     late_cancel_fee: bool = False
     no_show_fee: bool = False
+    timezone: str = "America/New_York"  # the practice's: its calendar days, and the clock of a siteless appointment
 
     def earliest(self, now: datetime) -> datetime:
         return now + self.minimum_notice

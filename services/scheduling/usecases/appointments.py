@@ -116,6 +116,8 @@ def _view_query():
 
 
 def appointment_view(row, *, now: datetime, policy: booking.Policy, for_staff: bool) -> dict:
+    """An appointment as both sides read it; `timezone` is its site's, or the practice's for one without a site
+    (a phone or video session): the clock its times are shown on."""
     a, kind, clinician, site, client = row
     view = {"id": a.id, "status": a.status, "start": a.start_at, "end": a.end_at, "booked_by": a.booked_by,
             "appointment_type": {"id": kind.id, "name": kind.name, "modality": kind.modality,
@@ -123,6 +125,7 @@ def appointment_view(row, *, now: datetime, policy: booking.Policy, for_staff: b
             "clinician": {"id": clinician.id, "name": clinician_name(clinician)},
             "site": ({"id": site.id, "name": site.name, "timezone": site.timezone, "address": site.address or {}}
                      if site else None),
+            "timezone": site.timezone if site else policy.timezone,
             "reason": a.reason, "sequence": a.sequence, "created_at": a.created_at, "updated_at": a.updated_at}
     cancellable = a.status in OPEN and a.start_at > now
     view["can_confirm"] = a.status == "booked" and a.start_at > now
@@ -399,9 +402,9 @@ class Appointments:
                 row.self_scheduling_enabled
 
     def history(self, client_id: str, q: dict, *, limit: int, cursor: str | None = None
-                ) -> tuple[list[dict], str | None, str]:
+                ) -> tuple[list[dict], str | None]:
         """The client's past appointments, newest first, filtered (dates are the practice's calendar days): a page
-        and the cursor of the next, and the practice's zone. An export asks for every row (limit EXPORT_LIMIT)."""
+        and the cursor of the next. An export asks for every row (limit EXPORT_LIMIT)."""
         now = self.ctx.clock()
         with in_transaction(self.ctx) as session:
             row = base.practice(session)
@@ -416,7 +419,7 @@ class Appointments:
             rows = session.execute(stmt).all()
             views = [appointment_view(r, now=now, policy=policy, for_staff=False) for r in rows[:limit]]
             next_cursor = (encode_cursor([views[-1]["start"], views[-1]["id"]]) if len(rows) > limit else None)
-            return views, next_cursor, row.timezone
+            return views, next_cursor
 
     def calendar(self, q: dict) -> list[dict]:
         """Staff's day and week: every appointment and request between from and to, by clinician and site."""

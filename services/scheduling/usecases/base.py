@@ -42,7 +42,7 @@ def policy_of(row: Practice) -> Policy:
                   cancellation_window=timedelta(hours=row.cancellation_window_hours),
                   automatic_approval=row.approval == "automatic",
                   reminder_leads=tuple(int(m) for m in row.reminder_lead_minutes or ()),
-                  late_cancel_fee=row.late_cancel_fee, no_show_fee=row.no_show_fee)
+                  late_cancel_fee=row.late_cancel_fee, no_show_fee=row.no_show_fee, timezone=row.timezone)
 
 
 def require_self_scheduling(ctx: Context, session: Session) -> None:

@@ -54,8 +54,8 @@ class Calendar:
         with in_transaction(self.ctx) as session:
             session.execute(delete(CalendarFeed).where(CalendarFeed.client_id == client_id))
 
-    def feed(self, token: str) -> tuple[list[dict], str, str]:
-        """The feed's appointments (the last 90 days and every one ahead), the practice's name and zone."""
+    def feed(self, token: str) -> tuple[list[dict], str]:
+        """The feed's appointments (the last 90 days and every one ahead) and the practice's name."""
         now = self.ctx.clock()
         with in_transaction(self.ctx) as session:
             client_id = session.scalar(select(CalendarFeed.client_id)
@@ -68,4 +68,4 @@ class Calendar:
                                           Appointment.start_at >= now - FEED_PAST)
                     .order_by(Appointment.start_at, Appointment.id).limit(a.EXPORT_LIMIT))
             views = [a.appointment_view(r, now=now, policy=policy, for_staff=False) for r in session.execute(stmt)]
-            return views, row.practice_name, row.timezone
+            return views, row.practice_name
