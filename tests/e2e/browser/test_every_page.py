@@ -5,11 +5,17 @@ token is readable by its JavaScript. With --screenshots DIR (make screenshots), 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.browser.conftest import CARD_OK, fill_card, invoice_for, registered_client, sign_in, staff_sign_in
+from tests.e2e.browser.test_portal_appointments import (
+    practice,  # noqa: F401 (a fixture of this module's test)
+    self_scheduling,
+    staff_book,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
@@ -55,7 +61,27 @@ class Tour:
             page.screenshot(path=str(self.shots / f"{name}{'-phone' if phone else ''}.png"), full_page=True)
 
 
-def _tour_client(tour, page, stack, client, invoice, phone):
+def _tour_appointments(tour, page, schedule, appointment, phone):
+    """Appointments, Book an Appointment step by step, one appointment and the history (self-scheduling on)."""
+    kind, clinician = schedule.therapy["id"], next(iter(schedule.clinicians.values()))
+    for name, path in [("appointments", "/appointments"), ("appointment", f"/appointments/{appointment['id']}"),
+                       ("book-an-appointment", "/appointments/book"),
+                       ("book-clinician", f"/appointments/book/clinician?type={kind}"),
+                       ("book-date", f"/appointments/book/date?type={kind}&clinician={clinician}"),
+                       ("appointment-history", "/appointments/history")]:
+        page.goto(path)
+        tour.check(page, name, phone=phone)
+    page.goto(f"/appointments/book/date?type={kind}&clinician={clinician}")
+    page.locator("main a[href*='/appointments/book/time']").first.click()
+    page.wait_for_url("**/appointments/book/time**")
+    tour.check(page, "book-time", phone=phone)
+    page.locator("main form input[type=radio]").first.check()
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/appointments/book/note**")
+    tour.check(page, "book-note", phone=phone)
+
+
+def _tour_client(tour, page, stack, client, invoice, phone, schedule=None, appointment=None):
     csp = tour.watch(page)
     sfx = ""
     for name, path in [("signin", "/signin"), ("forgot-password", "/forgot-password"),
@@ -72,6 +98,8 @@ def _tour_client(tour, page, stack, client, invoice, phone):
     for name, path in pages:
         page.goto(path)
         tour.check(page, name, phone=phone)
+    if schedule:
+        _tour_appointments(tour, page, schedule, appointment, phone)
     page.goto("/account/pay")
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/account/pay/method")
@@ -91,7 +119,7 @@ def _tour_client(tour, page, stack, client, invoice, phone):
     assert not csp, csp
 
 
-def _tour_console(tour, page, client, phone):
+def _tour_console(tour, page, client, phone, appointment=None):
     csp = tour.watch(page)
     page.goto("/staff/signin")
     tour.check(page, "staff-signin", phone=phone)
@@ -111,6 +139,26 @@ def _tour_console(tour, page, client, phone):
         tour.check(page, name, phone=phone)
     page.goto("/staff/clients/new")
     tour.check(page, "staff-new-client", phone=phone)
+    # scheduling: the calendar's week, one appointment, booking, and the set-up pages behind Scheduling setup
+    pages = [("staff-calendar-week", "/staff/calendar?view=week"), ("staff-book-appointment", "/staff/calendar/book"),
+             ("staff-requests-all", "/staff/requests?status=all"),
+             ("staff-setup-sites", "/staff/scheduling-setup/sites"),
+             ("staff-setup-clinicians", "/staff/scheduling-setup/clinicians"),
+             ("staff-setup-types", "/staff/scheduling-setup/types")]
+    if appointment:
+        pages.append(("staff-appointment", f"/staff/calendar/appointments/{appointment['id']}"))
+    for name, path in pages:
+        page.goto(path)
+        tour.check(page, name, phone=phone)
+    # one clinician, their hours, and one type: the lists' own links
+    for name, listing, selector in (
+            ("staff-setup-clinician", "clinicians",
+             "main a[href*='/scheduling-setup/clinicians/']:not([href$='/availability'])"),
+            ("staff-setup-availability", "clinicians", "main a[href$='/availability']"),
+            ("staff-setup-type", "types", "main a[href*='/scheduling-setup/types/']")):
+        page.goto(f"/staff/scheduling-setup/{listing}")
+        page.goto(page.locator(selector).first.get_attribute("href"))
+        tour.check(page, name, phone=phone)
     page.goto("/staff/payments")
     page.locator("main table a[href*='/staff/payments/']").first.click()
     page.wait_for_url(re.compile(r".*/staff/payments/[0-9a-f-]+$"))
@@ -120,10 +168,14 @@ def _tour_console(tour, page, client, phone):
 
 @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
 def test_every_page_is_accessible_within_its_policy_and_fits_a_phone(request, axe, stack, staff, service_code,
-                                                                     browser, phone):
+                                                                     browser, phone, practice):  # noqa: F811
     tour = Tour(request, axe, stack)
     client = registered_client(stack, staff, first_name="Avery")
     invoice = invoice_for(stack, staff, client, service_code)
+    self_scheduling(stack, staff, client, practice, on=True)
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=15, minute=0, second=0, microsecond=0)
+    appointment = staff_book(stack, staff, client, practice.therapy, next(iter(practice.clinicians.values())),
+                             start + timedelta(minutes=50 * (1 if phone else 0)))
     viewport = {"width": 375, "height": 812} if phone else {"width": 1100, "height": 900}
     for part in ("client", "console"):
         ctx = browser.new_context(base_url=stack.gateway, viewport=viewport, is_mobile=phone, has_touch=phone)
@@ -131,10 +183,10 @@ def test_every_page_is_accessible_within_its_policy_and_fits_a_phone(request, ax
         try:
             page = ctx.new_page()
             if part == "client":
-                _tour_client(tour, page, stack, client, invoice, phone)
+                _tour_client(tour, page, stack, client, invoice, phone, practice, appointment)
             else:
-                _tour_console(tour, page, client, phone)
+                _tour_console(tour, page, client, phone, appointment)
         finally:
             ctx.close()
-    assert len(tour.seen) >= 35
+    assert len(tour.seen) >= 55
     assert not tour.problems, "\n\n".join(tour.problems)
