@@ -4,9 +4,11 @@ holding a character the database or the UTF-8 encoder refuses."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow.utils import ensure_text_type
 
 # NUL: PostgreSQL's text and jsonb refuse it. A lone surrogate (U+D800-U+DFFF, what the JSON escape "\ud800"
 # decodes to): no UTF-8 encoder takes it. Either would fail deep in a transaction as a 500; refused up front as
@@ -128,3 +130,59 @@ class DateRange(Schema):
         start, end = data.get("from"), data.get("to")
         if start and end and end < start:
             raise ValidationError("The end of the range precedes its start.", "to")
+
+
+# --- dumping a hot answer without marshmallow's per-value machinery --------------------------------------------
+
+def _text(value):
+    return None if value is None else value if type(value) is str else ensure_text_type(value)
+
+
+def _integer(value):
+    return None if value is None else int(value)
+
+
+def _boolean(value):
+    return None if value is None else bool(value)
+
+
+def _iso(value):
+    return None if value is None else value.isoformat()
+
+
+_PLAIN = {fields.String: _text, fields.Integer: _integer, fields.Boolean: _boolean}
+_ISO = (None, "iso", "iso8601")
+
+
+def plain_dumper(schema: Schema) -> Callable[[dict], dict]:
+    """`schema.dump(data)` for a dict, without marshmallow's per-value machinery (a third of what GET /portal/me
+    spent outside the database; 0.7 ms of a 50-row history page; half of a month of free times): made from the
+    schema's own fields (their order, data keys and attributes; a missing key is left out, as marshmallow does),
+    for plain String, Integer, Boolean, ISO Date and ISO DateTime fields and single Nested schemas of them only;
+    any other field is refused here, when the dumper is made, rather than dumped differently. Tests hold it to
+    schema.dump (tests/unit/test_plain_dump.py). `plain_dumper(s)` of each item is `s.dump(items, many=True)`."""
+    plan = []
+    for name, field in schema.dump_fields.items():
+        if type(field) is fields.Nested and isinstance(field.nested, type | Schema) and not field.many:
+            inner = plain_dumper(field.schema)
+            convert = lambda value, inner=inner: None if value is None else inner(value)  # noqa: E731
+        elif type(field) in (fields.Date, fields.DateTime) and field.format in _ISO:
+            convert = _iso
+        elif type(field) in _PLAIN:
+            convert = _PLAIN[type(field)]
+        else:
+            raise TypeError(f"plain_dumper: {name} is a {type(field).__name__}")
+        if field.dump_default is not fields.missing_:
+            raise TypeError(f"plain_dumper: {name} has a dump_default")
+        plan.append((field.data_key or name, field.attribute or name, convert))
+    missing = object()
+
+    def dump(data: dict) -> dict:
+        out = {}
+        for key, attribute, convert in plan:
+            value = data.get(attribute, missing)
+            if value is not missing:
+                out[key] = convert(value)
+        return out
+
+    return dump

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from marshmallow import Schema, fields
 
-from services.billing.api.schemas import EntryOut, EntryPage, entry_items, entry_page, plain_dumper
+from services.billing.api.schemas import EntryOut, EntryPage, entry_items, entry_page
+from shared.schemas import plain_dumper
 
 
 def _entry(**changes) -> dict:
@@ -58,13 +59,23 @@ def test_it_follows_data_keys_and_attributes_as_marshmallow_does():
         label = fields.String()
 
     rows = [{"when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "amount": 7, "label": None}, {"amount": None}]
-    assert plain_dumper(Renamed())(rows) == Renamed(many=True).dump(rows)
+    assert [plain_dumper(Renamed())(row) for row in rows] == Renamed(many=True).dump(rows)
 
 
-@pytest.mark.parametrize("field", [fields.Nested(EntryOut), fields.Boolean(), fields.Float(), fields.Date(),
+@pytest.mark.parametrize("field", [fields.Nested(EntryOut, many=True), fields.Float(), fields.Date(format="%Y"),
                                    fields.DateTime(format="rfc"), fields.Integer(dump_default=0),
                                    fields.Function(lambda obj: 1), fields.Email()])
 def test_fields_it_does_not_know_are_refused_when_it_is_made(field):
     schema = Schema.from_dict({"value": field})()
     with pytest.raises(TypeError):
         plain_dumper(schema)
+
+
+def test_booleans_and_nested_objects_are_what_marshmallow_dumps():
+    class Flagged(Schema):
+        paid = fields.Boolean()
+        entry = fields.Nested(EntryOut, allow_none=True)
+
+    rows = [{"paid": True, "entry": ENTRIES[0]}, {"paid": False, "entry": None}, {"paid": None}]
+    dump = plain_dumper(Flagged())
+    assert json.dumps([dump(r) for r in rows]) == json.dumps(Flagged(many=True).dump(rows))

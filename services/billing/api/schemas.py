@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 from marshmallow import Schema, fields, validate
-from marshmallow.utils import ensure_text_type
 
 from shared.pagination import PageQuery, page_of
-from shared.schemas import DateRange, Strict, StrictBool, StrictInt
+from shared.schemas import DateRange, Strict, StrictBool, StrictInt, plain_dumper
 
 MAX_CENTS = 10_000_000_00  # ten million in the currency: a typo guard, not a business limit
 
@@ -133,54 +130,12 @@ class EntryOut(Schema):
 EntryPage = page_of(EntryOut, "EntryPage")
 
 
-def _text(value):
-    return None if value is None else value if type(value) is str else ensure_text_type(value)
+_entry = plain_dumper(EntryOut())
 
 
-def _integer(value):
-    return None if value is None else int(value)
-
-
-def _iso(value):
-    return None if value is None else value.isoformat()
-
-
-_PLAIN = {fields.String: _text, fields.Integer: _integer}
-
-
-def plain_dumper(schema: Schema) -> Callable[[Iterable[dict]], list[dict]]:
-    """`schema.dump(items, many=True)` for dicts, without marshmallow's per-value machinery: a 50-row history page
-    took 0.7 ms of CPU to dump. Made from the schema's own fields (their order, data keys and attributes; a missing
-    key is left out, as marshmallow does), for plain String, Integer and ISO DateTime fields only: any other field
-    is refused here, when the dumper is made, rather than dumped differently. A test holds it to schema.dump."""
-    plan = []
-    for name, field in schema.dump_fields.items():
-        if type(field) is fields.DateTime and field.format in (None, "iso", "iso8601"):
-            convert = _iso
-        elif type(field) in _PLAIN:
-            convert = _PLAIN[type(field)]
-        else:
-            raise TypeError(f"plain_dumper: {name} is a {type(field).__name__}")
-        if field.dump_default is not fields.missing_:
-            raise TypeError(f"plain_dumper: {name} has a dump_default")
-        plan.append((field.data_key or name, field.attribute or name, convert))
-    missing = object()
-
-    def dump(items: Iterable[dict]) -> list[dict]:
-        out = []
-        for item in items:
-            row = {}
-            for key, attribute, convert in plan:
-                value = item.get(attribute, missing)
-                if value is not missing:
-                    row[key] = convert(value)
-            out.append(row)
-        return out
-
-    return dump
-
-
-entry_items = plain_dumper(EntryOut())
+def entry_items(items) -> list[dict]:
+    """EntryOut(many=True).dump(items), through shared.schemas.plain_dumper."""
+    return [_entry(item) for item in items]
 
 
 def entry_page(items: list[dict], next_cursor: str | None) -> dict:

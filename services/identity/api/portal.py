@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Blueprint
 
 from services.identity.api import client_address, identity
-from services.identity.api.schemas import MyProfileIn, MyProfileOut, ProfileOut, plain_dumper
+from services.identity.api.schemas import MyProfileIn, MyProfileOut, ProfileOut
 from shared.auth import current_client_id, current_principal
+from shared.schemas import plain_dumper
 from shared.web import doc, load
 
 bp = Blueprint("portal", __name__, url_prefix="/api/v1/portal")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from marshmallow.utils import ensure_text_type
 
 from shared.pagination import PageQuery, page_of
 from shared.schemas import Address, Strict, StrictBool
@@ -137,46 +134,6 @@ class ProfileOut(Schema):
     address = fields.Nested(Address)
     emergency_contact = fields.Nested(EmergencyContact)
     insurance = fields.Nested(Insurance)
-
-
-def _text(value):
-    return None if value is None else value if type(value) is str else ensure_text_type(value)
-
-
-def _date(value):
-    return None if value is None else value.isoformat()
-
-
-def plain_dumper(schema: Schema) -> Callable[[dict], dict]:
-    """`schema.dump(data)` for a dict, without marshmallow's per-value machinery (a third of what GET /portal/me
-    spent outside the database): made from the schema's own fields (their order, data keys and attributes; a
-    missing key is left out, as marshmallow does), for plain String and ISO Date fields and Nested schemas of
-    them only; any other field is refused here, when the dumper is made. A test holds it to schema.dump."""
-    plan = []
-    for name, field in schema.dump_fields.items():
-        if type(field) is fields.Nested and isinstance(field.nested, type | Schema) and not field.many:
-            inner = plain_dumper(field.schema)
-            convert = lambda value, inner=inner: None if value is None else inner(value)  # noqa: E731
-        elif type(field) is fields.Date and field.format in (None, "iso", "iso8601"):
-            convert = _date
-        elif type(field) is fields.String:
-            convert = _text
-        else:
-            raise TypeError(f"plain_dumper: {name} is a {type(field).__name__}")
-        if field.dump_default is not fields.missing_:
-            raise TypeError(f"plain_dumper: {name} has a dump_default")
-        plan.append((field.data_key or name, field.attribute or name, convert))
-    missing = object()
-
-    def dump(data: dict) -> dict:
-        out = {}
-        for key, attribute, convert in plan:
-            value = data.get(attribute, missing)
-            if value is not missing:
-                out[key] = convert(value)
-        return out
-
-    return dump
 
 
 class MyProfileOut(ProfileOut):

@@ -18,6 +18,7 @@ from services.scheduling.api.schemas import (
     RequestIn,
     SlotList,
     UpcomingQuery,
+    slot_page,
 )
 from shared.auth import current_client_id
 from shared.web import doc, load, load_query, refuse_unknown_query
@@ -48,7 +49,7 @@ def availability():
     items = scheduling().appointments.availability(appointment_type_id=q["appointment_type_id"],
                                                    clinician_id=q["clinician_id"], start=q["from"], end=q["to"],
                                                    for_client=True)
-    return SlotList().dump({"items": items, "next_cursor": None})
+    return slot_page(items)
 
 
 @bp.post("/appointment-requests")

@@ -31,6 +31,7 @@ from services.scheduling.api.schemas import (
     TypeIn,
     TypeOut,
     TypePatch,
+    slot_page,
 )
 from shared.web import doc, load, load_query, refuse_unknown_query
 
@@ -120,9 +121,9 @@ def update_type(type_id: str):
      summary="Free times of a type's clinicians (staff: any type, from now; no minimum notice or horizon)")
 def free_times():
     q = load_query(AvailabilityQuery())
-    return SlotList().dump({"items": scheduling().appointments.availability(
+    return slot_page(scheduling().appointments.availability(
         appointment_type_id=q["appointment_type_id"], clinician_id=q["clinician_id"], start=q["from"], end=q["to"],
-        for_client=False), "next_cursor": None})
+        for_client=False))
 
 
 # --- settings -----------------------------------------------------------------------------------------------

@@ -151,15 +151,16 @@ class Appointments:
         weeks from now, and never more than 62 days at once)."""
         now = self.ctx.clock()
         with in_transaction(self.ctx) as session:
-            start, end = _span(start, end, now, base.practice(session).timezone)
-            if for_client and not base.practice(session).self_scheduling_enabled:
+            practice = base.practice(session)
+            start, end = _span(start, end, now, practice.timezone)
+            if for_client and not practice.self_scheduling_enabled:
                 raise base.self_scheduling_off()
             kind = self._type(session, appointment_type_id, for_client=for_client)
             clinicians = _offering(session, kind, clinician_id)
             if clinician_id and not clinicians:
                 raise field_error(UnknownReference, "clinician_id",
                                   "No active clinician with this id offers this appointment type.")
-            policy = base.policy_of(base.practice(session))
+            policy = base.policy_of(practice)
             earliest, latest = (policy.earliest(now), policy.latest(now)) if for_client else (now, end)
             earliest, latest = max(earliest, start), min(latest, end)
             if earliest >= latest:
