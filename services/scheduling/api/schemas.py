@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services.scheduling.domain.booking import CANCELLATION_WINDOWS, MODALITIES
+from services.scheduling.domain.booking import CANCELLATION_WINDOWS, LONGEST_MINUTES, MODALITIES
 from services.scheduling.models import STATUSES
 from shared.pagination import PageQuery, page_of
 from shared.schemas import Address, DateRange, Strict, StrictBool, StrictInt, calendar_day, plain_dumper
@@ -86,7 +86,7 @@ class PublicClinicianOut(Schema):
 class TypeFields(Strict):
     name = fields.String(validate=NAME)
     modality = fields.String(validate=validate.OneOf(MODALITIES))
-    duration_minutes = StrictInt(validate=validate.Range(min=5, max=480))
+    duration_minutes = StrictInt(validate=validate.Range(min=5, max=LONGEST_MINUTES))
     bookable_online = StrictBool()
     service_code = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9.\-]{1,20}$",
                                                           error="1-20 letters, digits, dots or dashes."),
@@ -99,7 +99,7 @@ class TypeFields(Strict):
 class TypeIn(TypeFields):
     name = fields.String(required=True, validate=NAME)
     modality = fields.String(required=True, validate=validate.OneOf(MODALITIES))
-    duration_minutes = StrictInt(required=True, validate=validate.Range(min=5, max=480))
+    duration_minutes = StrictInt(required=True, validate=validate.Range(min=5, max=LONGEST_MINUTES))
     bookable_online = StrictBool(required=True)
 
 

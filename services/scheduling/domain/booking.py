@@ -10,6 +10,7 @@ from services.scheduling.domain.errors import BadTime, InsideCancellationWindow,
 
 CANCELLATION_WINDOWS = (0, 24, 48, 72)  # hours; 0: a client may cancel until the start
 MODALITIES = ("in_person", "phone", "video")
+LONGEST_MINUTES = 480  # an appointment type's longest duration (the API refuses more)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ OPEN = ("requested", "booked", "confirmed")
 # What the Appointment History lists: appointments that have taken (or were to take) place, not requests.
 HISTORY = ("booked", "confirmed", "completed", "no_show", "late_cancelled", "cancelled")
 EXPORT_LIMIT = 10_000
+LONGEST = timedelta(minutes=booking.LONGEST_MINUTES)
 
 
 # --- reading the clinicians' time ----------------------------------------------------------------------------
@@ -74,11 +75,14 @@ def _busy(session: Session, clinician_ids: list[str], start: datetime, end: date
           *, besides: str | None = None) -> dict[str, list[av.Busy]]:
     """The time each clinician's appointments hold around [start, end), with their types' buffers."""
     margin = timedelta(days=1)  # wider than any buffer
+    # A lower bound on start_at too (no appointment is longer than LONGEST), so the index on (clinician, start)
+    # reads the range asked for, not every appointment the clinician ever had before it.
     stmt = (select(Appointment.clinician_id, Appointment.start_at, Appointment.end_at,
                    AppointmentType.buffer_before_minutes, AppointmentType.buffer_after_minutes)
             .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
             .where(Appointment.clinician_id.in_(clinician_ids), Appointment.status.in_(HOLDING),
-                   Appointment.start_at < end + margin, Appointment.end_at > start - margin))
+                   Appointment.start_at < end + margin, Appointment.start_at > start - margin - LONGEST,
+                   Appointment.end_at > start - margin))
     if besides:
         stmt = stmt.where(Appointment.id != besides)
     found: dict[str, list[av.Busy]] = defaultdict(list)
