@@ -621,6 +621,7 @@ def test_another_clients_request_and_appointment_cannot_be_confirmed_or_cancelle
 
 START = datetime(2027, 1, 12, 15, 0, tzinfo=UTC)
 AFTER_START = datetime(2027, 1, 12, 16, 5, tzinfo=UTC)
+INSIDE_WINDOW = datetime(2027, 1, 12, 3, 0, tzinfo=UTC)  # 12 hours before START: a cancel now is a late one
 
 
 def appointment_in(status: str, o, client_id: str, client, sstaff, sclock) -> str:
@@ -635,12 +636,12 @@ def appointment_in(status: str, o, client_id: str, client, sstaff, sclock) -> st
     steps = {"denied": [("staff", "appointment-requests/{}/deny", {"reason": "That time went."})],
              "confirmed": [("client", "confirm", None)],
              "cancelled": [("staff", "appointments/{}/cancel", {})],
-             "late_cancelled": [("staff", "appointments/{}/late-cancel", {})],
+             "late_cancelled": [("window", None, None), ("staff", "appointments/{}/late-cancel", {})],
              "completed": [("clock", None, None), ("staff", "appointments/{}/complete", None)],
              "no_show": [("clock", None, None), ("staff", "appointments/{}/no-show", None)]}.get(status, [])
     for who, path, body in steps:
-        if who == "clock":
-            sclock.at(AFTER_START)
+        if who in ("clock", "window"):
+            sclock.at(AFTER_START if who == "clock" else INSIDE_WINDOW)
             continue
         if who == "client":
             done = client.post(f"/api/v1/portal/appointments/{appointment_id}/{path}")

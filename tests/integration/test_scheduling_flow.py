@@ -306,3 +306,49 @@ def test_a_phone_session_without_a_site_is_on_the_practices_clock(office, sclien
         "client_id": client_id, "clinician_id": in_person.clinician["id"],
         "appointment_type_id": in_person.kind["id"], "start": "2027-01-13T15:00:00Z"}).get_json()
     assert at_site["timezone"] == in_person.site["timezone"]
+
+
+def test_hours_at_a_site_the_clinician_left_offer_nothing(office, sclient, sstaff):
+    o = office()
+    _, client = sclient()
+    assert slots(client, o)
+    other = sstaff.post("/api/v1/staff/sites", json={"name": "Elsewhere", "timezone": "America/New_York"})
+    moved = sstaff.patch(f"/api/v1/staff/clinicians/{o.clinician['id']}", json={"site_ids": [other.get_json()["id"]]})
+    assert moved.status_code == 200
+    assert slots(client, o) == []  # the weekly hours were at the old site
+    assert_problem(request_slot(client, o), 422, field="start")
+
+
+def test_start_local_of_a_siteless_session_is_on_the_practices_clock(office, sclient, sstaff):
+    o = office(modality="video", zone="Europe/London")
+    second = sstaff.post("/api/v1/staff/sites", json={"name": "Second", "timezone": "Europe/London"}).get_json()
+    sstaff.patch(f"/api/v1/staff/clinicians/{o.clinician['id']}", json={"site_ids": [o.site["id"], second["id"]]})
+    client_id, _ = sclient()
+    booked = sstaff.post("/api/v1/staff/appointments", json={
+        "client_id": client_id, "clinician_id": o.clinician["id"], "appointment_type_id": o.kind["id"],
+        "start_local": "2027-01-12T10:00"})
+    assert booked.status_code == 201, booked.get_json()
+    body = booked.get_json()
+    assert body["site"] is None and body["timezone"] == "America/New_York"
+    assert body["start"] == TUESDAY_10_NY  # 10:00 in New York, the clock it is shown on
+
+
+def test_booked_at_once_a_clients_upcoming_bookings_count_as_open_requests(office, sclient, scheduling_practice):
+    scheduling_practice.policy.update({"approval": "automatic", "max_open_requests": 2})
+    o = office()
+    _, client = sclient()
+    for start in ("2027-01-12T15:00:00Z", "2027-01-12T16:00:00Z"):
+        made = request_slot(client, o, start=start)
+        assert made.status_code == 201 and made.get_json()["status"] == "booked"
+    third = request_slot(client, o, start="2027-01-12T17:00:00Z")
+    assert assert_problem(third, 409)["type"].endswith("/too-many-open-requests")
+
+
+def test_a_denied_request_stays_in_upcoming_with_the_reason(office, sclient, sstaff):
+    o = office()
+    _, client = sclient()
+    request = request_slot(client, o).get_json()
+    sstaff.post(f"/api/v1/staff/appointment-requests/{request['id']}/deny", json={"reason": "Away that week."})
+    [listed] = client.get("/api/v1/portal/appointments").get_json()["items"]
+    assert (listed["id"], listed["status"], listed["reason"]) == (request["id"], "denied", "Away that week.")
+    assert listed["can_cancel"] is False and listed["can_confirm"] is False

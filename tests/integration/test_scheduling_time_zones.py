@@ -194,7 +194,9 @@ def test_between_the_two_changes_london_is_four_hours_ahead(office, sclient, scl
                       "2027-03-20T03:00:00+00:00"]
 
 
-def test_a_london_appointment_is_on_new_yorks_day_in_the_history(office, sclient, sstaff, sclock):
+def test_a_london_appointment_is_on_londons_day_in_the_history_and_the_calendar(office, sclient, sstaff, sclock):
+    """Days filter on each appointment's own clock (its site's), the day its rows and exports show, not on the
+    practice's (New York's) days."""
     o = office(zone="Europe/London", rules=NIGHTS)
     client_id, client = sclient()
     booked = sstaff.post(BOOKINGS, json={"client_id": client_id, "appointment_type_id": o.kind["id"],
@@ -209,21 +211,21 @@ def test_a_london_appointment_is_on_new_yorks_day_in_the_history(office, sclient
         assert response.status_code == 200, response.get_json()
         return [h["id"] for h in response.get_json()["items"]]
 
-    assert history(**{"from": "2027-01-12", "to": "2027-01-12"}) == [appointment["id"]]
-    assert history(**{"from": "2027-01-13", "to": "2027-01-13"}) == []
-    assert history(to="2027-01-11") == []
+    assert history(**{"from": "2027-01-13", "to": "2027-01-13"}) == [appointment["id"]]
+    assert history(**{"from": "2027-01-12", "to": "2027-01-12"}) == []
+    assert history(to="2027-01-12") == []
 
     def calendar(day: str) -> list[str]:
         response = sstaff.get(BOOKINGS, query_string={"from": day, "to": day, "clinician_id": o.clinician["id"]})
         assert response.status_code == 200, response.get_json()
         return [a["id"] for a in response.get_json()["items"]]
 
-    assert calendar("2027-01-12") == [appointment["id"]]
-    assert calendar("2027-01-13") == []
+    assert calendar("2027-01-13") == [appointment["id"]]
+    assert calendar("2027-01-12") == []
 
-    # the export shows it on the site's wall clock, whatever the practice's days
-    csv = client.get("/api/v1/portal/appointments/history", query_string={"format": "csv", "from": "2027-01-12",
-                                                                          "to": "2027-01-12"})
+    # the export: exactly the rows of that filter, on the site's wall clock
+    csv = client.get("/api/v1/portal/appointments/history", query_string={"format": "csv", "from": "2027-01-13",
+                                                                          "to": "2027-01-13"})
     assert csv.status_code == 200
     rows = csv.get_data().decode("utf-8-sig").strip().split("\r\n")
     assert len(rows) == 2 and rows[1].startswith("2027-01-13,00:00,01:00,Europe/London,")

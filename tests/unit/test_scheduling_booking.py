@@ -98,3 +98,14 @@ def test_booked_between_the_leads_the_passed_one_now_and_the_near_one_later():
 def test_no_reminder_for_a_start_already_passed_and_none_without_leads():
     assert booking.reminders_due(NOW, NOW, (1440,)) == []
     assert booking.reminders_due(NOW + timedelta(days=3), NOW, ()) == []
+
+
+@pytest.mark.parametrize("until_start, allowed", [(timedelta(hours=23), True), (timedelta(hours=-1), True),
+                                                  (timedelta(hours=24), False), (timedelta(days=9), False)])
+def test_a_late_cancel_only_inside_the_window_or_once_begun(until_start, allowed):
+    change = booking.CHANGES["late_cancel"]
+    if allowed:
+        booking.check_staff_change(change, "booked", NOW + until_start, NOW, POLICY)
+    else:
+        with pytest.raises(StatusChanged, match="cancel this one instead"):
+            booking.check_staff_change(change, "booked", NOW + until_start, NOW, POLICY)

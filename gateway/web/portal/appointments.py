@@ -11,7 +11,6 @@ refusal is shown at the step it belongs to: a taken time back at the times, a no
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Response, abort, redirect, request, url_for
@@ -160,12 +159,6 @@ def appointment_ics(appointment_id: str):
 
 
 # --- the private calendar feed ---------------------------------------------------------------------------
-def _here(url: str) -> str:
-    """The feed's address on the host the client reached us at: the service only sees the gateway's own call."""
-    path = urlsplit(url).path
-    return request.host_url.rstrip("/") + path if path.startswith("/api/v1/calendar/") else url
-
-
 @bp.post("/appointments/calendar-feed")
 @core.signed_in("client")
 def calendar_feed_on():
@@ -177,10 +170,9 @@ def calendar_feed_on():
             return redirect(url_for("portal.appointments"))
         core.must(answer)
     made = answer.json()
-    url = _here(made.get("url", ""))
     # Shown in this answer only: the API keeps just the secret's hash, and so does this page (never the session).
-    return core.page("portal/appointments_feed.html", url=url,
-                     webcal_url="webcal://" + url.split("://", 1)[-1] if url else made.get("webcal_url"))
+    # The address is the API's (the portal's public one, PORTAL_BASE_URL), never rebuilt from this request's Host.
+    return core.page("portal/appointments_feed.html", url=made.get("url"), webcal_url=made.get("webcal_url"))
 
 
 @bp.post("/appointments/calendar-feed/stop")

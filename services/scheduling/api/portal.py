@@ -20,6 +20,7 @@ from services.scheduling.api.schemas import (
     UpcomingQuery,
     slot_page,
 )
+from services.scheduling.usecases.appointments import EXPORT_LIMIT
 from shared.auth import current_client_id
 from shared.web import doc, load, load_query, refuse_unknown_query
 
@@ -37,9 +38,7 @@ def appointment_types():
 @bp.get("/clinicians")
 @doc(response=PublicClinicianOut(many=True), summary="The clinicians who offer a type bookable online")
 def clinicians():
-    offering = {c for t in scheduling().setup.list_types(online_only=True) for c in t["clinician_ids"]}
-    items = [c for c in scheduling().setup.list_clinicians() if c["id"] in offering]
-    return {"items": PublicClinicianOut(many=True).dump(items), "next_cursor": None}
+    return {"items": PublicClinicianOut(many=True).dump(scheduling().setup.online_clinicians()), "next_cursor": None}
 
 
 @bp.get("/availability")
@@ -76,8 +75,6 @@ def history():
         items, next_cursor = scheduling().appointments.history(current_client_id(), q, limit=q["limit"],
                                                                cursor=q["cursor"])
         return AppointmentList().dump({"items": items, "next_cursor": next_cursor})
-    from services.scheduling.usecases.appointments import EXPORT_LIMIT
-
     items, _ = scheduling().appointments.history(current_client_id(), q, limit=EXPORT_LIMIT)
     name = f"appointment-history-{scheduling().ctx.clock():%Y-%m-%d}.{q['format']}"
     if q["format"] == "csv":

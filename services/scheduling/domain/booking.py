@@ -83,6 +83,16 @@ def check_change(change: Change, status: str, start: datetime, now: datetime) ->
         raise StatusChanged("This appointment has not started yet.", extra={"current_status": status})
 
 
+def check_staff_change(change: Change, status: str, start: datetime, now: datetime, policy: Policy) -> None:
+    """A change staff make: from its statuses; a late cancel only inside the cancellation window (or once the
+    appointment has begun), since it may charge the client a fee."""
+    check_change(change, status, start, now)
+    if change.name == "late_cancel" and start - now >= policy.cancellation_window and start > now:
+        hours = int(policy.cancellation_window.total_seconds() // 3600)
+        raise StatusChanged(f"A late cancel is for an appointment cancelled less than {hours} hours before its "
+                            "start; cancel this one instead.", extra={"current_status": status})
+
+
 def check_client_cancel(status: str, start: datetime, now: datetime, policy: Policy) -> None:
     """A client cancels a request at any time; a booked appointment until the window before its start."""
     check_change(CHANGES["cancel"], status, start, now)

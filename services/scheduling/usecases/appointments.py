@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Date, cast, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.scheduling.domain import availability as av
@@ -55,17 +55,26 @@ LONGEST = timedelta(minutes=booking.LONGEST_MINUTES)
 
 def _windows(session: Session, clinician_ids: list[str], first_day: date, last_day: date) -> dict[str, list]:
     """Each clinician's open windows over those UTC dates (the expansion pads a day each side in every zone),
-    at active sites only."""
+    at the active sites they work at now only (hours kept at a site they have left, or a retired one, offer
+    nothing)."""
     rules: dict[str, list[av.Rule]] = defaultdict(list)
     for rule, zone in session.execute(
             select(AvailabilityRule, Site.timezone).join(Site, Site.id == AvailabilityRule.site_id)
+            .join(ClinicianSite, (ClinicianSite.site_id == AvailabilityRule.site_id)
+                  & (ClinicianSite.clinician_id == AvailabilityRule.clinician_id))
             .where(AvailabilityRule.clinician_id.in_(clinician_ids), Site.active.is_(True))):
         rules[rule.clinician_id].append(av.Rule(rule.weekday, rule.start_time, rule.end_time, rule.site_id, zone))
     overrides: dict[str, list[av.Override]] = defaultdict(list)
+    works_at = defaultdict(set)
+    for clinician_id, site_id in session.execute(select(ClinicianSite.clinician_id, ClinicianSite.site_id)
+                                                 .where(ClinicianSite.clinician_id.in_(clinician_ids))):
+        works_at[clinician_id].add(site_id)
     for exc, zone in session.execute(
             select(AvailabilityException, Site.timezone).outerjoin(Site, Site.id == AvailabilityException.site_id)
             .where(AvailabilityException.clinician_id.in_(clinician_ids),
                    AvailabilityException.day.between(first_day - timedelta(days=1), last_day + timedelta(days=1)))):
+        if exc.site_id is not None and exc.site_id not in works_at[exc.clinician_id]:
+            continue
         overrides[exc.clinician_id].append(av.Override(exc.day, exc.available, exc.start_time, exc.end_time,
                                                        exc.site_id, zone if exc.site_id else None))
     return {c: av.windows(rules[c], overrides[c], first_day, last_day) for c in clinician_ids}
@@ -206,8 +215,11 @@ class Appointments:
                 Appointment.status.in_(OPEN))).first()
             if same is not None:  # sent twice (a double click, a retry): the request already made
                 return self._view(session, same.id, now, policy, for_staff=False)
+            # Booked at once, a client's own upcoming bookings are what their open requests would have been.
+            counted = OPEN if policy.automatic_approval else ("requested",)
             open_requests = session.scalar(select(func.count()).select_from(Appointment).where(
-                Appointment.client_id == client_id, Appointment.status == "requested", Appointment.start_at > now))
+                Appointment.client_id == client_id, Appointment.status.in_(counted),
+                Appointment.booked_by == "client", Appointment.start_at > now))
             if open_requests >= policy.max_open_requests:
                 raise TooManyOpenRequests(
                     f"You already have {open_requests} open appointment requests, the most your practice allows; "
@@ -256,6 +268,7 @@ class Appointments:
             site_id = self._site(session, data["clinician_id"], data.get("site_id"), kind)
             start = self._start(session, data, clinician_id=data["clinician_id"], site_id=site_id)
             booking.check_staff_start(start, now)
+            base.lock_clinician(session, data["clinician_id"])  # a double submit waits here, then finds the first
             same = session.scalars(select(Appointment).where(
                 Appointment.client_id == data["client_id"], Appointment.clinician_id == data["clinician_id"],
                 Appointment.appointment_type_id == kind.id, Appointment.start_at == start,
@@ -368,8 +381,8 @@ class Appointments:
         change = booking.CHANGES[change_name]
         with in_transaction(self.ctx) as session:
             appointment = self._locked(session, appointment_id)
-            booking.check_change(change, appointment.status, appointment.start_at, now)
             policy = base.policy_of(base.practice(session))
+            booking.check_staff_change(change, appointment.status, appointment.start_at, now, policy)
             if change.name in ("cancel", "late_cancel"):
                 self._cancel(session, appointment, change.to_status, by="staff", reason=reason)
             else:
@@ -400,8 +413,10 @@ class Appointments:
         with in_transaction(self.ctx) as session:
             row = base.practice(session)
             policy = base.policy_of(row)
+            # A denied request stays listed until its time, with the practice's reason (messaging will tell too).
             rows = session.execute(_view_query().where(Appointment.client_id == client_id,
-                                                       Appointment.status.in_(OPEN), Appointment.end_at > now)
+                                                       Appointment.status.in_(OPEN + ("denied",)),
+                                                       Appointment.end_at > now)
                                    .order_by(Appointment.start_at, Appointment.id))
             return [appointment_view(r, now=now, policy=policy, for_staff=False) for r in rows], \
                 row.self_scheduling_enabled
@@ -506,13 +521,16 @@ class Appointments:
         return None
 
     def _start(self, session: Session, data: dict, *, clinician_id: str, site_id: str | None = None) -> datetime:
-        """The start as an instant: `start` (with its offset) or `start_local` on the wall clock of the site
-        (the one named, or the clinician's first)."""
+        """The start as an instant: `start` (with its offset) or `start_local` on the wall clock the appointment's
+        times are shown on: its site's (the one named, else the clinician's only active site), else the
+        practice's (a phone or video session of a clinician at several sites), as appointment_view says."""
         if data.get("start") is not None:
             return data["start"].astimezone(UTC)
-        site_id = site_id or data.get("site_id") or session.scalar(
-            select(ClinicianSite.site_id).where(ClinicianSite.clinician_id == clinician_id)
-            .order_by(ClinicianSite.site_id).limit(1))
+        if not (site_id or data.get("site_id")):
+            sites = list(session.scalars(select(ClinicianSite.site_id).join(Site, Site.id == ClinicianSite.site_id)
+                                         .where(ClinicianSite.clinician_id == clinician_id, Site.active.is_(True))))
+            site_id = sites[0] if len(sites) == 1 else None
+        site_id = site_id or data.get("site_id")
         zone = session.scalar(select(Site.timezone).where(Site.id == site_id)) if site_id else None
         if zone is None:
             zone = base.practice(session).timezone
@@ -540,11 +558,16 @@ def _span(start: date | datetime | None, end: date | datetime | None, now: datet
 
 
 def _filtered(stmt, q: dict, zone: ZoneInfo):
-    """from/to (the practice's calendar days, both included), site, clinician, appointment type."""
+    """from/to (calendar days, both included, on each appointment's own clock: its site's, else the practice's,
+    the day its rows and exports show), site, clinician, appointment type. The instants a day wider on each side
+    let the index read the range; the local day decides."""
+    local_day = cast(func.timezone(func.coalesce(Site.timezone, zone.key), Appointment.start_at), Date)
     if q.get("from"):
-        stmt = stmt.where(Appointment.start_at >= datetime.combine(q["from"], time(0), zone))
+        stmt = stmt.where(Appointment.start_at >= datetime.combine(q["from"] - timedelta(days=1), time(0), zone),
+                          local_day >= q["from"])
     if q.get("to"):
-        stmt = stmt.where(Appointment.start_at < datetime.combine(q["to"] + timedelta(days=1), time(0), zone))
+        stmt = stmt.where(Appointment.start_at < datetime.combine(q["to"] + timedelta(days=2), time(0), zone),
+                          local_day <= q["to"])
     for name, column in (("site_id", Appointment.site_id), ("clinician_id", Appointment.clinician_id),
                          ("appointment_type_id", Appointment.appointment_type_id), ("client_id",
                                                                                    Appointment.client_id)):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from services.scheduling.domain.errors import FeedNotFound
+from services.scheduling.domain.errors import FeedNotFound, NotReadyYet
 from services.scheduling.models import Appointment, CalendarFeed, Client
 from services.scheduling.usecases import appointments as a
 from services.scheduling.usecases import base
@@ -37,7 +37,7 @@ class Calendar:
         token = secrets.token_urlsafe(32)
         with in_transaction(self.ctx) as session:
             if session.get(Client, client_id) is None:
-                raise a.NotReadyYet("Your account is still being set up; try again in a moment.",
+                raise NotReadyYet("Your account is still being set up; try again in a moment.",
                                     headers={"Retry-After": "5"})
             feed = session.get(CalendarFeed, client_id, with_for_update=True)
             if feed is None:

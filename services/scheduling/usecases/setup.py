@@ -132,6 +132,11 @@ class Setup:
                 stmt = stmt.where(Clinician.active.is_(True))
             return clinician_views(session, list(session.scalars(stmt)))
 
+    def online_clinicians(self) -> list[dict]:
+        """The active clinicians who offer a type bookable online (what Book an Appointment chooses from)."""
+        offering = {c for t in self.list_types(online_only=True) for c in t["clinician_ids"]}
+        return [c for c in self.list_clinicians() if c["id"] in offering]
+
     def update_clinician(self, clinician_id: str, data: dict) -> dict:
         with in_transaction(self.ctx) as session:
             clinician = _get(session, Clinician, clinician_id, "clinician", lock=True)
