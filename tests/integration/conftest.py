@@ -228,6 +228,6 @@ from tests.integration.scheduling_fixtures import (  # noqa: E402,F401 (fixtures
     sclient,
     sclock,
     sdeliver,
-    sstaff,
     ssnapshot,
+    sstaff,
 )
