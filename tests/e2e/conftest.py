@@ -1,5 +1,5 @@
-"""The stack as real processes (gateway, identity, scheduling, billing, payments with their events processes and workers, an SMTP
-sink, the sandbox processor), through the gateway."""
+"""The stack as real processes (gateway, identity, scheduling, billing, payments with their events processes and
+workers, an SMTP sink, the sandbox processor), through the gateway."""
 
 from __future__ import annotations
 
@@ -125,7 +125,8 @@ def stack(e2e_infra, tmp_path_factory):
         for process in processes.values():
             process.start()
         wait_http(f"{identity_url}/readyz", processes["identity"])
-        for name in ("scheduling", "billing", "payments"):  # ready: their database, the broker and identity's list of sessions
+        # ready: their database, the broker and identity's list of sessions
+        for name in ("scheduling", "billing", "payments"):
             wait_http(f"http://127.0.0.1:{ports[name]}/readyz", processes[name])
         wait_http(f"http://127.0.0.1:{ports['sandbox']}/healthz", processes["sandbox"])
         wait_http(f"{gateway_url}/readyz", processes["gateway"])

@@ -1,5 +1,5 @@
-"""GET /api/v1/portal/dashboard: composed by the gateway from identity's, scheduling's and billing's answers; a service that is
-down leaves its part null and named, never a 500."""
+"""GET /api/v1/portal/dashboard: composed by the gateway from identity's, scheduling's and billing's answers; a
+service that is down leaves its part null and named, never a 500."""
 
 from __future__ import annotations
 
