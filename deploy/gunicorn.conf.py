@@ -4,6 +4,7 @@ Everything comes from the environment so one image serves every deployment; the 
 address is given on the command line by each process.
 """
 
+import gc
 import glob
 import os
 
@@ -83,6 +84,14 @@ def post_fork(server, worker):
     except ImportError:  # a process without the shared library (e.g. a bare gunicorn check)
         return
     shared.db.dispose_engines_after_fork()
+
+
+def post_worker_init(worker):
+    """Once the worker has loaded the app, its objects (modules, SQLAlchemy's mappers and compiled statements,
+    marshmallow schemas: about 150,000) move to the collector's permanent generation: a full collection then walks
+    only what requests made since, instead of pausing a request for about 100 ms (it did, at the tail of every
+    benchmark). Nothing frozen is ever freed, which is what these objects are anyway: alive until exit."""
+    gc.freeze()
 
 
 def child_exit(server, worker):
