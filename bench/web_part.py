@@ -51,6 +51,7 @@ PAGES: dict[str, dict] = {
     "Dashboard": {"path": "/dashboard", "calls": {
         "me": "/api/v1/portal/me",
         "account": "/api/v1/portal/account",
+        "upcoming appointments": "/api/v1/portal/appointments?scope=upcoming",
     }},
     "My Account": {"path": "/account", "calls": {
         "account": "/api/v1/portal/account",
@@ -284,6 +285,7 @@ def run(procs: Procs, workspace: Workspace, settings: dict) -> dict:
     from bench.fixture import prepare_identity
     from bench.http_part import GATEWAY_APP, IDENTITY_APP
     from bench.payments_part import PAYMENTS_APP
+    from bench.scheduling_part import SCHEDULING_APP
     from shared.config import env as setting
 
     if not have_wrk():
@@ -293,11 +295,12 @@ def run(procs: Procs, workspace: Workspace, settings: dict) -> dict:
     fixture = prepare_identity(workspace)
     client_id = fixture["client_id"]
     billing_url, payments_url = bench_db_url("billing"), bench_db_url("payments")
+    scheduling_url = bench_db_url("scheduling")
     redis_url = setting("WEB_SESSION_REDIS_URL", "redis://127.0.0.1:6379/0")
     prefix = f"portal-bench:web:{uuid.uuid4().hex[:8]}:"
     out: dict = {"connections": connections, "pages": {}, "calls": {}, "weight": {}}
     try:
-        for name, url in (("billing", billing_url), ("payments", payments_url)):
+        for name, url in (("billing", billing_url), ("payments", payments_url), ("scheduling", scheduling_url)):
             log(f"web: recreating {url.rsplit('/', 1)[-1]}")
             recreate_database(name, url)
         started = time.perf_counter()
@@ -311,7 +314,8 @@ def run(procs: Procs, workspace: Workspace, settings: dict) -> dict:
             f"({out['seed']['seconds']} s)")
 
         env = {**os.environ, **workspace.env(), "BILLING_DATABASE_URL": billing_url,
-               "PAYMENTS_DATABASE_URL": payments_url, "WEB_SECRET_KEY": secrets.token_urlsafe(48),
+               "PAYMENTS_DATABASE_URL": payments_url, "SCHEDULING_DATABASE_URL": scheduling_url,
+               "WEB_SECRET_KEY": secrets.token_urlsafe(48),
                "WEB_SESSION_REDIS_URL": redis_url, "WEB_SESSION_PREFIX": prefix,
                # No processor runs (the pages read only); this is the origin of the card fields' frame-src.
                "PROCESSOR_URL": "http://127.0.0.1:9", "UPSTREAM_READ_TIMEOUT_MS": "15000"}
@@ -320,11 +324,13 @@ def run(procs: Procs, workspace: Workspace, settings: dict) -> dict:
         env.update({"IDENTITY_URL": identity.url, "JWKS_URL": identity.url + "/.well-known/jwks.json"})
         billing = gunicorn(procs, "billing", BILLING_APP, env)
         payments = gunicorn(procs, "payments", PAYMENTS_APP, env)
-        env.update({"BILLING_URL": billing.url, "PAYMENTS_URL": payments.url})
+        # Scheduling with no appointments: the Dashboard's upcoming list is empty but asked.
+        scheduling = gunicorn(procs, "scheduling", SCHEDULING_APP, env)
+        env.update({"BILLING_URL": billing.url, "PAYMENTS_URL": payments.url, "SCHEDULING_URL": scheduling.url})
         gateway = gunicorn(procs, "gateway", GATEWAY_APP, env)
-        out["model"] = "gthread 2x8 each (gateway, identity, billing, payments)"
+        out["model"] = "gthread 2x8 each (gateway, identity, scheduling, billing, payments)"
         groups = {"gateway": gateway.popen.pid, "identity": identity.popen.pid, "billing": billing.popen.pid,
-                  "payments": payments.popen.pid, **_redis_group()}
+                  "payments": payments.popen.pid, "scheduling": scheduling.popen.pid, **_redis_group()}
         base = gateway.url
 
         http = requests.Session()
@@ -390,6 +396,7 @@ def run(procs: Procs, workspace: Workspace, settings: dict) -> dict:
         dispose_engines()
         drop_bench_database(billing_url)
         drop_bench_database(payments_url)
+        drop_bench_database(scheduling_url)
     return out
 
 
