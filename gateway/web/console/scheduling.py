@@ -377,7 +377,7 @@ def requests_deny(appointment_id: str):
     answer = core.api("POST", _request_path(appointment_id, "deny"), json_body={"reason": reason})
     if answer.ok:
         denied = shown(answer.json(), "UTC")  # only its client is said
-        core.flash(f"Denied the request of {denied['client_name']}. They are told why.")
+        core.flash(f"Denied the request of {denied['client_name']}. They see why under their Upcoming Appointments.")
         return _back_to_requests()
     if answer.status == 422 and answer.field_errors:
         return _requests_page(422, failed={"id": appointment_id, "reason": reason, "errors": answer.field_errors})
