@@ -352,3 +352,12 @@ def test_a_denied_request_stays_in_upcoming_with_the_reason(office, sclient, sst
     [listed] = client.get("/api/v1/portal/appointments").get_json()["items"]
     assert (listed["id"], listed["status"], listed["reason"]) == (request["id"], "denied", "Away that week.")
     assert listed["can_cancel"] is False and listed["can_confirm"] is False
+
+
+def test_staff_read_one_site_clinician_and_type(office, sstaff):
+    o = office()
+    assert sstaff.get(f"/api/v1/staff/sites/{o.site['id']}").get_json() == o.site
+    assert sstaff.get(f"/api/v1/staff/clinicians/{o.clinician['id']}").get_json() == o.clinician
+    assert sstaff.get(f"/api/v1/staff/appointment-types/{o.kind['id']}").get_json() == o.kind
+    sstaff.patch(f"/api/v1/staff/sites/{o.site['id']}", json={"active": False})
+    assert sstaff.get(f"/api/v1/staff/sites/{o.site['id']}").get_json()["active"] is False  # retired, still read

@@ -215,14 +215,17 @@ PORTAL_ROUTES = [
 STAFF_ROUTES = [
     ("POST", "/api/v1/staff/sites"),
     ("GET", "/api/v1/staff/sites"),
+    ("GET", "/api/v1/staff/sites/{site}"),
     ("PATCH", "/api/v1/staff/sites/{site}"),
     ("POST", "/api/v1/staff/clinicians"),
     ("GET", "/api/v1/staff/clinicians"),
+    ("GET", "/api/v1/staff/clinicians/{clinician}"),
     ("PATCH", "/api/v1/staff/clinicians/{clinician}"),
     ("GET", "/api/v1/staff/clinicians/{clinician}/availability"),
     ("PUT", "/api/v1/staff/clinicians/{clinician}/availability"),
     ("POST", "/api/v1/staff/appointment-types"),
     ("GET", "/api/v1/staff/appointment-types"),
+    ("GET", "/api/v1/staff/appointment-types/{type}"),
     ("PATCH", "/api/v1/staff/appointment-types/{type}"),
     ("GET", "/api/v1/staff/availability"),
     ("GET", "/api/v1/staff/scheduling-settings"),
@@ -328,4 +331,4 @@ def test_the_role_lists_are_every_portal_and_staff_route():
               if rule.rule.startswith(("/api/v1/portal/", "/api/v1/staff/"))}
     listed = {(method, re.sub(r"{[^}]+}", "{}", path)) for method, path in PORTAL_ROUTES + STAFF_ROUTES}
     assert listed == routes
-    assert len(listed) == len(PORTAL_ROUTES + STAFF_ROUTES) == 38
+    assert len(listed) == len(PORTAL_ROUTES + STAFF_ROUTES) == 41

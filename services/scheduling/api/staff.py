@@ -58,6 +58,12 @@ def sites():
     return listed(scheduling().setup.list_sites(include_inactive=q["include_inactive"]), SiteOut)
 
 
+@bp.get("/sites/<site_id>")
+@doc(response=SiteOut, summary="One site (retired ones too)")
+def site(site_id: str):
+    return SiteOut().dump(scheduling().setup.get_site(site_id))
+
+
 @bp.patch("/sites/<site_id>")
 @doc(body=SitePatch, response=SiteOut, summary="Change a site (active false retires it)")
 def update_site(site_id: str):
@@ -75,6 +81,12 @@ def create_clinician():
 def clinicians():
     q = load_query(ListQuery())
     return listed(scheduling().setup.list_clinicians(include_inactive=q["include_inactive"]), ClinicianOut)
+
+
+@bp.get("/clinicians/<clinician_id>")
+@doc(response=ClinicianOut, summary="One clinician (inactive ones too)")
+def clinician(clinician_id: str):
+    return ClinicianOut().dump(scheduling().setup.get_clinician(clinician_id))
 
 
 @bp.patch("/clinicians/<clinician_id>")
@@ -108,6 +120,12 @@ def create_type():
 def types():
     q = load_query(ListQuery())
     return listed(scheduling().setup.list_types(include_inactive=q["include_inactive"]), TypeOut)
+
+
+@bp.get("/appointment-types/<type_id>")
+@doc(response=TypeOut, summary="One appointment type (inactive ones too)")
+def appointment_type(type_id: str):
+    return TypeOut().dump(scheduling().setup.get_type(type_id))
 
 
 @bp.patch("/appointment-types/<type_id>")

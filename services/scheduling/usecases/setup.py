@@ -102,6 +102,18 @@ class Setup:
                 stmt = stmt.where(Site.active.is_(True))
             return [site_view(s) for s in session.scalars(stmt)]
 
+    def get_site(self, site_id: str) -> dict:
+        with in_transaction(self.ctx) as session:
+            return site_view(_get(session, Site, site_id, "site"))
+
+    def get_clinician(self, clinician_id: str) -> dict:
+        with in_transaction(self.ctx) as session:
+            return clinician_views(session, [_get(session, Clinician, clinician_id, "clinician")])[0]
+
+    def get_type(self, type_id: str) -> dict:
+        with in_transaction(self.ctx) as session:
+            return type_views(session, [_get(session, AppointmentType, type_id, "appointment type")])[0]
+
     def update_site(self, site_id: str, data: dict) -> dict:
         with in_transaction(self.ctx) as session:
             site = _get(session, Site, site_id, "site", lock=True)
