@@ -783,6 +783,7 @@ def test_the_calendar_filters_by_status(desk, sstaff):
 QUERYLESS = [
     ("client", "/api/v1/portal/appointment-types"),
     ("client", "/api/v1/portal/clinicians"),
+    ("client", "/api/v1/portal/sites"),
     ("client", "/api/v1/portal/appointments/{appointment}"),
     ("client", "/api/v1/portal/appointments/{appointment}/ics"),
     ("client", "/api/v1/portal/calendar-feed"),

@@ -361,3 +361,13 @@ def test_staff_read_one_site_clinician_and_type(office, sstaff):
     assert sstaff.get(f"/api/v1/staff/appointment-types/{o.kind['id']}").get_json() == o.kind
     sstaff.patch(f"/api/v1/staff/sites/{o.site['id']}", json={"active": False})
     assert sstaff.get(f"/api/v1/staff/sites/{o.site['id']}").get_json()["active"] is False  # retired, still read
+
+
+def test_clients_read_the_practices_active_sites(office, sclient, sstaff):
+    o = office()
+    retired = office()
+    sstaff.patch(f"/api/v1/staff/sites/{retired.site['id']}", json={"active": False})
+    _, client = sclient()
+    listed = {s["id"]: s for s in client.get("/api/v1/portal/sites").get_json()["items"]}
+    assert listed[o.site["id"]] == {k: o.site[k] for k in ("id", "name", "timezone", "address")}
+    assert retired.site["id"] not in listed

@@ -200,6 +200,7 @@ def test_a_revoked_or_replaced_feed_secret_is_not_found(two_clients):
 PORTAL_ROUTES = [
     ("GET", "/api/v1/portal/appointment-types"),
     ("GET", "/api/v1/portal/clinicians"),
+    ("GET", "/api/v1/portal/sites"),
     ("GET", "/api/v1/portal/availability"),
     ("POST", "/api/v1/portal/appointment-requests"),
     ("GET", "/api/v1/portal/appointments"),
@@ -331,4 +332,4 @@ def test_the_role_lists_are_every_portal_and_staff_route():
               if rule.rule.startswith(("/api/v1/portal/", "/api/v1/staff/"))}
     listed = {(method, re.sub(r"{[^}]+}", "{}", path)) for method, path in PORTAL_ROUTES + STAFF_ROUTES}
     assert listed == routes
-    assert len(listed) == len(PORTAL_ROUTES + STAFF_ROUTES) == 41
+    assert len(listed) == len(PORTAL_ROUTES + STAFF_ROUTES) == 42

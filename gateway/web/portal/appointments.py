@@ -28,6 +28,7 @@ OPTIONS_SCAN = 200  # the history read (unfiltered) for the Site, Clinician and 
 FILTERS = ("from", "to", "site_id", "clinician_id", "appointment_type_id")
 TYPES = "/api/v1/portal/appointment-types"
 CLINICIANS = "/api/v1/portal/clinicians"
+SITES = "/api/v1/portal/sites"
 AVAILABILITY = "/api/v1/portal/availability"
 UPCOMING = ("GET", "/api/v1/portal/appointments", {"query": {"scope": "upcoming"}})
 HISTORY = "/api/v1/portal/appointments/history"
@@ -421,7 +422,7 @@ def appointment_history():
     calls = {"history": ("GET", HISTORY, {"query": {**query, "limit": HISTORY_PAGE}})}
     fragment = core.is_htmx()
     if not fragment:  # the filter panel's choices: the htmx swap keeps the panel and needs none of them
-        calls.update(types=("GET", TYPES), clinicians=("GET", CLINICIANS),
+        calls.update(types=("GET", TYPES), clinicians=("GET", CLINICIANS), sites=("GET", SITES),
                      past=("GET", HISTORY, {"query": {"limit": OPTIONS_SCAN}}))
     answers = core.gather(**calls)
     answer = answers["history"]
@@ -439,7 +440,7 @@ def appointment_history():
         return answers[name].json().get("items", []) if answers[name].ok else []
 
     return core.page("portal/appointments_history.html", status, **context,
-                     sites=[("", "All sites"), *_options(past, [], "site", filters.get("site_id", ""))],
+                     sites=[("", "All sites"), *_options(past, listed("sites"), "site", filters.get("site_id", ""))],
                      clinicians=[("", "All clinicians"), *_options(past, listed("clinicians"), "clinician",
                                                                    filters.get("clinician_id", ""))],
                      types=[("", "All appointment types"), *_options(past, listed("types"), "appointment_type",

@@ -14,6 +14,7 @@ from services.scheduling.api.schemas import (
     FeedOut,
     HistoryQuery,
     PublicClinicianOut,
+    PublicSiteOut,
     PublicTypeOut,
     RequestIn,
     SlotList,
@@ -39,6 +40,12 @@ def appointment_types():
 @doc(response=PublicClinicianOut(many=True), summary="The clinicians who offer a type bookable online")
 def clinicians():
     return {"items": PublicClinicianOut(many=True).dump(scheduling().setup.online_clinicians()), "next_cursor": None}
+
+
+@bp.get("/sites")
+@doc(response=PublicSiteOut(many=True), summary="The practice's sites (the history's Site filter, directions)")
+def sites():
+    return {"items": PublicSiteOut(many=True).dump(scheduling().setup.list_sites()), "next_cursor": None}
 
 
 @bp.get("/availability")

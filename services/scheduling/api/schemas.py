@@ -49,6 +49,13 @@ class SiteOut(Schema):
     active = fields.Boolean()
 
 
+class PublicSiteOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    timezone = fields.String()
+    address = fields.Dict()
+
+
 class ClinicianIn(Strict):
     first_name = fields.String(required=True, validate=NAME)
     last_name = fields.String(required=True, validate=NAME)
