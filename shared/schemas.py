@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
+from zoneinfo import available_timezones
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 from marshmallow.utils import ensure_text_type
@@ -109,6 +110,19 @@ class StrictInt(fields.Integer):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid", input=value)
+        return value
+
+
+ZONES = frozenset(available_timezones())
+
+
+class TimeZoneName(fields.String):
+    """An IANA time zone name this machine's zoneinfo knows (America/New_York), never an offset or abbreviation."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if value not in ZONES:
+            raise ValidationError("Not a time zone name (for example America/New_York).")
         return value
 
 

@@ -3,40 +3,40 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import available_timezones
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.scheduling.domain.booking import CANCELLATION_WINDOWS, LONGEST_MINUTES, MODALITIES
 from services.scheduling.models import STATUSES
 from shared.pagination import PageQuery, page_of
-from shared.schemas import Address, DateRange, Strict, StrictBool, StrictInt, calendar_day, plain_dumper
+from shared.schemas import (
+    Address,
+    DateRange,
+    Strict,
+    StrictBool,
+    StrictInt,
+    TimeZoneName,
+    calendar_day,
+    plain_dumper,
+)
 
-ZONES = frozenset(available_timezones())
 Id = lambda **kw: fields.String(validate=validate.Length(min=1, max=36), **kw)  # noqa: E731
 NAME = validate.Length(min=1, max=100)
 NOTE_MAX = 1000
 
-
-class Zone(fields.String):
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if value not in ZONES:
-            raise ValidationError("Not a time zone name (for example America/New_York).")
-        return value
 
 # --- set-up ------------------------------------------------------------------------------------------------
 
 
 class SiteIn(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    timezone = Zone(required=True)
+    timezone = TimeZoneName(required=True)
     address = fields.Nested(Address, load_default=dict)
 
 
 class SitePatch(Strict):
     name = fields.String(validate=validate.Length(min=1, max=120))
-    timezone = Zone()
+    timezone = TimeZoneName()
     address = fields.Nested(Address)
     active = StrictBool()
 
