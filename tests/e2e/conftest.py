@@ -130,11 +130,62 @@ def stack(e2e_infra, tmp_path_factory):
             wait_http(f"http://127.0.0.1:{ports[name]}/readyz", processes[name])
         wait_http(f"http://127.0.0.1:{ports['sandbox']}/healthz", processes["sandbox"])
         wait_http(f"{gateway_url}/readyz", processes["gateway"])
-        yield Stack(gateway=gateway_url, identity=identity_url, mail_dir=mail_dir, processes=processes, env=env,
-                    processor=f"http://127.0.0.1:{ports['sandbox']}")
+        running = Stack(gateway=gateway_url, identity=identity_url, mail_dir=mail_dir, processes=processes,
+                        env=env, processor=f"http://127.0.0.1:{ports['sandbox']}")
+        _running["stack"] = running
+        yield running
     finally:
+        _running.pop("stack", None)
         for process in processes.values():
             process.stop()
+
+
+_running: dict[str, Stack] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed end-to-end test reports what the stack logged while it ran (its errors and their tracebacks):
+    a 500 or a 502 then names its cause instead of a bare KeyError on the answer."""
+    outcome = yield
+    report = outcome.get_result()
+    stack = _running.get("stack")
+    if stack is None:
+        return
+    if call.when == "setup":
+        item.stash[_log_offsets] = {name: _size(p.log_path) for name, p in stack.processes.items()}
+    elif report.failed:
+        offsets = item.stash.get(_log_offsets, {})
+        for name, process in stack.processes.items():
+            written = _read_from(process.log_path, offsets.get(name, 0))
+            lines = [line for line in written.splitlines() if _noteworthy(line)]
+            if lines:
+                report.sections.append((f"stack log: {name} (errors while the test ran)", "\n".join(lines[-60:])))
+
+
+_log_offsets = pytest.StashKey[dict]()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read(2_000_000).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _noteworthy(line: str) -> bool:
+    lowered = line.lower()
+    return any(word in lowered for word in ("error", "traceback", "exception", "critical", "warning", '"status": 5',
+                                             "  file ", "raise "))
 
 
 @pytest.fixture

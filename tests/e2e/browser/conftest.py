@@ -82,9 +82,13 @@ def service_code(stack):
 
 def registered_client(stack, staff, first_name: str = "Morgan") -> Client:
     address = random_refs.email(first_name.lower())
-    client_id = staff.post(f"{stack.api}/staff/clients", json={
-        "first_name": first_name, "last_name": "Lee", "date_of_birth": "1980-03-03", "email": address}).json()["id"]
-    url = staff.post(f"{stack.api}/staff/clients/{client_id}/invitation").json()["invitation_url"]
+    created = staff.post(f"{stack.api}/staff/clients", json={
+        "first_name": first_name, "last_name": "Lee", "date_of_birth": "1980-03-03", "email": address})
+    assert created.status_code == 201, (created.status_code, created.text)
+    client_id = created.json()["id"]
+    invited = staff.post(f"{stack.api}/staff/clients/{client_id}/invitation")
+    assert invited.status_code in (200, 201), (invited.status_code, invited.text)
+    url = invited.json()["invitation_url"]
     assert requests.post(f"{stack.api}/auth/register", json={
         "token": url.split("token=")[1], "last_name": "Lee", "date_of_birth": "1980-03-03",
         "password": PASSWORD}).status_code == 201
