@@ -58,10 +58,11 @@ def on_starting(server):
 
 def when_ready(server):
     """With METRICS_PORT set, gunicorn's master serves the workers' summed metrics there. Every web process of the
-    suite sets it (gateway 9100, identity 9301, scheduling 9302, billing 9305, payments 9306): Prometheus then needs
-    no web port (the gateway's is public, the services' serve /internal). One server per pod, started once, for every
-    worker: they write to PROMETHEUS_MULTIPROC_DIR and this reads it at each scrape. The master has no app, so
-    no collector that asks a database at scrape time belongs here (the outbox backlog is the events process's)."""
+    suite sets it (gateway 9100, identity 9301, scheduling 9302, messaging 9303, billing 9305, payments 9306):
+    Prometheus then needs no web port (the gateway's is public, the services' serve /internal). One server per pod,
+    started once, for every worker: they write to PROMETHEUS_MULTIPROC_DIR and this reads it at each scrape. The
+    master has no app, so no collector that asks a database at scrape time belongs here (the outbox backlog is the
+    events process's)."""
     port = os.environ.get("METRICS_PORT")
     if not port:
         return

@@ -16,6 +16,7 @@ from gateway.web.session import SessionStore
 from shared.auth import JWKSCache, TokenVerifier
 from shared.errors import NotFound
 from shared.revocation import revocation_list
+from shared.services import SERVICES
 from shared.web import build_openapi, create_base_app
 
 
@@ -38,7 +39,8 @@ def create_app(config: GatewayConfig | None = None):
     app = create_base_app(__name__, config, readiness=[signing_keys, browser_sessions])
     proxy = Proxy(upstreams=config.upstreams, verifier=verifier, fallback=app.wsgi_app,
                   connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-                  pool_size=config.pool_size, max_body=config.max_body_bytes, hsts_max_age=config.hsts_max_age)
+                  pool_size=config.pool_size, max_body=config.max_body_bytes, hsts_max_age=config.hsts_max_age,
+                  body_limits={s.name: s.max_body_bytes for s in SERVICES if s.max_body_bytes})
     # The web: the portal at /, the console at /staff; its pages call the API through the proxy's own pools.
     web_api = Api(proxy.pools, proxy.routes)
     install_composed(app, web_api)

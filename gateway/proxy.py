@@ -53,12 +53,13 @@ def _problem(start_response, status: int, title: str, detail: str, request_id: s
 class Proxy:
     def __init__(self, *, upstreams: dict[str, str], verifier: TokenVerifier, fallback, connect_timeout: float,
                  read_timeout: float, pool_size: int, max_body: int, routes: RouteTable | None = None,
-                 hsts_max_age: int = 31536000):
+                 hsts_max_age: int = 31536000, body_limits: dict[str, int] | None = None):
         self.upstreams = upstreams
         self.verifier = verifier
         self.fallback = fallback  # the Flask app: probes, metrics, OpenAPI
         self.routes = routes or RouteTable()
         self.max_body = max_body
+        self.body_limits = dict(body_limits or {})  # upstream -> a larger limit than max_body (attachments)
         self.hsts = ("Strict-Transport-Security", f"max-age={hsts_max_age}")
         self.pools = {name: Upstream(url, connect_timeout=connect_timeout, read_timeout=read_timeout,
                                      pool_size=pool_size, stream_above=_SMALL_BODY)
@@ -144,6 +145,7 @@ class Proxy:
             headers["X-Forwarded-Host"] = environ["HTTP_HOST"]
 
         body = None
+        max_body = self.body_limits.get(upstream, self.max_body)
         length = environ.get("CONTENT_LENGTH")
         coding = environ.get("HTTP_TRANSFER_ENCODING")
         if coding is not None and (length or coding.strip().lower() != "chunked"):
@@ -156,18 +158,18 @@ class Proxy:
                 return _problem(start_response, 400, "Bad request", "Content-Length is not a number.", request_id,
                                 "bad-request")
             size = int(length)
-            if size > self.max_body:
+            if size > max_body:
                 return _problem(start_response, 413, "Content too large",
-                                f"The body may be at most {self.max_body} bytes.", request_id, "payload-too-large")
+                                f"The body may be at most {max_body} bytes.", request_id, "payload-too-large")
             body = environ["wsgi.input"].read(size) if size else b""
             if len(body) < size:  # the client stopped sending: what came is not the request it announced
                 return _problem(start_response, 400, "Bad request", "The body ended before its Content-Length.",
                                 request_id, "bad-request")
         elif coding is not None:  # chunked: bounded like a sized body, by reading one byte past the limit
-            body = environ["wsgi.input"].read(self.max_body + 1)
-            if len(body) > self.max_body:
+            body = environ["wsgi.input"].read(max_body + 1)
+            if len(body) > max_body:
                 return _problem(start_response, 413, "Content too large",
-                                f"The body may be at most {self.max_body} bytes.", request_id, "payload-too-large")
+                                f"The body may be at most {max_body} bytes.", request_id, "payload-too-large")
 
         # PATH_INFO arrives decoded (as latin-1 bytes, PEP 3333): encode it again so %3F, %23 and
         # non-ASCII reach the service as the client sent them.

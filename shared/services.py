@@ -36,6 +36,9 @@ class Service:
     events: bool = True  # an events process (every service with a database has an outbox)
     tasks: bool = False
     beat: bool = False
+    # The largest request body the gateway forwards to it, when more than every service's MAX_BODY_BYTES
+    # (messaging: five 10 MB attachments and the form around them).
+    max_body_bytes: int | None = None
 
     @property
     def metrics_port(self) -> int:
@@ -70,6 +73,10 @@ SERVICES: tuple[Service, ...] = (
         "/api/v1/portal/availability",
         "/api/v1/portal/appointment-requests", "/api/v1/portal/appointments", "/api/v1/portal/calendar-feed",
         "/api/v1/calendar",
+    )),
+    Service("messaging", 8003, tasks=True, beat=True, max_body_bytes=52 * 1024 * 1024, routes=(
+        "/api/v1/portal/messages", "/api/v1/portal/notifications",
+        "/api/v1/staff/messages", "/api/v1/staff/notifications", "/api/v1/staff/messaging-settings",
     )),
     Service("billing", 8005, tasks=True, beat=True, routes=(
         "/api/v1/portal/account", "/api/v1/portal/invoices", "/api/v1/portal/billing-documents",

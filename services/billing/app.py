@@ -25,5 +25,6 @@ def create_app(config: BillingConfig | None = None, *, payments: PaymentsClient 
     app.extensions["billing"] = BillingService(config=config, sessions=sessions, settings=settings)
     app.extensions["billing_autopay"] = AutopayRunner(
         sessions=sessions, max_failures=config.autopay_max_failures, settings=settings,
+        hour=config.autopay_hour, minute=config.autopay_minute,
         payments=payments or PaymentsClient(config.payments_url, config.internal_api_key, config.payments_timeout))
     return app

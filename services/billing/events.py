@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from services.billing.usecases import postings, projections
 from shared.contracts.billing import (
     AutopayChanged,
+    AutopayChargeFailed,
     AutopayDisabled,
     BalanceChanged,
     InvoiceGenerated,
@@ -21,7 +22,8 @@ from shared.events import Event
 
 # What each published type's payload is (built in ledger.py and usecases/: invoices.py, postings.py, autopay.py).
 PUBLISHES = {"invoice.generated": InvoiceGenerated, "invoice.paid": InvoicePaid, "payment.posted": PaymentPosted,
-             "balance.changed": BalanceChanged, "autopay.changed": AutopayChanged, "autopay.disabled": AutopayDisabled}
+             "balance.changed": BalanceChanged, "autopay.changed": AutopayChanged, "autopay.disabled": AutopayDisabled,
+             "autopay.charge_failed": AutopayChargeFailed}
 
 
 def on_client(session: Session, event: Event[ClientCreated | ProfileUpdated]) -> None:

@@ -24,6 +24,7 @@ def runner() -> AutopayRunner:
                          payments=PaymentsClient(config.payments_url, config.internal_api_key,
                                                  config.payments_timeout),
                          max_failures=config.autopay_max_failures,
+                         hour=config.autopay_hour, minute=config.autopay_minute,
                          settings=PracticeSettings(config.identity_url, config.internal_api_key,
                                                    timeout=config.identity_timeout))
 

@@ -9,8 +9,10 @@ from shared.contracts.identity import (
     ClientRegistered,
     PracticeSettingsChanged,
     ProfileUpdated,
+    StaffUserChanged,
 )
 
 PUBLISHES = {"client.created": ClientCreated, "client.invited": ClientInvited, "client.registered": ClientRegistered,
-             "profile.updated": ProfileUpdated, "practice.settings_changed": PracticeSettingsChanged}
+             "profile.updated": ProfileUpdated, "practice.settings_changed": PracticeSettingsChanged,
+             "staff_user.changed": StaffUserChanged}
 SUBSCRIPTIONS: dict = {}

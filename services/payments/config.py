@@ -19,6 +19,10 @@ class PaymentsConfig(BaseConfig):
     idempotency_ttl_hours: int = field(default_factory=lambda: env_int("IDEMPOTENCY_TTL_HOURS", 48))
     # A payment still pending/processing this long after it started is asked about at the processor.
     reconcile_after_seconds: int = field(default_factory=lambda: env_int("RECONCILE_AFTER_SECONDS", 60))
+    # How often the beat looks for cards on file near their expiry, and how near: a card whose last good day is
+    # within this many days is told of it (payment_method.expiring), once.
+    card_expiry_tick_seconds: int = field(default_factory=lambda: env_int("CARD_EXPIRY_TICK_SECONDS", 3600))
+    card_expiry_notice_days: int = field(default_factory=lambda: env_int("CARD_EXPIRY_NOTICE_DAYS", 30))
     # How long a second request with the same key waits for the first one to finish.
     idempotency_wait_seconds: float = field(default_factory=lambda: env_int("IDEMPOTENCY_WAIT_MS", 30000) / 1000)
     # Identity, asked for the practice's switches at the moment of a decision (shared.practice_settings), and

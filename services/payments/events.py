@@ -13,6 +13,7 @@ from shared.contracts.payments import (
     PaymentFailed,
     PaymentMethodAdded,
     PaymentMethodDefaultChanged,
+    PaymentMethodExpiring,
     PaymentMethodRemoved,
     PaymentRefunded,
     PaymentSucceeded,
@@ -24,7 +25,8 @@ from shared.events import Event
 PUBLISHES = {"payment.attempted": PaymentAttempted, "payment.succeeded": PaymentSucceeded,
              "payment.failed": PaymentFailed, "payment.refunded": PaymentRefunded,
              "payment_method.added": PaymentMethodAdded, "payment_method.removed": PaymentMethodRemoved,
-             "payment_method.default_changed": PaymentMethodDefaultChanged}
+             "payment_method.default_changed": PaymentMethodDefaultChanged,
+             "payment_method.expiring": PaymentMethodExpiring}
 
 
 def on_client(session: Session, event: Event[ClientCreated | ProfileUpdated]) -> None:

@@ -71,6 +71,8 @@ class PaymentMethod(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # payment_method.expiring was written for this card (once per card, ever: see Cards.announce_expiring_cards)
+    expiry_notice_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (
         # One default card per client, enforced by the database too.
         Index("uq_payment_methods_default", "client_id", unique=True,
@@ -81,6 +83,9 @@ class PaymentMethod(Base):
         # Legacy tokens, looked up when a token is presented as a new card (empty once every card is converted).
         Index("ix_payment_methods_legacy_token", "processor_token",
               postgresql_where=text("processor_token IS NOT NULL")),
+        # The cards on file not told of their expiry yet, by expiry month: the hourly look for those near it.
+        Index("ix_payment_methods_expiry_unnoticed", "exp_year", "exp_month",
+              postgresql_where=text("removed_at IS NULL AND expiry_notice_sent_at IS NULL")),
     )
 
 

@@ -4,7 +4,7 @@ is generated from it (`python -m shared.contracts.docs --write`)."""
 
 from __future__ import annotations
 
-from shared.contracts import billing, identity, payments, scheduling, upcoming
+from shared.contracts import billing, identity, messaging, payments, scheduling, upcoming
 from shared.contracts.catalogue import (
     UNCHECKED_PREFIXES,
     Catalogue,
@@ -15,6 +15,6 @@ from shared.contracts.catalogue import (
 )
 
 CATALOGUE = Catalogue([*identity.CONTRACTS, *billing.CONTRACTS, *payments.CONTRACTS, *scheduling.CONTRACTS,
-                       *upcoming.CONTRACTS])
+                       *messaging.CONTRACTS, *upcoming.CONTRACTS])
 
 __all__ = ["CATALOGUE", "UNCHECKED_PREFIXES", "Catalogue", "Consumer", "Contract", "EventContractError", "unchecked"]

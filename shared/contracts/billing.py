@@ -13,6 +13,20 @@ INVOICE_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 PAYMENT_ID = "7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c4b3a"
 
 
+class InvoiceAutopay(Schema):
+    """The AutoPay charge an invoice is to be paid by: when, and the balance it charges."""
+
+    charge_at = IsoDateTime(required=True)
+    amount_cents = Cents(required=True)
+    currency = Currency(required=True)
+
+
+class InvoiceAutopayPayload(TypedDict):
+    charge_at: str
+    amount_cents: int
+    currency: str
+
+
 class InvoiceGeneratedV1(Schema):
     invoice_id = Id(required=True)
     client_id = Id(required=True)
@@ -22,6 +36,8 @@ class InvoiceGeneratedV1(Schema):
     due_date = IsoDate(required=True)
     appointment_id = Id(allow_none=True)  # the completed session it bills, if any
     issued_at = IsoDateTime()
+    # None: the client is not on AutoPay (or the practice's AutoPay is off), or nothing is left to charge
+    autopay = Nested(InvoiceAutopay, allow_none=True)
 
 
 class InvoiceGenerated(TypedDict):
@@ -33,6 +49,7 @@ class InvoiceGenerated(TypedDict):
     due_date: str
     appointment_id: NotRequired[str | None]
     issued_at: NotRequired[str]
+    autopay: NotRequired[InvoiceAutopayPayload | None]
 
 
 class InvoicePaidV1(Schema):
@@ -139,6 +156,22 @@ class AutopayDisabled(TypedDict):
     reason: str
 
 
+class AutopayChargeFailedV1(Schema):
+    client_id = Id(required=True)
+    payment_id = Id(required=True, allow_none=True)  # None: payments answered without one
+    failures = Int(required=True)  # failed nights in a row, this one included
+    failure_code = Text(required=True, allow_none=True)
+    next_attempt_at = IsoDateTime(required=True, allow_none=True)  # None: this failure switched AutoPay off
+
+
+class AutopayChargeFailed(TypedDict):
+    client_id: str
+    payment_id: str | None
+    failures: int
+    failure_code: str | None
+    next_attempt_at: str | None
+
+
 SNAPSHOT = {"client_id": CLIENT_ID, "balance_cents": 5000, "currency": "USD", "ledger_seq": 42,
             "open_invoices": [{"invoice_id": INVOICE_ID, "balance_cents": 5000}]}
 
@@ -146,10 +179,15 @@ CONTRACTS = (
     Contract("invoice.generated", 1, "billing", InvoiceGeneratedV1, InvoiceGenerated,
              {"invoice_id": INVOICE_ID, "client_id": CLIENT_ID, "number": 1042, "total_cents": 15000,
               "currency": "USD", "due_date": "2026-12-31", "appointment_id": "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e",
-              "issued_at": "2026-12-01T15:00:00+00:00"},
-             "Staff issued an invoice (for a completed session, or not).",
+              "issued_at": "2026-12-01T15:00:00+00:00",
+              "autopay": {"charge_at": "2026-12-02T06:00:00+00:00", "amount_cents": 15000, "currency": "USD"}},
+             "Staff issued an invoice (for a completed session, or not). `autopay`: the client is on AutoPay (and "
+             "the practice's AutoPay is on) at issue: the next nightly run's time (UTC) and the balance it is to "
+             "charge, the balance after this invoice; null otherwise, or when account credit left nothing to "
+             "charge.",
              (Consumer("payments", "the invoice's number for receipts and answers"),
-              Consumer("messaging", "client notification"))),
+              Consumer("messaging", "client notification; with `autopay`, when AutoPay will charge it and how "
+                                    "much"))),
     Contract("invoice.paid", 1, "billing", InvoicePaidV1, InvoicePaid,
              {"invoice_id": INVOICE_ID, "client_id": CLIENT_ID, "number": 1042, "total_cents": 15000,
               "currency": "USD"},
@@ -173,4 +211,10 @@ CONTRACTS = (
               "reason": "3 failed AutoPay nights in a row"},
              "AutoPay turned itself off for a client after failed nights in a row.",
              (Consumer("messaging", "practice and client notification"),)),
+    Contract("autopay.charge_failed", 1, "billing", AutopayChargeFailedV1, AutopayChargeFailed,
+             {"client_id": CLIENT_ID, "payment_id": PAYMENT_ID, "failures": 1, "failure_code": "card_declined",
+              "next_attempt_at": "2026-12-03T06:00:00+00:00"},
+             "A night's AutoPay charge failed. next_attempt_at: the next night's run (UTC), which tries again; null "
+             "when this failure switched AutoPay off (autopay.disabled follows).",
+             (Consumer("messaging", "client notice: when AutoPay tries again, or that it will not"),)),
 )

@@ -62,6 +62,24 @@ class ClientRegistered(TypedDict):
     user_id: str
 
 
+class StaffUserChangedV1(Schema):
+    user_id = Id(required=True)
+    first_name = Text(required=True, allow_none=True)
+    last_name = Text(required=True, allow_none=True)
+    email = Text(required=True)
+    role = Text(required=True, validate=OneOf(["staff", "admin"]))
+    active = Bool(required=True)
+
+
+class StaffUserChanged(TypedDict):
+    user_id: str
+    first_name: str | None
+    last_name: str | None
+    email: str
+    role: Literal["staff", "admin"]
+    active: bool
+
+
 class ProfileUpdatedV1(Directory):
     changed_fields = List(Text(), required=True)
     by = Text(validate=OneOf(["client", "staff"]))
@@ -167,5 +185,11 @@ CONTRACTS = (
              (Consumer("billing", "practice name and address (PDFs), currency, online payments, AutoPay, billing "
                                   "documents"),
               Consumer("payments", "online payments, currency, practice name (receipts)"),
-              Consumer("scheduling", "self-scheduling"))),
+              Consumer("scheduling", "self-scheduling"),
+              Consumer("messaging", "practice name, e-mail and phone (mails), time zone (times in notices)"))),
+    Contract("staff_user.changed", 1, "identity", StaffUserChangedV1, StaffUserChanged,
+             {"user_id": "8c7b6a5f-4e3d-4c2b-9a1f-0e9d8c7b6a5f", "first_name": "Dana", "last_name": "Reyes",
+              "email": "dana.reyes@harbor.example.test", "role": "staff", "active": True},
+             "A staff user was created, deactivated or reactivated: the user as they now are.",
+             (Consumer("messaging", "the staff directory: senders' names, assignees and their e-mail"),)),
 )

@@ -6,7 +6,7 @@ from typing import Literal, NotRequired, TypedDict
 from marshmallow import Schema
 
 from shared.contracts.catalogue import Consumer, Contract
-from shared.contracts.fields import Bool, Cents, Currency, Id, List, Nested, OneOf, Text
+from shared.contracts.fields import Bool, Cents, Currency, Id, Int, IsoDate, List, Nested, OneOf, Text
 
 CLIENT_ID = "5f0c2a51-7d0e-4a8e-9a53-2f1f0f3c9b11"
 PAYMENT_ID = "7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c4b3a"
@@ -140,6 +140,26 @@ class PaymentMethodRemoved(TypedDict):
     reason: NotRequired[Literal["reentry_required"]]
 
 
+class PaymentMethodExpiringV1(Schema):
+    payment_method_id = Id(required=True)
+    client_id = Id(required=True)
+    brand = Text(required=True, allow_none=True)
+    last4 = Text(required=True, allow_none=True)
+    exp_month = Int(required=True)
+    exp_year = Int(required=True)
+    expires_on = IsoDate(required=True)  # the last day of the expiry month: the card is good through it
+
+
+class PaymentMethodExpiring(TypedDict):
+    payment_method_id: str
+    client_id: str
+    brand: str | None
+    last4: str | None
+    exp_month: int
+    exp_year: int
+    expires_on: str
+
+
 class PaymentMethodDefaultChangedV1(Schema):
     client_id = Id(required=True)
     payment_method_id = Id(required=True, allow_none=True)  # None: no card on file any more
@@ -182,8 +202,14 @@ CONTRACTS = (
              "A card was removed (by the client, or a legacy card that must be entered again).",
              (Consumer("messaging", "security notification to the client; the practice when AutoPay's card is "
                                     "removed"),)),
+    Contract("payment_method.expiring", 1, "payments", PaymentMethodExpiringV1, PaymentMethodExpiring,
+             {**CARD, "exp_month": 12, "exp_year": 2026, "expires_on": "2026-12-31"},
+             "A saved card's expiry is near: its last good day (expires_on, the end of its expiry month) is within "
+             "CARD_EXPIRY_NOTICE_DAYS (30) days. Told once per card on file; never for an expired or removed one.",
+             (Consumer("messaging", "client notice with a link to Cards on File"),)),
     Contract("payment_method.default_changed", 1, "payments", PaymentMethodDefaultChangedV1,
              PaymentMethodDefaultChanged, {"client_id": CLIENT_ID, "payment_method_id": METHOD_ID},
              "The client's default card may have moved (None: no card on file).",
-             (Consumer("billing", "AutoPay's card, shown on My Account"),)),
+             (Consumer("billing", "AutoPay's card, shown on My Account"),
+              Consumer("messaging", "which card AutoPay charges (named in the AutoPay notices)"))),
 )

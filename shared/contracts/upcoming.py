@@ -1,33 +1,17 @@
-"""What the next services will publish (ARCHITECTURE, EVENTS.md): messaging, documents. Not published
+"""What the next service will publish (ARCHITECTURE, EVENTS.md): documents. Not published
 yet (`published=False`): the contracts their consumers are written against first. Their fields are EVENTS.md's
 minimum; a service adds to them as it is built (a new field in the schema first, as any producer)."""
 
 # No `from __future__ import annotations`: TypedDict reads NotRequired[...] at class creation (Python 3.11).
-from typing import Literal, TypedDict
+from typing import TypedDict
 
 from marshmallow import Schema
 
 from shared.contracts.catalogue import Consumer, Contract
-from shared.contracts.fields import Bool, Id, IsoDateTime, OneOf, Text
+from shared.contracts.fields import Id, IsoDateTime, Text
 
 CLIENT_ID = "5f0c2a51-7d0e-4a8e-9a53-2f1f0f3c9b11"
 NOTIFY_CLIENT = Consumer("messaging", "client notification and e-mail")
-
-
-class MessageSentV1(Schema):
-    message_id = Id(required=True)
-    thread_id = Id(required=True)
-    client_id = Id(required=True)
-    sender_role = Text(required=True, validate=OneOf(["client", "staff"]))
-    has_attachments = Bool(required=True)
-
-
-class MessageSent(TypedDict):
-    message_id: str
-    thread_id: str
-    client_id: str
-    sender_role: Literal["client", "staff"]
-    has_attachments: bool
 
 
 class DocumentSharedV1(Schema):
@@ -65,11 +49,6 @@ class FormSubmitted(FormAssigned):
 
 
 CONTRACTS = (
-    Contract("message.sent", 1, "messaging", MessageSentV1, MessageSent,
-             {"message_id": "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e", "thread_id": "3c4d5e6f-7a8b-4c9d-8e1f-2a3b4c5d6e7f",
-              "client_id": CLIENT_ID, "sender_role": "staff", "has_attachments": False},
-             "A message was sent in a thread.",
-             (Consumer("messaging", "e-mail 'you have a new message' to the recipient side"),), published=False),
     Contract("document.shared", 1, "documents", DocumentSharedV1, DocumentShared,
              {"document_id": "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a", "client_id": CLIENT_ID,
               "title": "Welcome packet", "kind": "pdf"},

@@ -1,5 +1,5 @@
-"""The stack as real processes (gateway, identity, scheduling, billing, payments with their events processes and
-workers, an SMTP sink, the sandbox processor), through the gateway."""
+"""The stack as real processes (gateway, identity, scheduling, messaging, billing, payments with their events
+processes and workers, an SMTP sink, the sandbox processor), through the gateway."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ def stack(e2e_infra, tmp_path_factory):
     mail_dir, logs, keys = base / "mail", base / "logs", base / "keys"
     for d in (mail_dir, logs, keys):
         d.mkdir()
-    ports = {name: free_port() for name in ("gateway", "identity", "smtp", "scheduling", "billing", "payments",
-                                                 "sandbox")}
+    ports = {name: free_port() for name in ("gateway", "identity", "smtp", "scheduling", "messaging", "billing",
+                                                 "payments", "sandbox")}
     identity_url = f"http://127.0.0.1:{ports['identity']}"
     gateway_url = f"http://127.0.0.1:{ports['gateway']}"
     env = {
@@ -85,6 +85,7 @@ def stack(e2e_infra, tmp_path_factory):
         "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "LOG_LEVEL": "INFO",
         "UPSTREAM_READ_TIMEOUT_MS": "15000",
         "SCHEDULING_URL": f"http://127.0.0.1:{ports['scheduling']}",
+        "MESSAGING_URL": f"http://127.0.0.1:{ports['messaging']}", "MAIL_TICK_SECONDS": "1",
         "BILLING_URL": f"http://127.0.0.1:{ports['billing']}", "PAYMENTS_URL": f"http://127.0.0.1:{ports['payments']}",
         "PROCESSOR_URL": f"http://127.0.0.1:{ports['sandbox']}", "PROCESSOR_API_KEY": "sk_test_e2e",
         "SANDBOX_API_KEY": "sk_test_e2e", "SANDBOX_DATABASE_PATH": str(base / "sandbox.sqlite3"),
@@ -109,6 +110,16 @@ def stack(e2e_infra, tmp_path_factory):
                               {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-scheduling")}, logs),
         "scheduling-events": Process("scheduling-events", python_module("services.scheduling.worker", "events"), env,
                                      logs),
+        "messaging": Process("messaging", gunicorn("services.messaging.app:create_app()", ports["messaging"]),
+                             {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-messaging")}, logs),
+        "messaging-events": Process("messaging-events", python_module("services.messaging.worker", "events"), env,
+                                    logs),
+        # the mail beat (every second here) and its worker, as make run starts them (-B)
+        "messaging-tasks": Process("messaging-tasks", [str(BIN / "celery"), "-A", "services.messaging.tasks", "worker",
+                                                       "-n", "messaging-e2e@%h", "-B", "--schedule",
+                                                       str(base / "celerybeat-messaging"), "-Q", "messaging",
+                                                       "--pool=threads", "--concurrency=1", "--loglevel=INFO"], env,
+                                   logs),
         "billing": Process("billing", gunicorn("services.billing.app:create_app()", ports["billing"]),
                            {**env, "PROMETHEUS_MULTIPROC_DIR": str(base / "prom-billing")}, logs),
         "billing-events": Process("billing-events", python_module("services.billing.worker", "events"), env, logs),
@@ -126,7 +137,7 @@ def stack(e2e_infra, tmp_path_factory):
             process.start()
         wait_http(f"{identity_url}/readyz", processes["identity"])
         # ready: their database, the broker and identity's list of sessions
-        for name in ("scheduling", "billing", "payments"):
+        for name in ("scheduling", "messaging", "billing", "payments"):
             wait_http(f"http://127.0.0.1:{ports[name]}/readyz", processes[name])
         wait_http(f"http://127.0.0.1:{ports['sandbox']}/healthz", processes["sandbox"])
         wait_http(f"{gateway_url}/readyz", processes["gateway"])

@@ -1,5 +1,5 @@
-"""GET /api/v1/portal/dashboard: composed by the gateway from identity's, scheduling's and billing's answers; a
-service that is down leaves its part null and named, never a 500."""
+"""GET /api/v1/portal/dashboard: composed by the gateway from identity's, scheduling's, billing's and messaging's
+answers; a service that is down leaves its part null and named, never a 500."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def test_the_dashboard_composes_the_clients_name_balance_and_switches(stack, htt
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/json")
     assert body["client"]["first_name"] == "Morgan" and body["balance_cents"] == 0 and body["currency"] == "USD"
     assert body["features"]["pay_now"] is False  # nothing owed
-    assert body["unread_messages"] is None and "messaging" in body["unavailable"]
+    # messaging's part: nothing from the practice yet (the red badge and the bell's count)
+    assert body["unread_messages"] == 0 and body["unread_notifications"] == 0 and "messaging" not in body["unavailable"]
+    assert body["pending_documents"] is None and "documents" in body["unavailable"]
     assert "identity" not in body["unavailable"] and "billing" not in body["unavailable"]
     # scheduling's part: nothing booked yet, and whether the practice takes requests online as identity has it
     assert body["upcoming_appointments"] == [] and "scheduling" not in body["unavailable"]
@@ -64,3 +66,18 @@ def test_scheduling_down_leaves_the_appointments_null_and_the_rest(stack, http, 
     finally:
         scheduling.start()
         wait_http(stack.env["SCHEDULING_URL"] + "/readyz", scheduling)
+
+
+def test_messaging_down_leaves_the_unread_counts_null_and_the_rest(stack, http, admin_token):
+    _, me = registered_client(stack, http, bearer(admin_token))
+    messaging = stack.processes["messaging"]
+    messaging.stop()
+    try:
+        answer = http.get(f"{stack.api}/portal/dashboard", headers=me)
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["unread_messages"] is None and body["unread_notifications"] is None
+        assert "messaging" in body["unavailable"] and body["client"]["last_name"] == "Lee"
+    finally:
+        messaging.start()
+        wait_http(stack.env["MESSAGING_URL"] + "/readyz", messaging)

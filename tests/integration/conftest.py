@@ -205,6 +205,21 @@ from tests.integration.billing_fixtures import (  # noqa: E402,F401 (fixtures fo
     fake_payments,
     signer,
 )
+from tests.integration.messaging_fixtures import (  # noqa: E402,F401 (fixtures for the messaging tests)
+    mail_sink,
+    mclient,
+    mclock,
+    mdeliver,
+    messaging_app,
+    messaging_config,
+    messaging_consumer,
+    messaging_engine,
+    messaging_service,
+    mpractice,
+    mrelay,
+    msnapshot,
+    mstaff,
+)
 from tests.integration.payments_fixtures import (  # noqa: E402,F401 (fixtures for the payments tests)
     online_payments,
     payer,

@@ -40,8 +40,8 @@ INFRASTRUCTURE = {"redis"}
 COMPOSE_ONE_SHOTS = ("migrate", "keys")
 # The static scrape job of the compose stack: its targets are the list's processes, nothing else.
 PORTAL_JOB = "portal"
-# A messaging entry as the next service will have it (shared/services.py's port plan), for the breakage tests.
-MESSAGING = Service("messaging", 8003, tasks=True)
+# A documents entry as the next service will have it (shared/services.py's port plan), for the breakage tests.
+DOCUMENTS = Service("documents", 8004, tasks=True)
 
 
 # ---------------------------------------------------------------- loading
@@ -260,6 +260,7 @@ def test_the_process_names_follow_the_list():
         "gateway": ["gateway"],
         "identity": ["identity", "identity-events", "identity-tasks"],
         "scheduling": ["scheduling", "scheduling-events", "scheduling-tasks", "scheduling-beat"],
+        "messaging": ["messaging", "messaging-events", "messaging-tasks", "messaging-beat"],
         "billing": ["billing", "billing-events", "billing-tasks", "billing-beat"],
         "payments": ["payments", "payments-events", "payments-tasks", "payments-beat"],
     }
@@ -308,19 +309,20 @@ def test_an_unlisted_service_folder_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "ROOT", _fake_services_tree(tmp_path, *listed))
     (tmp_path / "services" / "notes").mkdir()
     registry.test_every_service_folder_is_listed_and_every_listed_service_has_its_folder()
-    _fake_services_tree(tmp_path, "messaging")
-    with pytest.raises(AssertionError, match=r"folders \[.*'messaging'.*\] but shared/services.py lists"):
+    _fake_services_tree(tmp_path, "documents")
+    with pytest.raises(AssertionError, match=r"folders \[.*'documents'.*\] but shared/services.py lists"):
         registry.test_every_service_folder_is_listed_and_every_listed_service_has_its_folder()
 
 
 def test_a_service_missing_everywhere_is_reported(compose, k8s, prometheus):
-    # The next service of the port plan, listed but not deployed yet (scheduling, billing and payments now are).
-    services = SERVICES + (MESSAGING,)
-    assert missing_compose_services(services, compose) == ["messaging", "messaging-events", "messaging-tasks"]
-    assert missing_deployments(services, k8s[1]) == ["messaging", "messaging-events", "messaging-tasks"]
+    # The next service of the port plan, listed but not deployed yet (scheduling, messaging, billing and payments
+    # now are).
+    services = SERVICES + (DOCUMENTS,)
+    assert missing_compose_services(services, compose) == ["documents", "documents-events", "documents-tasks"]
+    assert missing_deployments(services, k8s[1]) == ["documents", "documents-events", "documents-tasks"]
     assert missing_scrape_targets(services, prometheus) == [
-        "messaging: no scrape target messaging:9303 in prometheus.yml",
-        "messaging: no scrape target messaging-events:9103 in prometheus.yml",
+        "documents: no scrape target documents:9304 in prometheus.yml",
+        "documents: no scrape target documents-events:9104 in prometheus.yml",
     ]
     on_the_web_port = copy.deepcopy(prometheus)
     on_the_web_port["scrape_configs"][0]["static_configs"].append({"targets": ["payments:8006"]})
@@ -472,7 +474,7 @@ AWAITING_INTERNAL_KEY: set[str] = set(INFRASTRUCTURE)
 SECRET_ENV_NAMES = {"INTERNAL_API_KEY", "PROCESSOR_API_KEY", "SANDBOX_API_KEY", "IDENTITY_SECRET_KEY", "WEB_SECRET_KEY",
                     "POSTGRES_PASSWORD", "PORTAL_DB_PASSWORD", "RABBITMQ_DEFAULT_PASS", "PORTAL_ADMIN_PASSWORD"}
 SECRET_URL_NAMES = {"AMQP_URL", "CELERY_BROKER_URL", "IDENTITY_DATABASE_URL", "SCHEDULING_DATABASE_URL",
-                    "BILLING_DATABASE_URL", "PAYMENTS_DATABASE_URL"}
+                    "MESSAGING_DATABASE_URL", "BILLING_DATABASE_URL", "PAYMENTS_DATABASE_URL"}
 
 
 def _selects(selector: dict | None, labels: dict) -> bool:
@@ -563,7 +565,7 @@ def test_identitys_internal_routes_are_for_the_namespace_only(k8s):
 
 # Who may call a service's web port, for the services only the gateway calls (the API: their /internal routes, if
 # any, are for no other service yet), and the infrastructure every process of theirs reaches outside the namespace.
-GATEWAY_ONLY = ("scheduling", "billing")
+GATEWAY_ONLY = ("scheduling", "messaging", "billing")
 INFRASTRUCTURE_PORTS = {"PostgreSQL": 5432, "RabbitMQ": 5672}
 
 

@@ -9,8 +9,9 @@ The nightly run: charge the default card for the full balance of each enrolled c
 balance comes from an invoice issued since AutoPay last succeeded for them.
 
 The idempotency key is derived from the run (the practice's calendar date) and the client, so running
-the same night again never charges twice; three failed nights in a row switch AutoPay off for that
-client and tell the practice (autopay.disabled).
+the same night again never charges twice; a failed night tells the client when AutoPay tries again (the next
+night's run, autopay.charge_failed); three failed nights in a row switch AutoPay off for that client and tell the
+practice (autopay.disabled; charge_failed then says no next attempt).
 
 The practice's AutoPay switch is asked of identity before the run and again before each charge: switched off,
 the charges not made yet are not made; identity not answering, the run stops unfinished and the beat's next
@@ -20,7 +21,8 @@ tick runs the night again (the keys make that safe). Billing's projection of the
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import math
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
@@ -55,13 +57,48 @@ class Enrolment:
             return {"client_id": client_id, "autopay_enabled": enabled}
 
 
+def run_at(day: date, timezone: str, hour: int, minute: int) -> datetime:
+    """The UTC instant the night's run of the practice's calendar day `day` is due: the first moment the practice's
+    clock reads hour:minute or later (due_now's test). In the autumn's repeated hour, its first occurrence; in the
+    spring's skipped hour, the jump itself (the first instant the clock reads past it)."""
+    zone = ZoneInfo(timezone)
+    local = datetime.combine(day, time(hour, minute), tzinfo=zone)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return instant
+    # A wall time the clocks skip: read with the offset after the jump (fold=1) it is an instant before the
+    # jump, with the offset before (fold=0) one after it; transitions are on whole seconds.
+    lo, hi = math.floor(local.replace(fold=1).astimezone(UTC).timestamp()), math.floor(instant.timestamp())
+    offset_before = datetime.fromtimestamp(lo, UTC).astimezone(zone).utcoffset()
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, UTC).astimezone(zone).utcoffset() == offset_before:
+            lo = mid
+        else:
+            hi = mid
+    return datetime.fromtimestamp(hi, UTC)
+
+
+def next_run_at(after: datetime, timezone: str, hour: int, minute: int) -> datetime:
+    """The first nightly run time (run_at) later than `after`: tonight's if the practice's clock has not reached
+    hour:minute yet, else tomorrow's."""
+    day = after.astimezone(ZoneInfo(timezone)).date()
+    at = run_at(day, timezone, hour, minute)
+    return at if at > after else run_at(day + timedelta(days=1), timezone, hour, minute)
+
+
 class AutopayRunner:
     def __init__(self, *, sessions: sessionmaker[Session], payments: PaymentsClient, max_failures: int = 3,
-                 settings: SettingsSource | None = None):
+                 settings: SettingsSource | None = None, hour: int | None = None, minute: int | None = None):
         self.sessions = sessions
         self.payments = payments
         self.max_failures = max_failures
         self.settings = settings or _identity_settings()
+        # The nightly run's practice-local time (the beat's AUTOPAY_HOUR:AUTOPAY_MINUTE): a failed night's
+        # notice says when the next run tries again. Not given, the environment's (BillingConfig's).
+        if hour is None or minute is None:
+            hour, minute = _nightly_time()
+        self.hour, self.minute = hour, minute
 
     def _autopay_on(self) -> bool | None:
         """Identity's answer now (None: it cannot say, so nothing is charged)."""
@@ -96,6 +133,9 @@ class AutopayRunner:
                 run.summary = {"skipped": "AutoPay is off for the practice"}
                 return _view(run)
             currency = practice.currency
+            # the next night's run: the practice's next calendar day after this run's, at the nightly time
+            next_night = run_at(date.fromisoformat(key) + timedelta(days=1), practice.timezone, self.hour,
+                                self.minute)
             newer_invoice = exists().where(Invoice.client_id == Account.client_id,
                                            Invoice.issued_at > Account.autopay_since)
             candidates = list(session.scalars(select(Account.client_id).where(Account.autopay_enabled.is_(True),
@@ -123,7 +163,7 @@ class AutopayRunner:
                 else:
                     summary["skipped"] += left
                 break
-            outcome = self._charge_one(client_id, key, currency, now)
+            outcome = self._charge_one(client_id, key, currency, now, next_night)
             summary[outcome] = summary.get(outcome, 0) + 1
         with unit_of_work(self.sessions) as session:
             run = session.get(AutopayRun, run_id)
@@ -132,7 +172,7 @@ class AutopayRunner:
             log.info("autopay run finished", extra={"fields": {"run_key": key, **summary}})
             return _view(run)
 
-    def _charge_one(self, client_id: str, key: str, currency: str, now: datetime) -> str:
+    def _charge_one(self, client_id: str, key: str, currency: str, now: datetime, next_night: datetime) -> str:
         idempotency_key = f"autopay:{key}:{client_id}"
         with unit_of_work(self.sessions) as session:
             account = ledger.lock_account(session, client_id)
@@ -172,7 +212,12 @@ class AutopayRunner:
                 account.autopay_since = now
                 return "charged" if attempt.status == "succeeded" else "processing"
             account.autopay_failures += 1
-            if account.autopay_failures >= self.max_failures:
+            disabled = account.autopay_failures >= self.max_failures
+            ledger.publish(session, "autopay.charge_failed", {
+                "client_id": client_id, "payment_id": attempt.payment_id, "failures": account.autopay_failures,
+                "failure_code": attempt.failure_code,
+                "next_attempt_at": None if disabled else next_night.isoformat()})
+            if disabled:
                 account.autopay_enabled = False
                 ledger.publish(session, "autopay.disabled", {
                     "client_id": client_id, "failures": account.autopay_failures,
@@ -187,6 +232,13 @@ def _identity_settings() -> PracticeSettings:
 
     config = BillingConfig()
     return PracticeSettings(config.identity_url, config.internal_api_key, timeout=config.identity_timeout)
+
+
+def _nightly_time() -> tuple[int, int]:
+    from services.billing.config import BillingConfig
+
+    config = BillingConfig()
+    return config.autopay_hour, config.autopay_minute
 
 
 def _view(run: AutopayRun) -> dict:

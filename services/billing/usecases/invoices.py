@@ -23,7 +23,17 @@ from services.billing.domain.invoices import (
     priced_lines,
 )
 from services.billing.domain.numbers import document_title
-from services.billing.models import Account, Allocation, BillableSession, Invoice, InvoiceLine, LedgerEntry, ServiceCode
+from services.billing.models import (
+    Account,
+    Allocation,
+    BillableSession,
+    Invoice,
+    InvoiceLine,
+    LedgerEntry,
+    Practice,
+    ServiceCode,
+)
+from services.billing.usecases.autopay import next_run_at
 from services.billing.usecases.base import Context
 from shared.auth import Principal
 from shared.db import new_id, unit_of_work, utcnow
@@ -67,20 +77,33 @@ class Invoices:
             session.flush()
             if appointment_id:
                 billable.invoice_id = invoice.id
-            ledger.append(session, account.client_id, kind="charge", amount_cents=total,
-                          currency=ledger.practice_currency(session), invoice_id=invoice.id,
-                          description=document_title("invoice", invoice.number), occurred_at=now,
-                          created_by=staff.user_id)
+            posted = ledger.append(session, account.client_id, kind="charge", amount_cents=total,
+                                   currency=ledger.practice_currency(session), invoice_id=invoice.id,
+                                   description=document_title("invoice", invoice.number), occurred_at=now,
+                                   created_by=staff.user_id)
             ledger.apply_credit_to(session, account.client_id, invoice)
             ledger.publish(session, "invoice.generated", {
                 "invoice_id": invoice.id, "client_id": account.client_id, "number": invoice.number,
                 "total_cents": total, "currency": invoice.currency, "due_date": invoice.due_date.isoformat(),
-                "appointment_id": appointment_id, "issued_at": now.isoformat()})
+                "appointment_id": appointment_id, "issued_at": now.isoformat(),
+                "autopay": self._autopay_charge(account, practice, now, posted.balance_after_cents)})
             ledger.settle_paid_flags(session, account.client_id, {invoice.id})
             ledger.balance_changed(session, account.client_id)
             session.flush()
             session.expire(invoice, ["lines"])
             return self.invoice_views(session, [invoice])[0]
+
+    def _autopay_charge(self, account: Account, practice: Practice, issued_at: datetime, balance_cents: int
+                        ) -> dict | None:
+        """invoice.generated's `autopay`: the client on AutoPay (and the practice's AutoPay on, as billing knows it)
+        at issue, the next nightly run charges the balance after this invoice (the run charges every enrolled
+        client whose balance comes from an invoice issued since their AutoPay period began, as this one is).
+        None when not, or when credit left nothing to charge."""
+        if not (account.autopay_enabled and practice.autopay_enabled) or balance_cents <= 0:
+            return None
+        config = self.ctx.config
+        charge_at = next_run_at(issued_at, practice.timezone, config.autopay_hour, config.autopay_minute)
+        return {"charge_at": charge_at.isoformat(), "amount_cents": balance_cents, "currency": practice.currency}
 
     def invoice_views(self, session: Session, invoices: list[Invoice]) -> list[dict]:
         """Each invoice as it is shown (the API's answer, a PDF's figures): what payments net of refunds and what

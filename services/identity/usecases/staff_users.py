@@ -33,7 +33,14 @@ class StaffUsers(UseCase):
                         first_name=data["first_name"], last_name=data["last_name"])
             session.add(user)
             session.flush()
+            self._announce(session, user)
             return user
+
+    def _announce(self, session, user: User) -> None:
+        """staff_user.changed: the user as they now are (messaging's staff directory: names, e-mail)."""
+        self._publish(session, "staff_user.changed", {
+            "user_id": user.id, "first_name": user.first_name, "last_name": user.last_name, "email": user.email,
+            "role": user.role, "active": user.is_active})
 
     def list_staff_users(self) -> list[User]:
         with unit_of_work(self.sessions) as session:
@@ -54,8 +61,11 @@ class StaffUsers(UseCase):
             self.practice.settings_row(session)
             if session.scalars(select(User.id).where(User.email == email)).first():
                 return False
-            session.add(User(email=email, password_hash=passwords.hash_password(password), role="admin",
-                             first_name="Practice", last_name="Administrator"))
+            admin = User(email=email, password_hash=passwords.hash_password(password), role="admin",
+                         first_name="Practice", last_name="Administrator", is_active=True)
+            session.add(admin)
+            session.flush()
+            self._announce(session, admin)
             return True
 
     def set_staff_active(self, user_id: str, active: bool, admin: Principal) -> User:
@@ -69,6 +79,7 @@ class StaffUsers(UseCase):
             if not active:
                 end_all_sessions(session, user.id)
             session.flush()
+            self._announce(session, user)
             return user
 
     # --- two-factor: each change asks for the password again (SignIn.reauthenticate) ---------

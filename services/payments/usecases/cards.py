@@ -1,14 +1,16 @@
 """Cards on file: saving one (by processor token, attached to the client's customer at the processor), the
-default card, removing one, a new card entered for a payment, and the conversion of cards saved before migration
-0003 (a reusable token, no payment method at the processor yet)."""
+default card, removing one, a new card entered for a payment, the conversion of cards saved before migration
+0003 (a reusable token, no payment method at the processor yet), and the notice of a card's coming expiry."""
 
 from __future__ import annotations
 
+import calendar
 import logging
 from contextlib import contextmanager
+from datetime import date, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from services.payments.domain.cards import check_not_expired, conversion_refusal
@@ -33,6 +35,22 @@ log = logging.getLogger(__name__)
 # A card saved the old way (a reusable token) and not converted yet.
 LEGACY = (PaymentMethod.removed_at.is_(None), PaymentMethod.processor_payment_method_id.is_(None),
           PaymentMethod.processor_token.is_not(None))
+
+
+def expires_on(exp_month: int, exp_year: int) -> date:
+    """A card's last good day: the last day of its expiry month (domain.cards.card_expired's reading)."""
+    return date(exp_year, exp_month, calendar.monthrange(exp_year, exp_month)[1])
+
+
+def expiry_months(today: date, days: int) -> list[tuple[int, int]]:
+    """The (year, month) of every expiry whose last good day is from `today` through `days` later: this month's
+    (its last day is still to come, or today), and the next one's once its last day is that near."""
+    horizon, months = today + timedelta(days=days), []
+    year, month = today.year, today.month
+    while expires_on(month, year) <= horizon:
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
 
 
 class NewCard(NamedTuple):
@@ -227,6 +245,38 @@ class Cards:
                 method_id = self._save(session, client_id, saved, make_default).id
             session.execute(update(Payment).where(Payment.id == payment_id).values(payment_method_id=method_id))
         return saved
+
+    # --- a card's coming expiry ---------------------------------------------------------------
+
+    def announce_expiring_cards(self, today: date | None = None, *, batch: int = 500) -> dict:
+        """payment_method.expiring for each card on file whose last good day is within the configured days from
+        `today` (UTC, as the charge's check_not_expired reads it), once per card ever: the mark and the event are
+        one transaction. The rows are claimed FOR UPDATE SKIP LOCKED, so two ticks at once (two beats, a slow
+        tick overlapping the next) never tell one card twice; a card skipped because another transaction holds
+        it (a removal, a conversion) is looked at again at the next tick. An expired card (its month is over) or
+        a removed one is told nothing. The beat's payments.card_expiry_notices runs it."""
+        today = today or utcnow().date()
+        months = expiry_months(today, self.ctx.config.card_expiry_notice_days)
+        told = 0
+        while months:
+            with unit_of_work(self.ctx.sessions) as session:
+                cards = list(session.scalars(select(PaymentMethod).where(
+                    PaymentMethod.removed_at.is_(None), PaymentMethod.expiry_notice_sent_at.is_(None),
+                    tuple_(PaymentMethod.exp_year, PaymentMethod.exp_month).in_(months))
+                    .order_by(PaymentMethod.id).limit(batch).with_for_update(skip_locked=True)))
+                now = utcnow()
+                for card in cards:
+                    card.expiry_notice_sent_at = now
+                    publish(session, "payment_method.expiring", {
+                        "payment_method_id": card.id, "client_id": card.client_id, "brand": card.brand,
+                        "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year,
+                        "expires_on": expires_on(card.exp_month, card.exp_year).isoformat()})
+            told += len(cards)
+            if len(cards) < batch:
+                break
+        if told:
+            log.info("cards near their expiry told", extra={"fields": {"cards": told}})
+        return {"told": told}
 
     # --- cards saved before migration 0003 -----------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Messaging's rules: pure Python, no Flask, no database session."""

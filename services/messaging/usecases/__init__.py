@@ -1,0 +1,1 @@
+"""Messaging's use cases: one module each (threads, notifications, mails, projections, practice)."""

@@ -1,0 +1,104 @@
+"""The bell: an event in, its notices out (domain/notices.py says which, for whom, in which words), each one row
+per event and audience whatever is redelivered, and the mail its table says goes with it; then the lists, the
+unread counts and marking read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from services.messaging.domain import notices as table
+from services.messaging.domain.errors import NotificationNotFound
+from services.messaging.models import Client, Notification
+from services.messaging.usecases import mails, projections
+from services.messaging.usecases.base import Context, client_name, in_transaction, practice
+from shared.db import new_id, utcnow
+from shared.events import Event
+from shared.pagination import paginate
+
+CLIENT, PRACTICE = table.CLIENT, table.PRACTICE
+
+
+def facts_for(session: Session, event_type: str, payload: dict) -> table.Facts:
+    """What the event's notices name, read before the event changes messaging's copies (a removed card is still
+    the card AutoPay charged)."""
+    row = practice(session)
+    client = session.get(Client, payload["client_id"]) if payload.get("client_id") else None
+    default = projections.default_card(session, client)
+    autopay_card = None
+    if default is not None and (event_type == "invoice.generated" or (client and client.autopay_enabled)
+                                or (event_type == "autopay.changed" and payload.get("enabled"))):
+        autopay_card = table.Card(default.brand, default.last4)
+    removed_autopay_card = (event_type == "payment_method.removed" and client is not None
+                            and client.autopay_enabled
+                            and client.default_payment_method_id == payload.get("payment_method_id"))
+    return table.Facts(practice_name=row.practice_name, timezone=row.timezone, client_name=client_name(client),
+                       autopay_card=autopay_card, autopay_card_removed=removed_autopay_card)
+
+
+def notify(session: Session, event: Event, *, now: datetime | None = None) -> int:
+    """The event's notices and their mails, in the consumer's transaction; answers how many notices were new.
+    A notice is dated when its event happened; its mail is due `now` (the consumer's clock)."""
+    payload = event.payload
+    found = table.notices_for(event.type, payload, facts_for(session, event.type, payload))
+    made = 0
+    now = now or utcnow()
+    happened = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
+    for notice in found:
+        inserted = session.execute(insert(Notification).values(
+            id=new_id(), audience=notice.audience, client_id=payload.get("client_id"), type=event.type,
+            title=notice.title, body=notice.body, link=notice.link, source_event_id=event.id, created_at=happened,
+        ).on_conflict_do_nothing(index_elements=["source_event_id", "audience"]).returning(Notification.id))
+        if inserted.first() is None:
+            continue  # this event's notice is already there: a redelivery changes nothing
+        made += 1
+        subject = table.email_subject(event.type, notice.audience)
+        if subject:
+            mails.notice_mail(session, now, event_id=event.id, notice=notice, subject=subject,
+                              client_id=payload.get("client_id"))
+    return made
+
+
+class Notifications:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def list(self, *, audience: str, client_id: str | None, unread: bool | None = None, limit: int = 50,
+             cursor: str | None = None) -> tuple[list[Notification], str | None]:
+        with in_transaction(self.ctx) as session:
+            stmt = self._mine(select(Notification), audience, client_id)
+            if unread is not None:
+                stmt = stmt.where(Notification.read_at.is_(None) if unread else Notification.read_at.is_not(None))
+            return paginate(session, stmt, [Notification.created_at, Notification.id], [datetime, str], limit=limit,
+                            cursor=cursor, descending=True)
+
+    def unread_count(self, *, audience: str, client_id: str | None) -> int:
+        with in_transaction(self.ctx) as session:
+            stmt = self._mine(select(func.count()).select_from(Notification), audience, client_id)
+            return session.scalar(stmt.where(Notification.read_at.is_(None)))
+
+    def mark_read(self, notification_id: str, *, audience: str, client_id: str | None) -> None:
+        with in_transaction(self.ctx) as session:
+            stmt = self._mine(select(Notification).where(Notification.id == notification_id), audience, client_id)
+            row = session.scalars(stmt.with_for_update()).first()
+            if row is None:
+                raise NotificationNotFound("Notification not found.")
+            if row.read_at is None:
+                row.read_at = self.ctx.clock()
+
+    def mark_all_read(self, *, audience: str, client_id: str | None) -> int:
+        with in_transaction(self.ctx) as session:
+            stmt = update(Notification).where(Notification.audience == audience, Notification.read_at.is_(None))
+            if audience == CLIENT:
+                stmt = stmt.where(Notification.client_id == client_id)
+            return session.execute(stmt.values(read_at=self.ctx.clock())).rowcount
+
+    @staticmethod
+    def _mine(stmt, audience: str, client_id: str | None):
+        stmt = stmt.where(Notification.audience == audience)
+        if audience == CLIENT:
+            stmt = stmt.where(Notification.client_id == client_id)  # a client's own, never another's
+        return stmt
