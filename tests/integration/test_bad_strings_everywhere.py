@@ -181,6 +181,16 @@ def test_payments_refuses_bad_strings_in_every_field(payments_app, payments_engi
     before.assert_unchanged()
 
 
+@pytest.mark.parametrize("bad", BAD)
+def test_messaging_refuses_bad_strings_in_every_field(messaging_app, messaging_engine, mstaff, mclient, bad):
+    me, member = mclient(), mstaff()
+    before = every_table(messaging_engine)
+
+    all_cases, problems = sweep(messaging_app, credentials_for(messaging_app, member.api.token, me.api.token), bad)
+    assert_swept(all_cases, problems, at_least=10)
+    before.assert_unchanged()
+
+
 def sqlite_counts(path) -> dict[str, int]:
     with sqlite3.connect(path) as db:
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]

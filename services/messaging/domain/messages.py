@@ -102,8 +102,13 @@ def sniff(filename: str, head: bytes) -> FileType:
     return FileType(extension, content_type)
 
 
+_CONTROL = bytes(c for c in range(32) if c not in (9, 10, 12, 13)) + b"\x7f"
+
+
 def _looks_like_text(head: bytes) -> bool:
-    if b"\x00" in head:
+    """UTF-8 with no control characters but tab, line breaks and form feed: what a binary (a renamed executable
+    too short for its signature, say) never is."""
+    if any(c in _CONTROL for c in head):
         return False
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a character cut at the end is fine
