@@ -286,7 +286,7 @@ class Upstream:
                 if type(item) is h11.EndOfMessage:
                     done = True
                     return
-                yield item.data
+                yield bytes(item.data)  # h11 hands out slices of its buffer: WSGI servers take bytes only
         finally:
             if done:
                 self._finish(conn)
