@@ -14,7 +14,14 @@ import uuid
 from urllib.parse import quote
 
 from gateway.routes import PREFIX_ROLES, RouteTable, prefix_of
-from gateway.upstream import Upstream, UpstreamBroken, UpstreamTimeout, UpstreamUnavailable
+from gateway.upstream import (
+    BodyIncomplete,
+    BodyStream,
+    Upstream,
+    UpstreamBroken,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from shared import metrics
 from shared.auth import TokenVerifier, check_role
 from shared.errors import PROBLEM_BASE, ProblemError
@@ -31,6 +38,9 @@ _DROP_REQUEST = {"HTTP_CONNECTION", "HTTP_PROXY_CONNECTION", "HTTP_KEEP_ALIVE", 
                  "HTTP_CONTENT_LENGTH", "HTTP_HOST", "HTTP_X_REQUEST_ID",
                  "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST"}
 _SMALL_BODY = 256 * 1024
+# A request body above this goes on to the service as it arrives (gateway.upstream.BodyStream): the gateway holds
+# a piece of an upload at a time, not five 10 MB attachments per thread.
+_STREAM_REQUEST_ABOVE = 1024 * 1024
 _DROP_RESPONSE = {"connection", "proxy-connection", "keep-alive", "proxy-authenticate", "te", "trailer",
                   "transfer-encoding", "upgrade", "server", "date"}
 
@@ -161,10 +171,13 @@ class Proxy:
             if size > max_body:
                 return _problem(start_response, 413, "Content too large",
                                 f"The body may be at most {max_body} bytes.", request_id, "payload-too-large")
-            body = environ["wsgi.input"].read(size) if size else b""
-            if len(body) < size:  # the client stopped sending: what came is not the request it announced
-                return _problem(start_response, 400, "Bad request", "The body ended before its Content-Length.",
-                                request_id, "bad-request")
+            if size > _STREAM_REQUEST_ABOVE:  # an upload: on to the service as it arrives, never held whole here
+                body = BodyStream(environ["wsgi.input"], size)
+            else:
+                body = environ["wsgi.input"].read(size) if size else b""
+                if len(body) < size:  # the client stopped sending: what came is not the request it announced
+                    return _problem(start_response, 400, "Bad request", "The body ended before its Content-Length.",
+                                    request_id, "bad-request")
         elif coding is not None:  # chunked: bounded like a sized body, by reading one byte past the limit
             body = environ["wsgi.input"].read(max_body + 1)
             if len(body) > max_body:
@@ -178,6 +191,9 @@ class Proxy:
         url = f"{wire_path}?{query}" if query else wire_path
         try:
             response = self.pools[upstream].request(environ["REQUEST_METHOD"], url, list(headers.items()), body)
+        except BodyIncomplete:
+            return _problem(start_response, 400, "Bad request", "The body ended before its Content-Length.",
+                            request_id, "bad-request")
         except UpstreamUnavailable as exc:
             metrics.UPSTREAM_ERRORS.labels(upstream, "unavailable").inc()
             log.warning("upstream unavailable", extra={"fields": {"upstream": upstream, "error": str(exc)}})

@@ -62,6 +62,21 @@ class UpstreamBroken(Exception):
     """The answer was not HTTP, broke off, or the connection closed while the request was sent (502)."""
 
 
+class BodyIncomplete(Exception):
+    """The client's body ended (or its connection failed) before its Content-Length: the request is not whole (400).
+    The connection to the service is closed, never pooled, so the service never takes half a request as one."""
+
+
+@dataclass(frozen=True)
+class BodyStream:
+    """A request body read from the client as it is sent on, `length` bytes of `reader` (a WSGI input): a large
+    upload passes through the gateway a piece at a time instead of being held whole."""
+
+    reader: object  # .read(n) -> bytes
+    length: int
+    piece: int = 256 * 1024
+
+
 class _Stale(Exception):
     """A reused connection closed before any byte of an answer."""
 
@@ -149,12 +164,13 @@ class Upstream:
         conn.close()
 
     # --- one exchange ------------------------------------------------------------------------
-    def request(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None) -> Response:
+    def request(self, method: str, target: str, headers: list[tuple[str, str]],
+                body: bytes | BodyStream | None) -> Response:
         # Values as the bytes the client sent: WSGI hands them on as latin-1 text (PEP 3333), and a field value may
         # hold obs-text (0x80-0xFF, RFC 9110 5.5), which h11 would encode as ASCII and fail on.
         head = [("Host", self.host_header), *((name, value.encode("latin-1")) for name, value in headers)]
         if body is not None:
-            head.append(("Content-Length", str(len(body))))
+            head.append(("Content-Length", str(body.length if isinstance(body, BodyStream) else len(body))))
         for attempt in (1, 2):
             conn = self._checkout()
             try:
@@ -176,14 +192,19 @@ class Upstream:
         raise UpstreamBroken("no answer")
 
     def _exchange(self, conn: _Conn, method: str, target: str, head: list[tuple[str, str]],
-                  body: bytes | None) -> Response:
+                  body: bytes | BodyStream | None) -> Response:
         http = conn.http
         data = [http.send(h11.Request(method=method, target=target, headers=head))]
-        if body:
+        streamed = isinstance(body, BodyStream)
+        if body and not streamed:
             data += http.send_with_data_passthrough(h11.Data(data=body))
-        data.append(http.send(h11.EndOfMessage()))
+        if not streamed:
+            data.append(http.send(h11.EndOfMessage()))
         try:
-            if body and len(body) >= _JOIN_BELOW:
+            if streamed:
+                conn.sock.sendall(b"".join(data))
+                self._send_stream(conn, body)
+            elif body and len(body) >= _JOIN_BELOW:
                 for part in data:
                     conn.sock.sendall(part)
             else:
@@ -203,6 +224,23 @@ class Upstream:
             return self._read_body(conn, method, event)
         event = self._next_answer(conn, got_bytes=False)
         return self._read_body(conn, method, event)
+
+    @staticmethod
+    def _send_stream(conn: _Conn, body: BodyStream) -> None:
+        """The client's body, piece by piece as it arrives, then the end of the request."""
+        http, left = conn.http, body.length
+        while left:
+            try:
+                piece = body.reader.read(min(body.piece, left))
+            except Exception as exc:  # the client's connection, not the service's
+                conn.reusable = False
+                raise BodyIncomplete(type(exc).__name__) from exc
+            if not piece:
+                conn.reusable = False
+                raise BodyIncomplete("the body ended before its Content-Length")
+            left -= len(piece)
+            conn.sock.sendall(http.send(h11.Data(data=piece)))
+        conn.sock.sendall(http.send(h11.EndOfMessage()))
 
     def _next_answer(self, conn: _Conn, *, got_bytes: bool) -> h11.Response:
         """The final answer's head; interim 1xx answers (100 Continue, 103 Early Hints) are skipped."""

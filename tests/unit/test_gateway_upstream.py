@@ -178,3 +178,36 @@ def test_no_body_for_head_and_204():
     assert client.request("DELETE", "/y", [], None).status == 204
     assert server.connections == 1
     server.close()
+
+
+def test_a_streamed_body_reaches_the_service_whole_in_pieces():
+    import io
+
+    from gateway.upstream import BodyStream
+
+    body = bytes(range(256)) * 5000  # 1.28 MB
+    server = RawServer(lambda n: ok())
+    client = upstream(server)
+    reader = io.BytesIO(body)
+    reads = []
+    original = reader.read
+    reader.read = lambda n: (reads.append(n), original(n))[1]
+    assert client.request("POST", "/upload", [], BodyStream(reader, len(body), piece=65536)).status == 200
+    assert server.requests[0].endswith(body) and b"Content-Length: 1280000" in server.requests[0]
+    assert max(reads) == 65536 and len(reads) == 20  # a piece at a time, never the whole
+    server.close()
+
+
+def test_a_streamed_body_that_ends_early_is_not_sent_as_a_request():
+    import io
+
+    from gateway.upstream import BodyIncomplete, BodyStream
+
+    server = RawServer(lambda n: ok())
+    client = upstream(server)
+    with pytest.raises(BodyIncomplete):
+        client.request("POST", "/upload", [], BodyStream(io.BytesIO(b"x" * 1000), 5000))
+    assert client._idle == []  # that connection is closed, never pooled
+    assert client.request("GET", "/next", [], None).status == 200
+    assert server.connections == 2
+    server.close()
