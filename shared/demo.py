@@ -1,6 +1,7 @@
-"""`python -m shared.demo`: on a new development stack, a demo client with an unpaid invoice and a practice schedule
-to book from (a site, a clinician, three appointment types, weekday hours, self-scheduling on), made through the
-public API like any outside client would, then the client's sign-in printed beside the admin's.
+"""`python -m shared.demo`: on a new development stack, a demo client with an unpaid invoice, a practice schedule
+to book from (a site, a clinician, three appointment types, weekday hours, self-scheduling on) and a welcome message
+from the practice, made through the public API like any outside client would, then the client's sign-in printed
+beside the admin's.
 
 `make run` starts it in the background; it waits for the gateway to be ready, does nothing when the demo client
 exists already (a second `make run` changes nothing), and refuses to run with PORTAL_ENV=production. The demo
@@ -88,7 +89,31 @@ def create_demo(base: str, admin_email: str, admin_password: str, client_passwor
         _ok(http.post(f"{api}/staff/invoices", json={"client_id": client["id"], "lines": [
             {"service_code": SERVICE_CODE["code"], "units": 1}]}, timeout=10), "invoice")
         made = True
-    return create_schedule(http, api) or made
+    made = create_schedule(http, api) or made
+    return create_welcome(http, api, client["id"]) or made
+
+
+WELCOME = {"subject": "Welcome to your client portal",
+           "body": "Hello Dana,\n\nThis is where you can message us securely, see your appointments and pay your "
+                   "invoices. Reply here any time.\n\nThe front desk"}
+
+
+def create_welcome(http: requests.Session, api: str, client_id: str, wait: float = 30.0) -> bool:
+    """A first thread from the practice (the Messages badge and the bell have something to show). Messaging learns
+    of the client from client.created a moment after it is made: until then it answers 422 for the client_id."""
+    found = _ok(http.get(f"{api}/staff/messages/threads", params={"client_id": client_id}, timeout=10), "threads")
+    if found.get("items"):
+        return False
+    if not _ok(http.get(f"{api}/staff/settings", timeout=10), "practice settings").get("email"):
+        _ok(http.patch(f"{api}/staff/settings", json={"email": "frontdesk@practice.local"}, timeout=10),
+            "practice e-mail")
+    deadline = time.monotonic() + wait
+    while True:
+        answer = http.post(f"{api}/staff/messages/threads", json={"client_id": client_id, **WELCOME}, timeout=10)
+        if answer.status_code != 422 or time.monotonic() > deadline:
+            _ok(answer, "welcome message")
+            return True
+        time.sleep(0.5)
 
 
 def create_schedule(http: requests.Session, api: str) -> bool:
