@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import tempfile
 import time
 import uuid
 from urllib.parse import quote
@@ -31,16 +32,38 @@ log = logging.getLogger(__name__)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Hop-by-hop headers (RFC 9110 7.6.1), Expect (our server already answered the client's 100-continue and we
-# send the whole body at once: forwarded, the service's own interim 100 is all it would buy), the framing
-# (the upstream client sets its own length) and the headers the gateway sets itself.
+# send the whole body, read or spooled, at once: forwarded, the service's own interim 100 is all it would buy),
+# the framing (the upstream client sets its own length) and the headers the gateway sets itself.
 _DROP_REQUEST = {"HTTP_CONNECTION", "HTTP_PROXY_CONNECTION", "HTTP_KEEP_ALIVE", "HTTP_PROXY_AUTHORIZATION",
                  "HTTP_TE", "HTTP_TRAILER", "HTTP_TRANSFER_ENCODING", "HTTP_UPGRADE", "HTTP_EXPECT",
                  "HTTP_CONTENT_LENGTH", "HTTP_HOST", "HTTP_X_REQUEST_ID",
                  "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST"}
 _SMALL_BODY = 256 * 1024
-# A request body above this goes on to the service as it arrives (gateway.upstream.BodyStream): the gateway holds
-# a piece of an upload at a time, not five 10 MB attachments per thread.
-_STREAM_REQUEST_ABOVE = 1024 * 1024
+# A request body above this (an upload: five 10 MB attachments) is spooled to a temporary file as it arrives, past
+# its first MiB in memory, then sent on from there with its length: the gateway never holds one whole, and the
+# service's thread never waits on a slow client (it gets the body at the network's speed, like nginx's buffering).
+_SPOOL_ABOVE = 1024 * 1024
+_SPOOL_PIECE = 256 * 1024
+
+
+def _spooled(reader, limit: int, *, exact: bool = True) -> BodyStream | None:
+    """Up to `limit` bytes of `reader` in a spooled temporary file, as a BodyStream of what came. `exact`: a body
+    of a Content-Length, which must be `limit` bytes (None when it ended early); else a chunked body, whose
+    length is what came (one byte past the caller's limit says it was too long)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_ABOVE)  # noqa: SIM115 (closed after the request)
+    left = limit
+    while left:
+        piece = reader.read(min(_SPOOL_PIECE, left))
+        if not piece:
+            break
+        spool.write(piece)
+        left -= len(piece)
+    if exact and left:
+        spool.close()
+        return None
+    length = spool.tell()
+    spool.seek(0)
+    return BodyStream(spool, length)
 _DROP_RESPONSE = {"connection", "proxy-connection", "keep-alive", "proxy-authenticate", "te", "trailer",
                   "transfer-encoding", "upgrade", "server", "date"}
 
@@ -171,18 +194,24 @@ class Proxy:
             if size > max_body:
                 return _problem(start_response, 413, "Content too large",
                                 f"The body may be at most {max_body} bytes.", request_id, "payload-too-large")
-            if size > _STREAM_REQUEST_ABOVE:  # an upload: on to the service as it arrives, never held whole here
-                body = BodyStream(environ["wsgi.input"], size)
+            if size > _SPOOL_ABOVE:
+                body = _spooled(environ["wsgi.input"], size)
             else:
                 body = environ["wsgi.input"].read(size) if size else b""
-                if len(body) < size:  # the client stopped sending: what came is not the request it announced
-                    return _problem(start_response, 400, "Bad request", "The body ended before its Content-Length.",
-                                    request_id, "bad-request")
+            if body is None or (not isinstance(body, BodyStream) and len(body) < size):
+                # the client stopped sending: what came is not the request it announced
+                return _problem(start_response, 400, "Bad request", "The body ended before its Content-Length.",
+                                request_id, "bad-request")
         elif coding is not None:  # chunked: bounded like a sized body, by reading one byte past the limit
-            body = environ["wsgi.input"].read(max_body + 1)
-            if len(body) > max_body:
+            body = _spooled(environ["wsgi.input"], max_body + 1, exact=False)
+            if body.length > max_body:
+                body.reader.close()
                 return _problem(start_response, 413, "Content too large",
                                 f"The body may be at most {max_body} bytes.", request_id, "payload-too-large")
+            if body.length <= _SPOOL_ABOVE:
+                small = body.reader.read()
+                body.reader.close()
+                body = small
 
         # PATH_INFO arrives decoded (as latin-1 bytes, PEP 3333): encode it again so %3F, %23 and
         # non-ASCII reach the service as the client sent them.
@@ -190,10 +219,14 @@ class Proxy:
         wire_path = quote(path.encode("latin-1"), safe="/!$&'()*+,;=:@~")
         url = f"{wire_path}?{query}" if query else wire_path
         try:
-            response = self.pools[upstream].request(environ["REQUEST_METHOD"], url, list(headers.items()), body)
-        except BodyIncomplete:
-            return _problem(start_response, 400, "Bad request", "The body ended before its Content-Length.",
-                            request_id, "bad-request")
+            try:
+                response = self.pools[upstream].request(environ["REQUEST_METHOD"], url, list(headers.items()), body)
+            finally:
+                if isinstance(body, BodyStream):
+                    body.reader.close()  # sent (or not): the spool's memory or disk goes now
+        except BodyIncomplete:  # the spool could not be read back (its disk): nothing whole reached the service
+            return _problem(start_response, 502, "Bad gateway", "The request could not be passed on whole.",
+                            request_id, "bad-gateway")
         except UpstreamUnavailable as exc:
             metrics.UPSTREAM_ERRORS.labels(upstream, "unavailable").inc()
             log.warning("upstream unavailable", extra={"fields": {"upstream": upstream, "error": str(exc)}})

@@ -63,14 +63,14 @@ class UpstreamBroken(Exception):
 
 
 class BodyIncomplete(Exception):
-    """The client's body ended (or its connection failed) before its Content-Length: the request is not whole (400).
-    The connection to the service is closed, never pooled, so the service never takes half a request as one."""
+    """A streamed body could not be read to its length: the request is not whole. The connection to the service is
+    closed, never pooled, so the service never takes half a request as one."""
 
 
 @dataclass(frozen=True)
 class BodyStream:
-    """A request body read from the client as it is sent on, `length` bytes of `reader` (a WSGI input): a large
-    upload passes through the gateway a piece at a time instead of being held whole."""
+    """A request body sent from `reader` (the gateway's spool of an upload) a piece at a time, `length` bytes: it is
+    read once, so a request with one is never sent a second time."""
 
     reader: object  # .read(n) -> bytes
     length: int
@@ -177,7 +177,7 @@ class Upstream:
                 return self._exchange(conn, method, target, head, body)
             except _Stale:
                 conn.close()
-                if attempt == 1 and method in IDEMPOTENT:
+                if attempt == 1 and method in IDEMPOTENT and not isinstance(body, BodyStream):
                     continue  # a keep-alive connection the service had closed: safe to send again
                 raise UpstreamBroken("the connection closed before an answer") from None
             except TimeoutError as exc:
