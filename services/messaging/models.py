@@ -28,7 +28,7 @@ from shared.events import define_event_tables
 
 SIDES = ("client", "staff")
 AUDIENCES = ("client", "practice")
-MAIL_STATUSES = ("pending", "sent", "skipped")
+MAIL_STATUSES = ("pending", "sent", "skipped", "failed")
 
 
 class Base(DeclarativeBase):
@@ -125,6 +125,7 @@ class Attachment(Base):
     __tablename__ = "attachments"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)  # its place among the message's files, as sent
     client_id: Mapped[str] = mapped_column(String(36), index=True)
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))
@@ -166,13 +167,14 @@ class Notification(Base):
 
 class Mail(Base):
     """A mail to send and, once sent, the record that it was: `key` makes one mail per event and recipient side
-    (a redelivered event finds it); `coalesce_key` makes the "new message" mails of one recipient one pending mail
-    (several messages in the delay give one e-mail). The sender (tasks.py) sends those whose `send_after` came,
-    unless the condition of their template no longer holds (the message was read meanwhile: skipped)."""
+    (a redelivered event finds it); `coalesce_key` makes the "new message" mails of one client's thread side one
+    pending mail (several messages in the delay give one e-mail). The sender (tasks.py) sends those whose
+    `send_after` came, unless the condition of their template no longer holds (the messages were read meanwhile:
+    skipped); one the SMTP server keeps refusing is `failed` after MAX_ATTEMPTS."""
 
     __tablename__ = "mails"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'skipped')", name="status"),
+        CheckConstraint("status IN ('pending', 'sent', 'skipped', 'failed')", name="status"),
         Index("ix_mails_due", "send_after", postgresql_where=text("status = 'pending'")),
         Index("uq_mails_coalesce", "coalesce_key", unique=True,
               postgresql_where=text("status = 'pending' AND coalesce_key IS NOT NULL")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -246,3 +247,83 @@ def test_a_mail_the_smtp_server_refuses_waits_and_goes_later(mclient, mstaff, mc
     mrelay()
     messaging_service.mails.send_due()
     assert len(mail_sink.to(client.email)) == 1
+
+
+def test_two_clients_sharing_an_address_are_each_told(mclient, mstaff, mdeliver, mclock, messaging_service, mrelay,
+                                                      mail_sink):
+    """A parent's address for two children: one child's read message must not swallow the other's mail."""
+    staff = mstaff()
+    shared = f"family-{uuid.uuid4().hex[:8]}@example.test"
+    one, two = mclient("Ari", "Vale"), mclient("Bo", "Vale")
+    for child in (one, two):
+        mdeliver("profile.updated", {"client_id": child.id, "first_name": child.name.split()[0], "last_name": "Vale",
+                                     "email": shared, "changed_fields": ["email"], "by": "staff"})
+    for child in (one, two):
+        staff.api.post("/api/v1/staff/messages/threads", json={"client_id": child.id, "subject": "Hi", "body": "Hi."})
+    mrelay()
+    ones = one.api.get("/api/v1/portal/messages/threads").get_json()["items"]
+    one.api.get(f"/api/v1/portal/messages/threads/{ones[0]['id']}")
+    mclock.at(mclock.now + timedelta(minutes=11))
+    messaging_service.mails.send_due()
+    assert len(mail_sink.to(shared)) == 1  # Bo's, though Ari read theirs
+
+
+def test_a_reply_does_not_mark_what_the_replier_has_not_opened(mclient, mstaff):
+    client, staff = mclient(), mstaff()
+    thread = client.api.post("/api/v1/portal/messages/threads", json={"subject": "Q", "body": "One"}).get_json()
+    staff.api.get(f"/api/v1/staff/messages/threads/{thread['id']}")
+    client.api.post(f"/api/v1/portal/messages/threads/{thread['id']}/messages", json={"body": "Two"})
+    staff.api.post(f"/api/v1/staff/messages/threads/{thread['id']}/messages", json={"body": "Answer to one"})
+    assert thread_row(staff.api, "staff", thread["id"])["unread_count"] == 1  # "Two" was never shown
+
+
+def test_an_older_unread_message_does_not_keep_a_later_mail_alive(mclient, mstaff, mclock, messaging_service, mrelay,
+                                                                  mail_sink):
+    client, staff = mclient(), mstaff()
+    first = staff.api.post("/api/v1/staff/messages/threads", json={
+        "client_id": client.id, "subject": "Old", "body": "Old news."}).get_json()
+    mrelay()
+    mclock.at(mclock.now + timedelta(minutes=11))
+    messaging_service.mails.send_due()
+    assert len(mail_sink.to(client.email)) == 1  # the first thread's mail; the client never opens it
+    second = staff.api.post("/api/v1/staff/messages/threads", json={
+        "client_id": client.id, "subject": "New", "body": "New news."}).get_json()
+    mrelay()
+    client.api.get(f"/api/v1/portal/messages/threads/{second['id']}")  # read within the delay
+    mclock.at(mclock.now + timedelta(minutes=11))
+    messaging_service.mails.send_due()
+    assert len(mail_sink.to(client.email)) == 1  # no second mail: what it was for is read
+    assert client.api.get("/api/v1/portal/messages/unread-count").get_json()["unread"] == 1  # the old one
+    assert first["id"] != second["id"]
+
+
+def test_a_practice_name_with_a_line_break_does_not_stop_the_mail(mclient, mstaff, mdeliver, mclock,
+                                                                  messaging_service, mrelay, mail_sink):
+    from tests.integration.messaging_fixtures import SETTINGS
+
+    client, staff = mclient(), mstaff()
+    mdeliver("practice.settings_changed", {"settings": {**SETTINGS, "practice_name": "Harbor\nCounseling"},
+                                           "changed_fields": ["practice_name"]})
+    messaging_service.policy.update({"client_email_delay_minutes": 0})
+    staff.api.post("/api/v1/staff/messages/threads", json={"client_id": client.id, "subject": "Hi", "body": "Hi."})
+    mrelay()
+    messaging_service.mails.send_due()
+    mail, = mail_sink.to(client.email)
+    assert mail["From"].startswith("Harbor Counseling <") and mail["Subject"].startswith("Harbor Counseling: ")
+
+
+def test_a_mail_refused_too_often_is_failed_and_the_others_go(mclient, mstaff, mclock, messaging_service, mrelay,
+                                                              mail_sink, messaging_engine, monkeypatch):
+    from services.messaging.usecases import mails
+
+    client, staff = mclient(), mstaff()
+    messaging_service.policy.update({"client_email_delay_minutes": 0})
+    staff.api.post("/api/v1/staff/messages/threads", json={"client_id": client.id, "subject": "Hi", "body": "Hi."})
+    mrelay()
+    monkeypatch.setattr(messaging_service.ctx.config, "smtp_port", 1)
+    for _ in range(mails.MAX_ATTEMPTS):
+        messaging_service.mails.send_due()
+        mclock.at(mclock.now + timedelta(seconds=mails.RETRY_MAX_SECONDS))
+    with messaging_engine.connect() as conn:
+        row = conn.execute(text("SELECT status, attempts FROM mails WHERE recipient = :r"), {"r": client.email}).one()
+    assert row.status == "failed" and row.attempts == mails.MAX_ATTEMPTS

@@ -40,7 +40,7 @@ AUDIENCES = {
     "payment_method.removed": {"client"},
     "payment_method.expiring": {"client"},
     "autopay.changed": {"client"},
-    "autopay.charge_failed": {"client"},
+    "autopay.charge_failed": {"client"},  # with next_attempt_at (the last night: autopay.disabled tells)
     "autopay.disabled": {"client", "practice"},
 }
 SILENT = {"client.created", "client.invited", "practice.settings_changed", "staff_user.changed",
@@ -192,17 +192,26 @@ def test_a_card_about_to_expire_links_straight_to_cards_on_file(mclient, mdelive
     assert notice["link"] == "/account/cards" and "expires on Dec 31, 2026" in notice["body"]
 
 
-@pytest.mark.parametrize(("next_attempt_at", "says"), [
-    ("2027-01-05T06:00:00+00:00", "AutoPay will try again on Tue, Jan 5, 2027 at 1:00 AM."),
-    (None, "AutoPay will not try again."),
-])
-def test_a_failed_autopay_night_says_when_it_tries_again_or_that_it_will_not(mclient, mdeliver, next_attempt_at,
-                                                                             says):
+def test_a_failed_autopay_night_says_when_it_tries_again(mclient, mdeliver):
     client = mclient()
     mdeliver("autopay.charge_failed", {**example("autopay.charge_failed", client.id),
-                                       "next_attempt_at": next_attempt_at})
+                                       "next_attempt_at": "2027-01-05T06:00:00+00:00"})
     notice = bell(client, "portal")[0]
-    assert says in notice["body"] and notice["link"] == "/account/cards"
+    assert "AutoPay will try again on Tue, Jan 5, 2027 at 1:00 AM." in notice["body"]
+    assert notice["link"] == "/account/cards"
+
+
+def test_the_last_failed_night_is_told_once_that_autopay_will_not_try_again(mclient, mstaff, mdeliver,
+                                                                           messaging_service, mail_sink):
+    client = mclient()
+    mdeliver("autopay.charge_failed", {**example("autopay.charge_failed", client.id), "failures": 3,
+                                       "next_attempt_at": None})
+    mdeliver("autopay.disabled", example("autopay.disabled", client.id))
+    mine = bell(client, "portal")
+    assert [n["type"] for n in mine] == ["autopay.disabled"]
+    assert "it will not try again" in mine[0]["body"] and mine[0]["link"] == "/account/cards"
+    messaging_service.mails.send_due()
+    assert [m["Subject"] for m in mail_sink.to(client.email)] == ["Harbor Counseling: AutoPay was turned off"]
 
 
 def test_a_profile_change_by_staff_needs_no_review(mclient, mstaff, mdeliver):

@@ -3,6 +3,9 @@ templates (nothing of a message's content, no amount or card in a subject), and 
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 
 from services.messaging.domain import messages as rules
@@ -154,3 +157,39 @@ def test_sizes_and_counts_have_their_limits():
     rules.check_count(rules.MAX_ATTACHMENTS)
     with pytest.raises(AttachmentRefused):
         rules.check_count(rules.MAX_ATTACHMENTS + 1)
+
+
+def _zip(names: list[str]) -> io.BytesIO:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name in names:
+            z.writestr(name, "<x/>")
+    out.seek(0)
+    return out
+
+
+def test_a_docx_is_a_word_document_without_macros():
+    kind = rules.FileType("docx", rules.DOCX)
+    rules.check_whole("a.docx", kind, _zip(["[Content_Types].xml", "word/document.xml"]))
+    for names in (["[Content_Types].xml", "word/document.xml", "word/vbaProject.bin"],  # a .docm renamed
+                  ["[Content_Types].xml", "xl/workbook.xml"],  # a spreadsheet renamed
+                  ["word/document.xml"]):
+        with pytest.raises(AttachmentRefused):
+            rules.check_whole("a.docx", kind, _zip(names))
+    with pytest.raises(AttachmentRefused):
+        rules.check_whole("a.docx", kind, io.BytesIO(b"PK\x03\x04 not really a zip"))
+
+
+def test_a_txt_is_text_to_its_last_byte():
+    kind = rules.FileType("txt", "text/plain; charset=utf-8")
+    rules.check_whole("a.txt", kind, io.BytesIO(("notes " * 300_000).encode()))
+    with pytest.raises(AttachmentRefused):
+        rules.check_whole("a.txt", kind, io.BytesIO(b"notes " * 5000 + b"\x00\x01binary"))
+    with pytest.raises(AttachmentRefused):
+        rules.check_whole("a.txt", kind, io.BytesIO(b"notes " * 5000 + b"\xff\xfe"))
+    with pytest.raises(AttachmentRefused):
+        rules.check_whole("a.txt", kind, io.BytesIO(b"ends in half a character \xc3"))
+
+
+def test_a_file_name_cannot_hide_its_extension_with_bidi_characters():
+    assert rules.safe_filename("invoice\u202efdp.exe") == "invoicefdp.exe"

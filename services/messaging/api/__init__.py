@@ -3,6 +3,7 @@ case, and dump."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -41,5 +42,6 @@ def download(meta: dict, chunks: Iterator[bytes]) -> Response:
     response.headers["Content-Disposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Digest"] = f"sha-256={meta['sha256']}"
+    digest = base64.b64encode(bytes.fromhex(meta["sha256"])).decode()
+    response.headers["Repr-Digest"] = f"sha-256=:{digest}:"  # RFC 9530: the client can check what it got
     return response

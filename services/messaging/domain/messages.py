@@ -9,7 +9,9 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import filetype
 
@@ -65,6 +67,8 @@ def check_count(count: int) -> None:
 def safe_filename(name: str | None) -> str:
     """The name to keep and to offer on download: the last path part, no control or quoting characters."""
     name = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    # format characters (U+202E right-to-left override and its kin) would show "fdp.exe" as "exe.pdf"
+    name = "".join(c for c in name if unicodedata.category(c) != "Cf")
     name = _UNSAFE_NAME.sub("_", name).strip(" .")
     if not name:
         raise AttachmentRefused("Each attachment needs a file name.", errors={"attachments": ["A file has no name."]})
@@ -105,16 +109,48 @@ def sniff(filename: str, head: bytes) -> FileType:
 _CONTROL = bytes(c for c in range(32) if c not in (9, 10, 12, 13)) + b"\x7f"
 
 
+def _has_control(data: bytes) -> bool:
+    return len(data.translate(None, _CONTROL)) != len(data)  # in C: a 10 MB file in milliseconds
+
+
 def _looks_like_text(head: bytes) -> bool:
     """UTF-8 with no control characters but tab, line breaks and form feed: what a binary (a renamed executable
     too short for its signature, say) never is."""
-    if any(c in _CONTROL for c in head):
+    if _has_control(head):
         return False
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a character cut at the end is fine
     except UnicodeDecodeError:
         return False
     return True
+
+
+def check_whole(filename: str, kind: FileType, stream: BinaryIO) -> None:
+    """What the first bytes cannot tell: a TXT is text to its last byte; a DOCX is a Word document (the parts a
+    .docx has, and no macros: a .docm renamed is refused)."""
+    if kind.extension == "txt":
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while piece := stream.read(1024 * 1024):
+                if _has_control(piece):
+                    raise ValueError("a control character")
+                decoder.decode(piece)
+            decoder.decode(b"", final=True)
+        except ValueError:  # UnicodeDecodeError included
+            raise _not_a(filename, "txt") from None
+    elif kind.extension == "docx":
+        try:
+            names = set(zipfile.ZipFile(stream).namelist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise _not_a(filename, "docx") from None
+        if not {"[Content_Types].xml", "word/document.xml"} <= names or any(
+                n.lower().endswith("vbaproject.bin") for n in names):
+            raise _not_a(filename, "docx")
+
+
+def _not_a(filename: str, extension: str) -> AttachmentRefused:
+    return AttachmentRefused(f"{filename}: its content is not a {extension.upper()} file.",
+                             errors={"attachments": [f"{filename}: the content does not match .{extension}."]})
 
 
 def check_size(filename: str, size: int) -> None:

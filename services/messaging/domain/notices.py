@@ -31,6 +31,7 @@ class Facts:
     client_name: str = "A client"
     card: Card | None = None  # the card the event is about (payment_method.removed: the removed one)
     autopay_card: Card | None = None  # the card AutoPay charges, when the client is on AutoPay
+    autopay_payment_method_id: str | None = None  # that card's id
     autopay_card_removed: bool = False  # payment_method.removed took the card AutoPay charges
 
 
@@ -298,7 +299,8 @@ def _card_removed(p: dict, f: Facts) -> list[Notice]:
 @rule("payment_method.expiring")
 def _card_expiring(p: dict, f: Facts) -> list[Notice]:
     card = Card(p.get("brand"), p.get("last4"))
-    autopay = " AutoPay charges this card." if f.autopay_card and f.autopay_card.last4 == p.get("last4") else ""
+    autopay = (" AutoPay charges this card." if f.autopay_payment_method_id
+               and f.autopay_payment_method_id == p.get("payment_method_id") else "")
     return [Notice(CLIENT, "Card expiring soon", f"{card} expires on {day(p.get('expires_on'))}.{autopay} Add a "
                    "current card in Cards on File so payments keep working.", "/account/cards")]
 
@@ -315,11 +317,10 @@ def _autopay_changed(p: dict, f: Facts) -> list[Notice]:
 
 @rule("autopay.charge_failed")
 def _autopay_failed(p: dict, f: Facts) -> list[Notice]:
+    if not p.get("next_attempt_at"):
+        return []  # the last night: autopay.disabled, published with it, says so (and that it will not try again)
     what, todo = failure(p.get("failure_code"))
-    if p.get("next_attempt_at"):
-        again = f"AutoPay will try again on {when(p['next_attempt_at'], f.timezone)}."
-    else:
-        again = "AutoPay will not try again."
+    again = f"AutoPay will try again on {when(p['next_attempt_at'], f.timezone)}."
     return [Notice(CLIENT, "AutoPay payment failed", f"AutoPay could not charge your card: {what} {again} {todo} "
                    "You can update the card in Cards on File or pay now.", "/account/cards")]
 

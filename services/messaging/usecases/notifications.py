@@ -36,12 +36,15 @@ def facts_for(session: Session, event_type: str, payload: dict) -> table.Facts:
                             and client.autopay_enabled
                             and client.default_payment_method_id == payload.get("payment_method_id"))
     return table.Facts(practice_name=row.practice_name, timezone=row.timezone, client_name=client_name(client),
-                       autopay_card=autopay_card, autopay_card_removed=removed_autopay_card)
+                       autopay_card=autopay_card, autopay_card_removed=removed_autopay_card,
+                       autopay_payment_method_id=default.payment_method_id if autopay_card else None)
 
 
 def notify(session: Session, event: Event, *, now: datetime | None = None) -> int:
     """The event's notices and their mails, in the consumer's transaction; answers how many notices were new.
     A notice is dated when its event happened; its mail is due `now` (the consumer's clock)."""
+    if event.type not in table.RULES:
+        return 0  # an event that feeds messaging's copies only (client.created, ...)
     payload = event.payload
     found = table.notices_for(event.type, payload, facts_for(session, event.type, payload))
     made = 0

@@ -59,6 +59,8 @@ def check_uploads(uploads: list[Upload]) -> list[_Checked]:
         head = stream.read(rules.SNIFF_BYTES)
         stream.seek(0)
         kind = rules.sniff(name, head)
+        rules.check_whole(name, kind, stream)
+        stream.seek(0)
         checked.append(_Checked(name, kind.content_type, stream))
     return checked
 
@@ -89,8 +91,8 @@ class Threads:
         with in_transaction(self.ctx) as session:
             thread = self._thread(session, thread_id, client_id, lock=True)
             message = self._add_message(session, thread, side, sender_id, body, files)
-            # Replying is reading: what the other side wrote before is read by the one who answers.
-            self._mark_read(session, thread.id, side)
+            # No read marking here: a message of the other side's that came after the replier opened the thread
+            # has not been seen. Opening the thread (get) is reading.
             return self._message_view(session, message)
 
     def assign(self, thread_id: str, staff_user_id: str | None) -> dict:
@@ -117,8 +119,14 @@ class Threads:
         """The thread with its messages; the other side's messages are read by this side from now on."""
         with in_transaction(self.ctx) as session:
             thread = self._thread(session, thread_id, client_id)
-            self._mark_read(session, thread.id, side)
-            return self._view(session, thread, side)
+            view = self._view(session, thread, side)
+            # What this answer shows is read, and only that: a message committed after the view's read stays
+            # unread (its e-mail still goes), whatever the isolation level.
+            seqs = [m["seq"] for m in view["messages"] if m["sender_role"] == OTHER[side] and m["read_at"] is None]
+            if seqs:
+                self._mark_read(session, thread.id, side, through=max(seqs))
+                view["unread_count"] = 0
+            return view
 
     def list(self, *, side: str, client_id: str | None = None, unread: bool | None = None,
              assigned_to: str | None = None, limit: int = 50,
@@ -130,9 +138,9 @@ class Threads:
             if assigned_to is not None:
                 stmt = stmt.where(Thread.assigned_staff_id == assigned_to)
             if unread is not None:
-                waiting = select(Message.id).where(Message.thread_id == Thread.id, Message.read_at.is_(None),
-                                                   Message.sender_role == OTHER[side]).exists()
-                stmt = stmt.where(waiting if unread else ~waiting)
+                # the threads with unread messages: from the partial index of unread messages, a small set
+                waiting = select(Message.thread_id).where(Message.read_at.is_(None), Message.sender_role == OTHER[side])
+                stmt = stmt.where(Thread.id.in_(waiting) if unread else Thread.id.not_in(waiting))
             rows, next_cursor = paginate(session, stmt, [Thread.last_message_at, Thread.id], [datetime, str],
                                          limit=limit, cursor=cursor, descending=True)
             return self._summary(session, rows, side), next_cursor
@@ -187,8 +195,8 @@ class Threads:
                           sent_at=now)
         session.add(message)
         session.flush()
-        for file in files:
-            attachment = Attachment(id=new_id(), message_id=message.id, client_id=thread.client_id,
+        for position, file in enumerate(files):
+            attachment = Attachment(id=new_id(), message_id=message.id, position=position, client_id=thread.client_id,
                                     filename=file.filename, content_type=file.content_type, size_bytes=0, sha256="")
             session.add(attachment)
             session.flush()
@@ -206,9 +214,10 @@ class Threads:
             return client_name(session.get(Client, sender_id))
         return staff_name(session.get(StaffMember, sender_id), practice(session).practice_name)
 
-    def _mark_read(self, session: Session, thread_id: str, side: str) -> None:
+    def _mark_read(self, session: Session, thread_id: str, side: str, *, through: int) -> None:
         session.execute(update(Message).where(Message.thread_id == thread_id, Message.sender_role == OTHER[side],
-                                              Message.read_at.is_(None)).values(read_at=self.ctx.clock()))
+                                              Message.read_at.is_(None), Message.seq <= through)
+                        .values(read_at=self.ctx.clock()))
 
     def _view(self, session: Session, thread: Thread, side: str) -> dict:
         messages = list(session.scalars(select(Message).where(Message.thread_id == thread.id)
@@ -216,7 +225,7 @@ class Threads:
         files: dict[str, list[dict]] = {}
         if messages:
             for a in session.scalars(select(Attachment).where(Attachment.message_id.in_([m.id for m in messages]))
-                                     .order_by(Attachment.created_at, Attachment.id)):
+                                     .order_by(Attachment.message_id, Attachment.position)):
                 files.setdefault(a.message_id, []).append(_attachment_view(a))
         summary = self._summary(session, [thread], side)[0]
         return {**summary, "created_at": thread.created_at, "started_by": thread.started_by,
@@ -224,8 +233,7 @@ class Threads:
 
     def _message_view(self, session: Session, message: Message) -> dict:
         files = [_attachment_view(a) for a in session.scalars(
-            select(Attachment).where(Attachment.message_id == message.id).order_by(Attachment.created_at,
-                                                                                   Attachment.id))]
+            select(Attachment).where(Attachment.message_id == message.id).order_by(Attachment.position))]
         return _message_view(message, files)
 
     def _summary(self, session: Session, threads: list[Thread], side: str) -> list[dict]:
@@ -260,5 +268,5 @@ def _attachment_view(a: Attachment) -> dict:
 
 
 def _message_view(m: Message, files: list[dict]) -> dict:
-    return {"id": m.id, "thread_id": m.thread_id, "body": m.body, "sender_role": m.sender_role,
+    return {"id": m.id, "seq": m.seq, "thread_id": m.thread_id, "body": m.body, "sender_role": m.sender_role,
             "sender_name": m.sender_name, "sent_at": m.sent_at, "read_at": m.read_at, "attachments": files}

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 02:20:47.678992
+Create Date: 2026-12-04 02:49:02.222870
 """
 from alembic import op
 import sqlalchemy as sa
@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.Column('send_after', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.String(length=200), nullable=True),
-    sa.CheckConstraint("status IN ('pending', 'sent', 'skipped')", name=op.f('ck_mails_status')),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'skipped', 'failed')", name=op.f('ck_mails_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mails')),
     sa.UniqueConstraint('key', name=op.f('uq_mails_key'))
     )
@@ -158,6 +158,7 @@ def upgrade() -> None:
     op.create_table('attachments',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('message_id', sa.String(length=36), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.String(length=36), nullable=False),
     sa.Column('filename', sa.String(length=255), nullable=False),
     sa.Column('content_type', sa.String(length=100), nullable=False),
