@@ -10,20 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
+import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from gateway.upstream import BodyIncomplete, BodyStream, UpstreamBroken, UpstreamTimeout, UpstreamUnavailable
 from gateway.web.api import Answer, Api
 from gateway.web.session import SessionStore, WebSession
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Requests a page makes by itself (the idle warning's check, a badge's refresh) that must not count as activity.
 BACKGROUND_HEADER = "X-Portal-Background"
+# A form that carries a message's attachments (messaging takes 5 files of 10 MB each, and the text): its body may be
+# larger than the app's limit for every other request (MAX_CONTENT_LENGTH), as the API's own limit for messaging is.
+UPLOAD_BODY_BYTES = 52 * 1024 * 1024
 
 
 class SessionEnded(Exception):
@@ -119,12 +128,25 @@ def csrf_token() -> str:
     return hmac.new(web().settings.secret, b"csrf:" + basis.encode(), hashlib.sha256).hexdigest()
 
 
+def takes_files(view):
+    """A view whose form carries files (a message's attachments): its request may be UPLOAD_BODY_BYTES long."""
+    view.upload_body_bytes = UPLOAD_BODY_BYTES
+    return view
+
+
 def check_csrf() -> None:
     if request.method not in UNSAFE:
         return
     if g.get("clear_session_cookie") and request.endpoint not in ("portal.sign_in", "console.sign_in"):
         raise SessionEnded()  # the form belonged to a session that has ended (idle): Sign in, not "form expired"
-    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    # Set before anything reads the form (this check is the first): the limit applies when the body is parsed.
+    limit = getattr(current_app.view_functions.get(request.endpoint), "upload_body_bytes", None)
+    if limit:
+        request.max_content_length = limit
+    try:
+        sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    except RequestEntityTooLarge:
+        abort(413, description="What you sent is too large. Attach at most 5 files of up to 10 MB each.")
     expected = csrf_token()
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         abort(403, description="This form has expired or did not come from this site. Reload the page and try "
@@ -189,6 +211,106 @@ def gather(**calls: tuple) -> dict[str, Answer]:
         web().store.end(current_session())
         raise SessionEnded()
     return answers
+
+
+# --- bodies that are not JSON, answers that are files ---------------------------------------------------------
+# gateway/web/api.py sends JSON bodies and reads every answer whole. A message's attachments go to the API as
+# multipart/form-data, and an attachment comes back as a stream of up to 10 MB: these two calls use the same route
+# table, pools, token and forwarded headers, and end the session on a 401 as api() does.
+def _exchange(method: str, path: str, *, body: bytes | BodyStream | None = None, content_type: str | None = None,
+              accept: str = "application/json"):
+    """The upstream's answer as it came (its body may be a stream of chunks), or an Answer when it could not be had."""
+    api_client = web().api
+    route = api_client.routes.match(path)
+    if route is None:
+        raise LookupError(f"no service owns {path}")
+    headers = [("Accept", accept), *forwarded_headers().items(), ("Authorization", f"Bearer {_fresh_token()}")]
+    if content_type:
+        headers.append(("Content-Type", content_type))
+    try:
+        response = api_client.pools[route.upstream].request(method, path, headers, body)
+    except UpstreamUnavailable:
+        return _unavailable(503, f"The {route.upstream} service is not answering.", not_sent=True)
+    except UpstreamTimeout:
+        return _unavailable(504, f"The {route.upstream} service took too long to answer.")
+    except (UpstreamBroken, BodyIncomplete):
+        return _unavailable(502, f"The {route.upstream} service gave no valid answer.")
+    if response.status == 401:
+        if response.chunks is not None:
+            response.chunks.close()
+        web().store.end(current_session())
+        raise SessionEnded()
+    return response
+
+
+def _unavailable(status: int, detail: str, *, not_sent: bool = False) -> Answer:
+    body = json.dumps({"status": status, "title": "Service unavailable", "detail": detail}).encode()
+    return Answer(status, {"content-type": "application/problem+json"}, body, not_sent=not_sent)
+
+
+def _answer(response) -> Answer:
+    if isinstance(response, Answer):
+        return response
+    data = response.body if response.chunks is None else b"".join(response.chunks)
+    return Answer(response.status, {k.lower(): v for k, v in response.headers}, data)
+
+
+def _quoted(value: str) -> str:
+    """A multipart parameter's value as a quoted-string the API's parser reads back: quote and backslash escaped,
+    line breaks as %0D and %0A (as browsers send them)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "%0D").replace("\n", "%0A")
+
+
+def api_form(method: str, path: str, *, fields: Mapping[str, str], files: Iterable[FileStorage],
+             file_field: str = "attachments") -> Answer:
+    """The form's fields and files sent on as multipart/form-data, each file under its own name and as it came: the
+    API reads its type from its bytes and refuses what it does not take, naming the file. A file input left empty
+    sends a part without a name: it is not a file."""
+    boundary = f"portal-{secrets.token_hex(16)}"
+    # Written to a spooled file (its first MiB in memory, the rest on disk) and sent from there a piece at a time:
+    # five 10 MB files are never held whole in this process, once or twice.
+    out = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 (closed below)
+    try:
+        for name, value in fields.items():
+            out.write((f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(name)}"\r\n\r\n'
+                       f"{value}\r\n").encode())
+        for upload in files:
+            if not upload.filename:
+                continue
+            kind = (upload.mimetype or "application/octet-stream").replace("\r", "").replace("\n", "")
+            out.write((f'--{boundary}\r\nContent-Disposition: form-data; name="{_quoted(file_field)}"; '
+                       f'filename="{_quoted(upload.filename or "")}"\r\nContent-Type: {kind}\r\n\r\n').encode())
+            upload.stream.seek(0)
+            while chunk := upload.stream.read(1024 * 1024):
+                out.write(chunk)
+            out.write(b"\r\n")
+        out.write(f"--{boundary}--\r\n".encode())
+        length = out.tell()
+        out.seek(0)
+        return _answer(_exchange(method, path, body=BodyStream(out, length),
+                                 content_type=f"multipart/form-data; boundary={boundary}"))
+    finally:
+        out.close()
+
+
+def api_download(path: str) -> Response:
+    """The API's file, streamed through chunk by chunk (never whole in this process), always as a download with the
+    API's file name; an answer that is not a file is the error page its status calls for."""
+    response = _exchange("GET", path, accept="*/*")
+    if isinstance(response, Answer) or not 200 <= response.status < 300:
+        must(_answer(response))
+        abort(404)
+    headers = {name.lower(): value for name, value in response.headers}
+    disposition = headers.get("content-disposition", "")
+    out = {"Content-Disposition": disposition if disposition.lower().startswith("attachment") else "attachment",
+           "X-Content-Type-Options": "nosniff"}
+    if "content-length" in headers:
+        out["Content-Length"] = headers["content-length"]
+    # The chunks go out as they come; the server closes them (and so the upstream connection) if the browser goes
+    # away before the end.
+    body: Iterable[bytes] = [response.body] if response.chunks is None else response.chunks
+    return Response(body, status=200, content_type=headers.get("content-type", "application/octet-stream"),
+                    headers=out, direct_passthrough=True)
 
 
 def must(answer: Answer) -> Any:

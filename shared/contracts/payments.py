@@ -124,12 +124,26 @@ class PaymentMethodAdded(TypedDict):
     is_default: bool
 
 
+class NewDefault(Schema):
+    payment_method_id = Id(required=True)
+    brand = Text(required=True, allow_none=True)
+    last4 = Text(required=True, allow_none=True)
+
+
 class PaymentMethodRemovedV1(Schema):
     payment_method_id = Id(required=True)
     client_id = Id(required=True)
     brand = Text(required=True, allow_none=True)
     last4 = Text(required=True, allow_none=True)
     reason = Text(validate=OneOf(["reentry_required"]))  # the client must enter the card again
+    was_default = Bool()
+    new_default = Nested(NewDefault, allow_none=True)  # the card that became the default in its place, if any
+
+
+class NewDefaultPayload(TypedDict):
+    payment_method_id: str
+    brand: str | None
+    last4: str | None
 
 
 class PaymentMethodRemoved(TypedDict):
@@ -138,6 +152,8 @@ class PaymentMethodRemoved(TypedDict):
     brand: str | None
     last4: str | None
     reason: NotRequired[Literal["reentry_required"]]
+    was_default: NotRequired[bool]
+    new_default: NotRequired[NewDefaultPayload | None]
 
 
 class PaymentMethodExpiringV1(Schema):
@@ -198,7 +214,9 @@ CONTRACTS = (
              {**CARD, "is_default": True},
              "A card was saved.", (Consumer("messaging", "security notification to the client"),)),
     Contract("payment_method.removed", 1, "payments", PaymentMethodRemovedV1, PaymentMethodRemoved,
-             {**CARD, "reason": "reentry_required"},
+             {**CARD, "reason": "reentry_required", "was_default": True,
+              "new_default": {"payment_method_id": "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a", "brand": "mastercard",
+                              "last4": "4444"}},
              "A card was removed (by the client, or a legacy card that must be entered again).",
              (Consumer("messaging", "security notification to the client; the practice when AutoPay's card is "
                                     "removed"),)),

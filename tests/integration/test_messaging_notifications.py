@@ -230,3 +230,19 @@ def test_the_practice_bell_is_shared_by_every_staff_member(mclient, mstaff, mdel
     assert seen_by_two["read_at"] is not None
     assert two.api.post("/api/v1/staff/notifications/read-all").status_code == 204
     assert two.api.get("/api/v1/staff/notifications/unread-count").get_json()["unread"] == 0
+
+
+def test_when_another_card_takes_autopays_place_the_notice_names_it(mclient, mstaff, mdeliver):
+    client, staff = mclient("Kai", "Moss"), mstaff()
+    card = {**example("payment_method.added", client.id), "is_default": True}
+    mdeliver("payment_method.added", card)
+    mdeliver("autopay.changed", {"client_id": client.id, "enabled": True})
+    successor = str(uuid.uuid4())
+    mdeliver("payment_method.removed", {"payment_method_id": card["payment_method_id"], "client_id": client.id,
+                                        "brand": "visa", "last4": "4242", "was_default": True,
+                                        "new_default": {"payment_method_id": successor, "brand": "mastercard",
+                                                        "last4": "4444"}})
+    told = practice_notices_about(staff, {"payment_method.removed"}, client.id)
+    assert len(told) == 1 and "AutoPay will charge Mastercard ending 4444, their default now." in told[0]["body"]
+    mine = next(n for n in bell(client, "portal") if n["type"] == "payment_method.removed")
+    assert "AutoPay will charge Mastercard ending 4444 from now on" in mine["body"]

@@ -136,7 +136,7 @@ def test_a_token_the_processor_refuses_removes_the_card_for_reentry_with_its_eve
     assert row.removed_at is not None and not row.is_default and row.processor_token is None
     removed = payments_outbox(payments_engine, "payment_method.removed", payment_method_id=card_id)
     assert removed == [{"payment_method_id": card_id, "client_id": client_id, "brand": "visa", "last4": "4242",
-                        "reason": "reentry_required"}]
+                        "reason": "reentry_required", "was_default": True, "new_default": None}]
     assert payments_outbox(payments_engine, "payment_method.default_changed", client_id=client_id)[-1] == {
         "client_id": client_id, "payment_method_id": None}
     assert me.get(METHODS).get_json()["items"] == []

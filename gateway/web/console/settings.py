@@ -1,7 +1,10 @@
 """Practice settings: the feature switches (Online Payments, Billing Documents, AutoPay, Self-scheduling), the
-practice's details, and (admins) the billing profile printed on superbills."""
+practice's details, (admins) the billing profile printed on superbills, and messaging's setting: how long a message
+to a client may stay unread before the client is e-mailed about it."""
 
 from __future__ import annotations
+
+import re
 
 from flask import redirect, request, url_for
 
@@ -54,16 +57,22 @@ def _changes(form, current: dict) -> dict:
     return out
 
 
+MESSAGING = "/api/v1/staff/messaging-settings"
+DELAY = "client_email_delay_minutes"
+
+
 def _page(status: int = 200, **context):
     answers = core.gather(settings=("GET", "/api/v1/staff/settings"),
-                          profile=("GET", "/api/v1/staff/billing-profile"))
-    settings, profile = body(answers["settings"]), body(answers["profile"])
+                          profile=("GET", "/api/v1/staff/billing-profile"), messaging=("GET", MESSAGING))
+    settings, profile, messaging = body(answers["settings"]), body(answers["profile"]), body(answers["messaging"])
     context.setdefault("values", _flat(settings) if settings else {})
     context.setdefault("profile_values", {k: (profile or {}).get(k) or "" for k, _ in PROFILE})
     context.setdefault("errors", {})
     context.setdefault("profile_errors", {})
+    context.setdefault("messaging_values", {DELAY: (messaging or {}).get(DELAY, "")})
+    context.setdefault("messaging_errors", {})
     return core.page("console/settings.html", status if settings or status != 200 else 503, settings=settings,
-                     profile=profile, switches=SWITCHES, details=DETAILS, currencies=CURRENCIES,
+                     profile=profile, messaging=messaging, switches=SWITCHES, details=DETAILS, currencies=CURRENCIES,
                      profile_fields=PROFILE, **context)
 
 
@@ -101,3 +110,22 @@ def settings_profile():
         core.must(answer)
     return _page(status_of(answer), profile_values=typed, profile_errors=answer.field_errors,
                  profile_error=refusal(answer, "The billing profile was not saved."))
+
+
+@bp.post("/settings/messaging")
+@core.signed_in("staff")
+def settings_messaging():
+    typed = request.form.get(DELAY, "").strip()
+    # A whole number goes as a number; anything else as typed, for the API to say what it takes (0 to 1440).
+    answer = core.api("PATCH", MESSAGING, json_body={DELAY: int(typed) if re.fullmatch(r"-?[0-9]{1,9}", typed)
+                                                     else typed})
+    if answer.ok:
+        minutes = answer.json().get(DELAY)
+        core.flash("Saved: a client is e-mailed at once about a new message from the practice." if minutes == 0 else
+                   f"Saved: a client is e-mailed about a message from the practice still unread after {minutes} "
+                   f"minute{'' if minutes == 1 else 's'}.")
+        return redirect(url_for("console.settings") + "#messaging")
+    if answer.status == 403:
+        core.must(answer)
+    return _page(status_of(answer), messaging_values={DELAY: typed}, messaging_errors=answer.field_errors,
+                 messaging_error=refusal(answer, "The messaging setting was not saved."))

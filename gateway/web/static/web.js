@@ -30,7 +30,13 @@
           .then(function (r) { if (r.status === 204) { dialog.close(); arm(); } else { signIn(); } }, signIn);
       });
     }
-    document.addEventListener("htmx:afterRequest", arm);
+    // A request the page makes by itself (the bell's refresh, X-Portal-Background) is not activity: the server
+    // does not count it either, so it must not put off the warning.
+    document.addEventListener("htmx:afterRequest", function (event) {
+      var config = event.detail && event.detail.requestConfig;
+      if (config && config.headers && config.headers["X-Portal-Background"] === "1") return;
+      arm();
+    });
   }
 
   // --- print buttons ---

@@ -287,12 +287,17 @@ def _card_removed(p: dict, f: Facts) -> list[Notice]:
         body = f"{card} must be entered again before it can be charged. Add it again in Cards on File."
     else:
         body = f"{card} was removed from your account. If you did not do this, contact {f.practice_name}."
+    successor = p.get("new_default")
+    then = Card(successor.get("brand"), successor.get("last4")) if successor else None
     if f.autopay_card_removed:
-        body += " AutoPay has no card to charge now: add one in Cards on File."
+        body += (f" AutoPay will charge {then} from now on: choose another default in Cards on File if you wish."
+                 if then else " AutoPay has no card to charge now: add one in Cards on File.")
     notices = [Notice(CLIENT, "Card removed", body, "/account/cards")]
     if f.autopay_card_removed:
+        now = (f"AutoPay will charge {then}, their default now." if then
+               else "AutoPay cannot charge them until they add a card.")
         notices.append(Notice(PRACTICE, "AutoPay card removed", f"{f.client_name} removed {card}, the card AutoPay "
-                              "charges. AutoPay cannot charge them until they add a card.", _client_page(p)))
+                              f"charged. {now}", _client_page(p)))
     return notices
 
 

@@ -32,9 +32,12 @@ def facts_for(session: Session, event_type: str, payload: dict) -> table.Facts:
     if default is not None and (event_type == "invoice.generated" or (client and client.autopay_enabled)
                                 or (event_type == "autopay.changed" and payload.get("enabled"))):
         autopay_card = table.Card(default.brand, default.last4)
+    # payments says whether the removed card was the default (AutoPay's); older events: messaging's own copy
+    was_default = payload.get("was_default")
+    if was_default is None:
+        was_default = client is not None and client.default_payment_method_id == payload.get("payment_method_id")
     removed_autopay_card = (event_type == "payment_method.removed" and client is not None
-                            and client.autopay_enabled
-                            and client.default_payment_method_id == payload.get("payment_method_id"))
+                            and client.autopay_enabled and bool(was_default))
     return table.Facts(practice_name=row.practice_name, timezone=row.timezone, client_name=client_name(client),
                        autopay_card=autopay_card, autopay_card_removed=removed_autopay_card,
                        autopay_payment_method_id=default.payment_method_id if autopay_card else None)

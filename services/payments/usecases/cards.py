@@ -153,14 +153,18 @@ class Cards:
         method.processor_token = None
         was_default, method.is_default = method.is_default, False
         session.flush()
+        successor = None
         if was_default:
             successor = session.scalars(select(PaymentMethod).where(
                 PaymentMethod.client_id == client_id, PaymentMethod.removed_at.is_(None))
                 .order_by(PaymentMethod.created_at.desc())).first()
             if successor is not None:
                 successor.is_default = True
+        # was_default and the card that took its place: whoever charges the default (AutoPay) can say what now
         payload = {"payment_method_id": method.id, "client_id": client_id, "brand": method.brand,
-                   "last4": method.last4}
+                   "last4": method.last4, "was_default": was_default,
+                   "new_default": ({"payment_method_id": successor.id, "brand": successor.brand,
+                                    "last4": successor.last4} if successor is not None else None)}
         if reason is not None:
             payload["reason"] = reason
         publish(session, "payment_method.removed", payload)

@@ -155,3 +155,38 @@ def session_record(stack, context) -> str:
     cookie = next(c for c in context.cookies() if c["name"] == "portal_session")["value"]
     return f"{stack.env['WEB_SESSION_PREFIX']}session:" + hashlib.sha256(
         b"web-session-record:" + cookie.encode()).hexdigest()
+
+
+# --- Messages ------------------------------------------------------------------------------------------------------
+# Files as messaging sees them: the type is read from the bytes (a PDF starts with %PDF, a PNG with its signature).
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+
+
+def a_file(name: str, data: bytes, mime: str = "application/octet-stream") -> dict:
+    """What Playwright's set_input_files takes for a file made in the test."""
+    return {"name": name, "mimeType": mime, "buffer": data}
+
+
+def messaging_knows(stack, staff, client: Client) -> None:
+    """Messaging has the client in its directory (client.created reached it): its "Client registered" notice for
+    the practice, made from the event after it, is there. Until then a client's new message is a 503."""
+    link = f"/staff/clients/{client.id}"
+
+    def known():
+        answer = staff.get(f"{stack.api}/staff/notifications", params={"limit": 200})
+        return answer.status_code == 200 and any(n.get("link") == link for n in answer.json()["items"])
+
+    eventually(known, timeout=20, interval=0.2, message="messaging knows the client")
+
+
+def client_thread(stack, client: Client, subject: str, body: str, files: list[tuple[str, bytes]] = ()) -> dict:
+    """A thread the client starts through the API (multipart with `attachments` when there are files)."""
+    url = f"{stack.api}/portal/messages/threads"
+    if files:
+        answer = client.api.post(url, data={"subject": subject, "body": body},
+                                 files=[("attachments", (name, data)) for name, data in files])
+    else:
+        answer = client.api.post(url, json={"subject": subject, "body": body})
+    assert answer.status_code == 201, (answer.status_code, answer.text)
+    return answer.json()

@@ -10,7 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser.conftest import CARD_OK, fill_card, invoice_for, registered_client, sign_in, staff_sign_in
+from tests.e2e.browser.conftest import (
+    CARD_OK,
+    PDF,
+    a_file,
+    client_thread,
+    fill_card,
+    invoice_for,
+    messaging_knows,
+    registered_client,
+    sign_in,
+    staff_sign_in,
+)
 from tests.e2e.browser.test_portal_appointments import (
     practice,  # noqa: F401 (a fixture of this module's test)
     self_scheduling,
@@ -81,7 +92,26 @@ def _tour_appointments(tour, page, schedule, appointment, phone):
     tour.check(page, "book-note", phone=phone)
 
 
-def _tour_client(tour, page, stack, client, invoice, phone, schedule=None, appointment=None):
+def _tour_messages(tour, page, thread, phone):
+    """Messages (a thread with the practice's reply and a PDF), New message and its refusal of a file that is not
+    what its name says, the print view, and Notifications."""
+    for name, path in [("messages", "/messages"), ("message-new", "/messages/new"),
+                       ("message-thread", f"/messages/{thread['id']}"),
+                       ("message-print", f"/messages/{thread['id']}/print"), ("notifications", "/notifications"),
+                       ("notifications-unread", "/notifications?unread=true")]:
+        page.goto(path)
+        tour.check(page, name, phone=phone)
+    page.goto("/messages/new")
+    page.get_by_label("Subject").fill("A file that is not a PDF")
+    page.get_by_role("textbox", name="Message", exact=True).fill("See the file.")
+    page.get_by_label("Attach documents or images (optional)").set_input_files(
+        [a_file("not-a.pdf", b"plain text", "application/pdf")])
+    page.get_by_role("button", name="Send message").click()
+    page.get_by_role("alert").wait_for()
+    tour.check(page, "message-new-refused", phone=phone)
+
+
+def _tour_client(tour, page, stack, client, invoice, phone, schedule=None, appointment=None, thread=None):
     csp = tour.watch(page)
     sfx = ""
     for name, path in [("signin", "/signin"), ("forgot-password", "/forgot-password"),
@@ -100,6 +130,8 @@ def _tour_client(tour, page, stack, client, invoice, phone, schedule=None, appoi
         tour.check(page, name, phone=phone)
     if schedule:
         _tour_appointments(tour, page, schedule, appointment, phone)
+    if thread:
+        _tour_messages(tour, page, thread, phone)
     page.goto("/account/pay")
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/account/pay/method")
@@ -119,7 +151,7 @@ def _tour_client(tour, page, stack, client, invoice, phone, schedule=None, appoi
     assert not csp, csp
 
 
-def _tour_console(tour, page, client, phone, appointment=None):
+def _tour_console(tour, page, client, phone, appointment=None, thread=None):
     csp = tour.watch(page)
     page.goto("/staff/signin")
     tour.check(page, "staff-signin", phone=phone)
@@ -147,6 +179,14 @@ def _tour_console(tour, page, client, phone, appointment=None):
              ("staff-setup-types", "/staff/scheduling-setup/types")]
     if appointment:
         pages.append(("staff-appointment", f"/staff/calendar/appointments/{appointment['id']}"))
+    # Messages (the inbox is in the menu): a thread, its print view, a new message, the client search; Notifications
+    if thread:
+        pages += [("staff-message-thread", f"/staff/messages/{thread['id']}"),
+                  ("staff-message-print", f"/staff/messages/{thread['id']}/print")]
+    pages += [("staff-message-new", "/staff/messages/new"), ("staff-message-new-search", "/staff/messages/new?q=Lee"),
+              ("staff-message-new-to-client", f"/staff/messages/new?client_id={client.id}"),
+              ("staff-messages-client", f"/staff/messages?client_id={client.id}&unread=true"),
+              ("staff-messages-search", "/staff/messages?q=Lee"), ("staff-notifications", "/staff/notifications")]
     for name, path in pages:
         page.goto(path)
         tour.check(page, name, phone=phone)
@@ -176,6 +216,11 @@ def test_every_page_is_accessible_within_its_policy_and_fits_a_phone(request, ax
     start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=15, minute=0, second=0, microsecond=0)
     appointment = staff_book(stack, staff, client, practice.therapy, next(iter(practice.clinicians.values())),
                              start + timedelta(minutes=50 * (1 if phone else 0)))
+    messaging_knows(stack, staff, client)
+    thread = client_thread(stack, client, "A question about my invoice", "Could you explain the charge?\nThank you.",
+                           files=[("invoice-question.pdf", PDF)])
+    assert staff.post(f"{stack.api}/staff/messages/threads/{thread['id']}/messages",
+                      json={"body": "Of course: it is for the session of last week."}).status_code == 201
     viewport = {"width": 375, "height": 812} if phone else {"width": 1100, "height": 900}
     for part in ("client", "console"):
         ctx = browser.new_context(base_url=stack.gateway, viewport=viewport, is_mobile=phone, has_touch=phone)
@@ -183,9 +228,9 @@ def test_every_page_is_accessible_within_its_policy_and_fits_a_phone(request, ax
         try:
             page = ctx.new_page()
             if part == "client":
-                _tour_client(tour, page, stack, client, invoice, phone, practice, appointment)
+                _tour_client(tour, page, stack, client, invoice, phone, practice, appointment, thread)
             else:
-                _tour_console(tour, page, client, phone, appointment)
+                _tour_console(tour, page, client, phone, appointment, thread)
         finally:
             ctx.close()
     assert len(tour.seen) >= 55
