@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from services.billing.usecases import postings, projections
+from services.billing.usecases import autopay, postings, projections
 from shared.contracts.billing import (
     AutopayChanged,
     AutopayChargeFailed,
@@ -16,7 +16,7 @@ from shared.contracts.billing import (
     PaymentPosted,
 )
 from shared.contracts.identity import ClientCreated, PracticeSettingsChanged, ProfileUpdated
-from shared.contracts.payments import PaymentMethodDefaultChanged, PaymentRefunded, PaymentSucceeded
+from shared.contracts.payments import PaymentFailed, PaymentMethodDefaultChanged, PaymentRefunded, PaymentSucceeded
 from shared.contracts.scheduling import AppointmentCompleted
 from shared.events import Event
 
@@ -50,6 +50,10 @@ def on_payment_refunded(session: Session, event: Event[PaymentRefunded]) -> None
     postings.post_refund(session, event.payload)
 
 
+def on_payment_failed(session: Session, event: Event[PaymentFailed]) -> None:
+    autopay.settle_failed_charge(session, event.payload)
+
+
 SUBSCRIPTIONS = {
     "client.created": on_client,
     "profile.updated": on_client,
@@ -57,5 +61,6 @@ SUBSCRIPTIONS = {
     "appointment.completed": on_appointment_completed,
     "payment.succeeded": on_payment_succeeded,
     "payment.refunded": on_payment_refunded,
+    "payment.failed": on_payment_failed,
     "payment_method.default_changed": on_default_card,
 }

@@ -161,7 +161,10 @@ class AutopayChargeFailedV1(Schema):
     payment_id = Id(required=True, allow_none=True)  # None: payments answered without one
     failures = Int(required=True)  # failed nights in a row, this one included
     failure_code = Text(required=True, allow_none=True)
-    next_attempt_at = IsoDateTime(required=True, allow_none=True)  # None: this failure switched AutoPay off
+    next_attempt_at = IsoDateTime(required=True, allow_none=True)  # None: AutoPay does not try this night again
+    # AutoPay still on after this failure (false: it switched AutoPay off, autopay.disabled follows). A charge that
+    # failed only after answering "processing" has no next night: AutoPay charges again after the next invoice.
+    autopay_enabled = Bool()
 
 
 class AutopayChargeFailed(TypedDict):
@@ -170,6 +173,7 @@ class AutopayChargeFailed(TypedDict):
     failures: int
     failure_code: str | None
     next_attempt_at: str | None
+    autopay_enabled: NotRequired[bool]
 
 
 SNAPSHOT = {"client_id": CLIENT_ID, "balance_cents": 5000, "currency": "USD", "ledger_seq": 42,
@@ -213,8 +217,9 @@ CONTRACTS = (
              (Consumer("messaging", "practice and client notification"),)),
     Contract("autopay.charge_failed", 1, "billing", AutopayChargeFailedV1, AutopayChargeFailed,
              {"client_id": CLIENT_ID, "payment_id": PAYMENT_ID, "failures": 1, "failure_code": "card_declined",
-              "next_attempt_at": "2026-12-03T06:00:00+00:00"},
-             "A night's AutoPay charge failed. next_attempt_at: the next night's run (UTC), which tries again; null "
-             "when this failure switched AutoPay off (autopay.disabled follows).",
+              "next_attempt_at": "2026-12-03T06:00:00+00:00", "autopay_enabled": True},
+             "A night's AutoPay charge failed (at once, or later when a charge that answered processing failed). "
+             "next_attempt_at: the next night's run (UTC), which tries again; null when this failure switched "
+             "AutoPay off (autopay_enabled false, autopay.disabled follows) or came after the night's run.",
              (Consumer("messaging", "client notice: when AutoPay tries again, or that it will not"),)),
 )

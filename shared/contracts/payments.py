@@ -204,7 +204,8 @@ CONTRACTS = (
               "failure_message": "Your card has insufficient funds. Please use a different card or contact your "
                                  "bank.", "source": "autopay"},
              f"The charge failed (failure_code one of {', '.join(FAILURE_CODES)}).",
-             (Consumer("messaging", "client notification"),)),
+             (Consumer("messaging", "client notification"),
+              Consumer("billing", "an AutoPay charge that answered processing and then failed: a failed night"))),
     Contract("payment.refunded", 1, "payments", PaymentRefundedV1, PaymentRefunded,
              {"refund_id": "4d3c2b1a-0f9e-4d8c-8b7a-6f5e4d3c2b1a", **MONEY, "amount_cents": 4000,
               "reason": "Session cancelled"},

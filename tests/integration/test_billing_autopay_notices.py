@@ -106,6 +106,25 @@ def test_a_failed_night_tells_when_autopay_tries_again_and_the_third_that_it_wil
     assert len(billing_outbox(billing_engine, "autopay.charge_failed", client_id=client_id)) == 3
 
 
+def test_a_charge_that_answered_processing_and_then_failed_is_a_failed_night_told_to_the_client(
+        billing_app, billing_engine, enrolled, deliver):
+    client_id = enrolled
+    payments = FakePayments(outcome="processing")
+    night = a_night()
+    assert runner(billing_app, payments).run(trigger="test", now=night)["summary"]["processing"] == 1
+    assert billing_outbox(billing_engine, "autopay.charge_failed", client_id=client_id) == []
+    answer, = payments.by_key.values()
+    failed = {"payment_id": answer["id"], "client_id": client_id, "amount_cents": 15000, "currency": "USD",
+              "failure_code": "insufficient_funds", "failure_message": "Insufficient funds.", "source": "autopay"}
+    deliver("payment.failed", failed)  # reconciliation found it failed
+    deliver("payment.failed", {**failed, "source": "portal"})  # not AutoPay's: nothing
+    told, = billing_outbox(billing_engine, "autopay.charge_failed", client_id=client_id)
+    assert told == {"client_id": client_id, "payment_id": answer["id"], "failures": 1,
+                    "failure_code": "insufficient_funds", "next_attempt_at": None, "autopay_enabled": True}
+    deliver("payment.failed", failed)  # redelivered (a new event id): the attempt is failed already
+    assert len(billing_outbox(billing_engine, "autopay.charge_failed", client_id=client_id)) == 1
+
+
 def test_a_charged_night_tells_no_failure(billing_app, billing_engine, enrolled):
     runner(billing_app, FakePayments(outcome="succeeded")).run(trigger="test", now=a_night())
     assert billing_outbox(billing_engine, "autopay.charge_failed", client_id=enrolled) == []

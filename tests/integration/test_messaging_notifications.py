@@ -246,3 +246,11 @@ def test_when_another_card_takes_autopays_place_the_notice_names_it(mclient, mst
     assert len(told) == 1 and "AutoPay will charge Mastercard ending 4444, their default now." in told[0]["body"]
     mine = next(n for n in bell(client, "portal") if n["type"] == "payment_method.removed")
     assert "AutoPay will charge Mastercard ending 4444 from now on" in mine["body"]
+
+
+def test_an_autopay_charge_that_failed_after_the_night_says_it_will_not_be_tried_again(mclient, mdeliver):
+    client = mclient()
+    mdeliver("autopay.charge_failed", {**example("autopay.charge_failed", client.id), "next_attempt_at": None,
+                                       "autopay_enabled": True})
+    notice = bell(client, "portal")[0]
+    assert "AutoPay will not try this payment again" in notice["body"] and "Pay Now" in notice["body"]

@@ -216,7 +216,7 @@ class AutopayRunner:
             ledger.publish(session, "autopay.charge_failed", {
                 "client_id": client_id, "payment_id": attempt.payment_id, "failures": account.autopay_failures,
                 "failure_code": attempt.failure_code,
-                "next_attempt_at": None if disabled else next_night.isoformat()})
+                "next_attempt_at": None if disabled else next_night.isoformat(), "autopay_enabled": not disabled})
             if disabled:
                 account.autopay_enabled = False
                 ledger.publish(session, "autopay.disabled", {
@@ -244,3 +244,28 @@ def _nightly_time() -> tuple[int, int]:
 def _view(run: AutopayRun) -> dict:
     return {"run_key": run.run_key, "trigger": run.trigger, "started_at": run.started_at,
             "finished_at": run.finished_at, "summary": dict(run.summary or {})}
+
+
+def settle_failed_charge(session: Session, payload: dict, *, max_failures: int = 3) -> None:
+    """payment.failed of an AutoPay charge that had answered "processing" (reconciliation found it failed): the
+    night counts as failed after all, and the client is told (autopay.charge_failed); no night is run again for
+    it (the run counted it paid): AutoPay charges the balance after the next invoice, or the client pays it."""
+    if payload.get("source") != "autopay" or not payload.get("payment_id"):
+        return
+    attempt = session.scalars(select(AutopayAttempt).where(AutopayAttempt.payment_id == payload["payment_id"])
+                              .with_for_update()).first()
+    if attempt is None or attempt.status != "processing":
+        return  # failed at once (the run told the client already), or not ours
+    account = ledger.lock_account(session, attempt.client_id)
+    attempt.status, attempt.failure_code = "failed", payload.get("failure_code")
+    account.autopay_failures += 1
+    disabled = account.autopay_failures >= max_failures
+    ledger.publish(session, "autopay.charge_failed", {
+        "client_id": attempt.client_id, "payment_id": attempt.payment_id, "failures": account.autopay_failures,
+        "failure_code": attempt.failure_code, "next_attempt_at": None, "autopay_enabled": not disabled})
+    if disabled:
+        account.autopay_enabled = False
+        ledger.publish(session, "autopay.disabled", {
+            "client_id": attempt.client_id, "failures": account.autopay_failures,
+            "last_failure_code": attempt.failure_code,
+            "reason": f"{account.autopay_failures} failed AutoPay nights in a row"})

@@ -322,10 +322,14 @@ def _autopay_changed(p: dict, f: Facts) -> list[Notice]:
 
 @rule("autopay.charge_failed")
 def _autopay_failed(p: dict, f: Facts) -> list[Notice]:
-    if not p.get("next_attempt_at"):
+    if not p.get("next_attempt_at") and not p.get("autopay_enabled"):
         return []  # the last night: autopay.disabled, published with it, says so (and that it will not try again)
     what, todo = failure(p.get("failure_code"))
-    again = f"AutoPay will try again on {when(p['next_attempt_at'], f.timezone)}."
+    if p.get("next_attempt_at"):
+        again = f"AutoPay will try again on {when(p['next_attempt_at'], f.timezone)}."
+    else:  # failed after the night's run: that payment is not tried again
+        again = ("AutoPay will not try this payment again; it charges your balance again after your next invoice, "
+                 "or you can pay it now with Pay Now.")
     return [Notice(CLIENT, "AutoPay payment failed", f"AutoPay could not charge your card: {what} {again} {todo} "
                    "You can update the card in Cards on File or pay now.", "/account/cards")]
 
