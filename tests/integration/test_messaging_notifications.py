@@ -205,7 +205,7 @@ def test_the_last_failed_night_is_told_once_that_autopay_will_not_try_again(mcli
                                                                            messaging_service, mail_sink):
     client = mclient()
     mdeliver("autopay.charge_failed", {**example("autopay.charge_failed", client.id), "failures": 3,
-                                       "next_attempt_at": None})
+                                       "next_attempt_at": None, "autopay_enabled": False})
     mdeliver("autopay.disabled", example("autopay.disabled", client.id))
     mine = bell(client, "portal")
     assert [n["type"] for n in mine] == ["autopay.disabled"]
