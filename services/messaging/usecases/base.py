@@ -36,11 +36,14 @@ def in_transaction(ctx: Context):
     return unit_of_work(ctx.sessions)
 
 
+def person_name(first: str | None, preferred: str | None, last: str | None) -> str:
+    return f"{preferred or first or ''} {last or ''}".strip()
+
+
 def client_name(client: Client | None) -> str:
     if client is None:
         return "A client"
-    first = client.preferred_name or client.first_name
-    return f"{first} {client.last_name}".strip()
+    return person_name(client.first_name, client.preferred_name, client.last_name) or "A client"
 
 
 def staff_name(member: StaffMember | None, practice_name: str) -> str:

@@ -28,6 +28,8 @@ from shared.db import new_id
 from shared.events import Event
 
 log = logging.getLogger(__name__)
+# One constant statement, the values as parameters (compiled once).
+_MAIL = insert(Mail.__table__).on_conflict_do_nothing().returning(Mail.__table__.c.id)
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
 MAX_ATTEMPTS = 10  # then `failed`: about 5 hours of tries
@@ -36,13 +38,13 @@ MAX_ATTEMPTS = 10  # then `failed`: about 5 hours of tries
 def _add(session: Session, now: datetime, **values) -> bool:
     values.setdefault("send_after", now)
     # Any unique key taken (this event's mail, or a pending mail of the same coalesce key): nothing more to add.
-    stmt = insert(Mail).values(id=new_id(), status="pending", attempts=0, created_at=now, **values)
-    return session.execute(stmt.on_conflict_do_nothing().returning(Mail.id)).first() is not None
+    params = {"id": new_id(), "status": "pending", "attempts": 0, "created_at": now, "coalesce_key": None,
+              "client_id": None, **values}
+    return session.execute(_MAIL, params).first() is not None
 
 
 def notice_mail(session: Session, now: datetime, *, event_id: str, notice: Notice, subject: str,
-                client_id: str | None) -> bool:
-    recipient = _recipient(session, notice.audience, client_id)
+                client_id: str | None, recipient: str | None) -> bool:
     if not recipient:
         log.info("notice not mailed: no address", extra={"fields": {"audience": notice.audience}})
         return False

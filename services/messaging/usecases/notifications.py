@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from services.messaging.domain import notices as table
 from services.messaging.domain.errors import NotificationNotFound
-from services.messaging.models import Client, Notification
-from services.messaging.usecases import mails, projections
-from services.messaging.usecases.base import Context, client_name, in_transaction, practice
+from services.messaging.models import Card, Client, Notification, Practice
+from services.messaging.usecases import mails
+from services.messaging.usecases.base import Context, in_transaction, person_name
 from shared.db import new_id, utcnow
 from shared.events import Event
 from shared.pagination import paginate
@@ -22,25 +22,42 @@ from shared.pagination import paginate
 CLIENT, PRACTICE = table.CLIENT, table.PRACTICE
 
 
-def facts_for(session: Session, event_type: str, payload: dict) -> table.Facts:
+# What a notice names, in two statements read without the ORM's identity map (the consumer's session is new per
+# event): the practice's row, and the client's with the card they have as default.
+_PRACTICE = select(Practice.practice_name, Practice.timezone, Practice.email).where(Practice.id == 1)
+_CLIENT = (select(Client.first_name, Client.preferred_name, Client.last_name, Client.email, Client.autopay_enabled,
+                  Client.default_payment_method_id, Card.brand, Card.last4, Card.removed)
+           .outerjoin(Card, Card.payment_method_id == Client.default_payment_method_id)
+           .where(Client.client_id == bindparam("client_id")))
+# Constant statements, values as parameters: compiled once (a statement with .values(...) is keyed by its values).
+_NOTICE = (insert(Notification.__table__).on_conflict_do_nothing(index_elements=["source_event_id", "audience"])
+           .returning(Notification.__table__.c.id))
+
+
+def facts_for(session: Session, event_type: str, payload: dict) -> tuple[table.Facts, dict[str, str | None]]:
     """What the event's notices name, read before the event changes messaging's copies (a removed card is still
-    the card AutoPay charged)."""
-    row = practice(session)
-    client = session.get(Client, payload["client_id"]) if payload.get("client_id") else None
-    default = projections.default_card(session, client)
+    the card AutoPay charged), and each side's e-mail address."""
+    row = session.execute(_PRACTICE).first()
+    practice_name, timezone, practice_email = row if row else ("Your Practice", "America/New_York", None)
+    client = session.execute(_CLIENT, {"client_id": payload["client_id"]}).first() \
+        if payload.get("client_id") else None
+    has_default = client is not None and client.default_payment_method_id and client.brand is not None \
+        and not client.removed
     autopay_card = None
-    if default is not None and (event_type == "invoice.generated" or (client and client.autopay_enabled)
-                                or (event_type == "autopay.changed" and payload.get("enabled"))):
-        autopay_card = table.Card(default.brand, default.last4)
+    if has_default and (event_type == "invoice.generated" or client.autopay_enabled
+                        or (event_type == "autopay.changed" and payload.get("enabled"))):
+        autopay_card = table.Card(client.brand, client.last4)
     # payments says whether the removed card was the default (AutoPay's); older events: messaging's own copy
     was_default = payload.get("was_default")
     if was_default is None:
         was_default = client is not None and client.default_payment_method_id == payload.get("payment_method_id")
     removed_autopay_card = (event_type == "payment_method.removed" and client is not None
                             and client.autopay_enabled and bool(was_default))
-    return table.Facts(practice_name=row.practice_name, timezone=row.timezone, client_name=client_name(client),
-                       autopay_card=autopay_card, autopay_card_removed=removed_autopay_card,
-                       autopay_payment_method_id=default.payment_method_id if autopay_card else None)
+    name = (person_name(client.first_name, client.preferred_name, client.last_name) if client else "") or "A client"
+    facts = table.Facts(practice_name=practice_name, timezone=timezone, client_name=name,
+                        autopay_card=autopay_card, autopay_card_removed=removed_autopay_card,
+                        autopay_payment_method_id=client.default_payment_method_id if autopay_card else None)
+    return facts, {CLIENT: client.email if client else None, PRACTICE: practice_email}
 
 
 def notify(session: Session, event: Event, *, now: datetime | None = None) -> int:
@@ -49,22 +66,23 @@ def notify(session: Session, event: Event, *, now: datetime | None = None) -> in
     if event.type not in table.RULES:
         return 0  # an event that feeds messaging's copies only (client.created, ...)
     payload = event.payload
-    found = table.notices_for(event.type, payload, facts_for(session, event.type, payload))
+    facts, addresses = facts_for(session, event.type, payload)
+    found = table.notices_for(event.type, payload, facts)
     made = 0
     now = now or utcnow()
     happened = datetime.fromisoformat(event.occurred_at.replace("Z", "+00:00"))
     for notice in found:
-        inserted = session.execute(insert(Notification).values(
-            id=new_id(), audience=notice.audience, client_id=payload.get("client_id"), type=event.type,
-            title=notice.title, body=notice.body, link=notice.link, source_event_id=event.id, created_at=happened,
-        ).on_conflict_do_nothing(index_elements=["source_event_id", "audience"]).returning(Notification.id))
-        if inserted.first() is None:
+        inserted = session.execute(_NOTICE, {
+            "id": new_id(), "audience": notice.audience, "client_id": payload.get("client_id"), "type": event.type,
+            "title": notice.title, "body": notice.body, "link": notice.link, "source_event_id": event.id,
+            "created_at": happened}).first()
+        if inserted is None:
             continue  # this event's notice is already there: a redelivery changes nothing
         made += 1
         subject = table.email_subject(event.type, notice.audience)
         if subject:
             mails.notice_mail(session, now, event_id=event.id, notice=notice, subject=subject,
-                              client_id=payload.get("client_id"))
+                              client_id=payload.get("client_id"), recipient=addresses[notice.audience])
     return made
 
 
