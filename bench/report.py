@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import scheduling_part, web_part
+from bench import messaging_part, scheduling_part, web_part
 
 
 def _f(value, digits: int = 1, suffix: str = "") -> str:
@@ -221,6 +221,7 @@ def markdown(results: dict) -> str:
 
     lines += web_part.markdown_rows(results, aims)
     lines += scheduling_part.markdown_rows(results, aims)
+    lines += messaging_part.markdown_rows(results, aims)
 
     if aims:
         lines += ["### Aims", "", "| aim | target | measured | |", "|---|---|---|---|"]

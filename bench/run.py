@@ -1,5 +1,5 @@
-"""`python -m bench.run [--only http|events|login|billing|payments|web|scheduling]`: measures, prints the Markdown
-table README keeps, and writes it to var/bench/latest.md (and the raw numbers to var/bench/latest.json).
+"""`python -m bench.run [--only http|events|login|billing|payments|web|scheduling|messaging]`: measures, prints the
+Markdown table README keeps, and writes it to var/bench/latest.md (and the raw numbers to var/bench/latest.json).
 
 Every aim is a ratio within one run on one machine: wrk, the gunicorn processes, PostgreSQL and
 RabbitMQ all share the same cores, so absolute numbers only compare within the same run.
@@ -30,7 +30,7 @@ from bench.common import (
     log,
 )
 
-PARTS = ("http", "events", "login", "billing", "payments", "web", "scheduling")
+PARTS = ("http", "events", "login", "billing", "payments", "web", "scheduling", "messaging")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -65,6 +65,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scheduling-requests", type=int, default=2_000, help="pending requests approved")
     parser.add_argument("--scheduling-connections", type=int, default=8,
                         help="connections racing for the slots and approving the requests")
+    parser.add_argument("--messaging-threads", type=int, default=10_000, help="threads seeded for the inbox runs")
+    parser.add_argument("--messaging-client-threads", type=int, default=1_000,
+                        help="of which the bench client's (its portal list)")
+    parser.add_argument("--messaging-connections", type=int, default=4,
+                        help="connections of the inbox runs beside the 1-connection one")
+    parser.add_argument("--messaging-uploads", type=int, default=5, help="10 MB uploads (and downloads) each way")
+    parser.add_argument("--bell-rate", type=float, default=100.0, help="events per second of the bell run")
+    parser.add_argument("--bell-seconds", type=float, default=20.0)
     parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (server logs, wrk scripts)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave var/bench/ alone")
     return parser.parse_args(argv)
@@ -155,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
                 "paced_seconds": args.paced_seconds, "web_connections": args.web_connections,
                 "scheduling_appointments": args.scheduling_appointments,
                 "scheduling_race_slots": args.scheduling_race_slots, "scheduling_requests": args.scheduling_requests,
-                "scheduling_connections": args.scheduling_connections}
+                "scheduling_connections": args.scheduling_connections,
+                "messaging_threads": args.messaging_threads,
+                "messaging_client_threads": args.messaging_client_threads,
+                "messaging_connections": args.messaging_connections, "messaging_uploads": args.messaging_uploads,
+                "bell_rate": args.bell_rate, "bell_seconds": args.bell_seconds}
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     os.chdir(ROOT)
@@ -196,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         procs.stop_all()
         dispose_engines()
         # The parts drop their own; a kill may have skipped that.
-        for name in ("identity", "billing", "payments", "scheduling"):
+        for name in ("identity", "billing", "payments", "scheduling", "messaging"):
             drop_bench_database(bench_db_url(name))
         workspace.cleanup()
     results["total_s"] = round(time.monotonic() - started, 1)
