@@ -30,6 +30,10 @@ from gateway.web.session import SessionStore, WebSession
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Requests a page makes by itself (the idle warning's check, a badge's refresh) that must not count as activity.
 BACKGROUND_HEADER = "X-Portal-Background"
+# The answer to a background poll (the bell) whose session has ended: htmx's 286 stops the polling and nothing is
+# swapped; the page's own idle timer, or the next click, goes to Sign in (a reload from here would race the idle
+# timer's navigation there).
+STOP_POLLING = ("", 286, {"HX-Reswap": "none"})
 # A form that carries a message's attachments (messaging takes 5 files of 10 MB each, and the text): its body may be
 # larger than the app's limit for every other request (MAX_CONTENT_LENGTH), as the API's own limit for messaging is.
 UPLOAD_BODY_BYTES = 52 * 1024 * 1024

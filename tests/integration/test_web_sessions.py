@@ -82,10 +82,12 @@ def test_concurrent_requests_refresh_once_and_all_go_on_with_the_new_pair(store)
         return tokens(2)
 
     results = {}
+    loaded = threading.Barrier(6)  # all six read the old pair before any refresh (a busy machine starts them late)
 
     def request(i):
         mine = store.load(session.key)[0]
         assert store.needs_refresh(mine)
+        loaded.wait(10)
         results[i] = (store.refresh(mine, exchange), mine.access_token)
 
     threads = [threading.Thread(target=request, args=(i,)) for i in range(6)]

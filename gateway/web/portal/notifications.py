@@ -48,19 +48,20 @@ def _header():
     return {"portal_counts": header_counts, "background_header": core.BACKGROUND_HEADER, "local_link": local_link}
 
 
+
 @bp.get("/notifications/bell")
 def notifications_bell():
-    """The bell's and Messages' counts, for htmx to swap in. Not `signed_in`: an ended session reloads the page
-    (which then goes to Sign in) instead of the bell swapping the Sign in page into itself."""
+    """The bell's and Messages' counts, for htmx to swap in. Not `signed_in`: an ended session stops the polling
+    (core.STOP_POLLING) instead of the bell swapping the Sign in page into itself."""
     session = core.current_session()
     if session is None:
-        return "", 204, {"HX-Refresh": "true"}
+        return core.STOP_POLLING
     if session.is_staff:
         return "", 204
     try:
         remember_counts(core.gather(**UNREAD))
     except core.SessionEnded:
-        return "", 204, {"HX-Refresh": "true"}
+        return core.STOP_POLLING
     if all(value is None for value in g.portal_counts.values()):
         return "", 204  # messaging is not answering: the numbers shown stay
     return core.page("portal/_bell.html", counts=g.portal_counts)

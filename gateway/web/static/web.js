@@ -8,12 +8,13 @@
   var idle = parseInt(body.getAttribute("data-idle-seconds") || "0", 10);
   if (idle > 0) {
     var dialog = document.getElementById("idle-warning");
-    var warnTimer, endTimer;
+    var warnTimer, endTimer, leaving = false;
     var arm = function () {
       clearTimeout(warnTimer); clearTimeout(endTimer);
       warnTimer = setTimeout(function () { if (dialog && dialog.showModal && !dialog.open) dialog.showModal(); },
         Math.max(0, idle - 60) * 1000);
       endTimer = setTimeout(function () {
+        leaving = true;  // the bell's refresh must not race this navigation
         var target = body.getAttribute("data-signin") || "/signin";
         var here = location.pathname + location.search;
         location.assign(target + (target.indexOf("?") < 0 ? "?" : "&") + "next=" + encodeURIComponent(here));
@@ -32,6 +33,9 @@
     }
     // A request the page makes by itself (the bell's refresh, X-Portal-Background) is not activity: the server
     // does not count it either, so it must not put off the warning.
+    document.addEventListener("htmx:beforeRequest", function (event) {
+      if (leaving) event.preventDefault();
+    });
     document.addEventListener("htmx:afterRequest", function (event) {
       var config = event.detail && event.detail.requestConfig;
       if (config && config.headers && config.headers["X-Portal-Background"] === "1") return;
