@@ -18,6 +18,8 @@ service's wiring, in the way identity's _read_or_create does it.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -85,7 +87,7 @@ def seal(pdf: bytes, *, key_pem: bytes, cert_pem: bytes, reason: str, location: 
         # A certification signature locked against any change: readers then report every edit as breaking it.
         certify=True, docmdp_permissions=fields.MDPPerm.NO_CHANGES)
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    return signers.sign_pdf(writer, metadata, signer=signer, bytes_reserved=reserved).getvalue()
+    return _outside_any_loop(signers.sign_pdf, writer, metadata, signer=signer, bytes_reserved=reserved).getvalue()
 
 
 class _PracticeSigner(signers.SimpleSigner):
@@ -153,7 +155,7 @@ def verify(pdf: bytes, *, cert_pem: bytes) -> Verification:
     try:
         signer_cert = embedded.signer_cert
         context = ValidationContext(trust_roots=certificates[:1], other_certs=certificates[1:])
-        status = validate_pdf_signature(embedded, context, skip_diff=True)
+        status = _outside_any_loop(validate_pdf_signature, embedded, context, skip_diff=True)
         flaw = _container_flaw(embedded, signer_cert)
     except Exception:  # as above: a mangled signature container is an answer too
         return Verification(signed=True, intact=False, covers_whole_file=False, by_certificate=False,
@@ -338,3 +340,15 @@ def load_practice_certificate(key_file: str | Path, cert_file: str | Path) -> tu
         raise ConfigError(f"The certificate in {cert_path} is valid from {leaf.not_valid_before_utc:%Y-%m-%d} to "
                           f"{leaf.not_valid_after_utc:%Y-%m-%d}, not now: renew it.")
     return key_pem, cert_pem
+
+
+def _outside_any_loop(call, *args, **kwargs):
+    """pyHanko's synchronous calls run their own asyncio loop (asyncio.run), which refuses to start inside a running
+    one: in a thread with a loop (an async caller, or Playwright's sync API beside it in the test run) the call goes
+    to a worker thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call(*args, **kwargs)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(call, *args, **kwargs).result()

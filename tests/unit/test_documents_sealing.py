@@ -223,3 +223,15 @@ def test_a_placeholder_or_a_mismatched_pair_is_refused(tmp_path, practice_pair, 
     (tmp_path / "empty.crt").write_text("")
     with pytest.raises(ConfigError, match="holds no PEM certificate"):
         load_practice_certificate(tmp_path / "other.key", tmp_path / "empty.crt")
+
+
+def test_sealing_and_verifying_work_in_a_thread_that_runs_an_event_loop(unsigned, practice_pair):
+    """pyHanko runs its own loop: inside a running one (an async caller; Playwright's sync API in the same test
+    run) seal() and verify() must still work, not raise 'asyncio.run() cannot be called from a running loop'."""
+    import asyncio
+
+    async def inside_a_loop():
+        sealed = seal(unsigned, key_pem=practice_pair[0], cert_pem=practice_pair[1], reason="r", location="l")
+        return verify(sealed, cert_pem=practice_pair[1])
+
+    assert asyncio.run(inside_a_loop()).valid
