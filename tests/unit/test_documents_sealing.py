@@ -229,9 +229,15 @@ def test_sealing_and_verifying_work_in_a_thread_that_runs_an_event_loop(unsigned
     """pyHanko runs its own loop: inside a running one (an async caller; Playwright's sync API in the same test
     run) seal() and verify() must still work, not raise 'asyncio.run() cannot be called from a running loop'."""
     import asyncio
+    import threading
 
     async def inside_a_loop():
         sealed = seal(unsigned, key_pem=practice_pair[0], cert_pem=practice_pair[1], reason="r", location="l")
         return verify(sealed, cert_pem=practice_pair[1])
 
-    assert asyncio.run(inside_a_loop()).valid
+    # A thread of its own for this loop: the test's thread may run one already (Playwright's, in the full run).
+    outcome: dict = {}
+    thread = threading.Thread(target=lambda: outcome.update(result=asyncio.run(inside_a_loop())))
+    thread.start()
+    thread.join(60)
+    assert outcome["result"].valid
