@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import redirect, request, url_for
 
 from gateway.web import core
+from gateway.web import messages as shared
 from gateway.web.console import bp
 from gateway.web.console.common import body, status_of
 
@@ -19,7 +20,6 @@ THREADS = "/api/v1/staff/messages/threads"
 ASSIGNEES = ("GET", "/api/v1/staff/messages/assignees")
 PAGE = 25
 CLIENT_MATCHES = 10
-DOWN = "Messages are unavailable right now, and nothing was sent. Try again in a few minutes."
 UNSURE = ("The messaging service did not answer in time: the message may or may not have been sent. Look in the "
           "thread before you send it again.")
 
@@ -45,20 +45,7 @@ def client_name(client: dict | None) -> str:
 
 
 def refused(answer, default: str) -> tuple[int, str, dict[str, list[str]]]:
-    """A message the API did not take: the page's status, the sentence above the form, the fields' errors. A refused
-    file is named in the API's sentence; a browser cannot keep the files of a form, so it says to choose them again."""
-    if answer.status in (403, 404) and not answer.field_errors:
-        core.must(answer)
-    if answer.status in (502, 504) and not answer.not_sent:
-        return answer.status, UNSURE, {}
-    if answer.unavailable:
-        return 503, DOWN, {}
-    errors = answer.field_errors
-    detail = answer.detail if answer.detail and not answer.detail.startswith("One or more fields") else ""
-    message = detail or (f"{default} Check the fields marked below." if errors else default)
-    if any(upload.filename for upload in request.files.getlist("attachments")):
-        message += " Choose the files to attach again."
-    return (answer.status if 400 <= answer.status < 500 else 422), message, errors
+    return shared.refused(answer, default, unsure=UNSURE)
 
 
 # --- the inbox --------------------------------------------------------------------------------------------------

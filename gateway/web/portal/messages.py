@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import redirect, request, url_for
 
 from gateway.web import core
+from gateway.web import messages as shared
 from gateway.web.portal import bp
 
 THREADS = "/api/v1/portal/messages/threads"
@@ -26,27 +27,12 @@ def typed(*names: str) -> dict[str, str]:
     return {name: request.form.get(name, "") for name in names}
 
 
-DOWN = "Messages are unavailable right now, and nothing was sent. Try again in a few minutes."
 UNSURE = ("The practice's system did not answer in time: the message may or may not have been sent. Look in "
           "Messages before you send it again.")
 
 
 def refused(answer, default: str) -> tuple[int, str, dict[str, list[str]]]:
-    """A message the API did not take: the page's status, the sentence above the form, the fields' errors. A refused
-    file is named in the API's sentence; a browser cannot keep the files of a form, so it says to choose them again."""
-    if answer.status in (403, 404):
-        core.must(answer)  # another client's thread is no thread at all: the 404 page
-    if answer.status in (502, 504) and not answer.not_sent:
-        return answer.status, UNSURE, {}
-    if answer.unavailable:  # messaging's own 503 says why (an account still being set up); else it is down
-        own = answer.status == 503 and not answer.not_sent and answer.detail
-        return 503, answer.detail if own else DOWN, {}
-    errors = answer.field_errors
-    detail = answer.detail if answer.detail and not answer.detail.startswith("One or more fields") else ""
-    message = detail or (f"{default} Check the fields marked below." if errors else default)
-    if any(upload.filename for upload in request.files.getlist("attachments")):
-        message += " Choose the files to attach again."
-    return (answer.status if 400 <= answer.status < 500 else 422), message, errors
+    return shared.refused(answer, default, unsure=UNSURE)
 
 
 # --- the threads ----------------------------------------------------------------------------------------------

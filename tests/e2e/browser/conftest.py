@@ -190,3 +190,36 @@ def client_thread(stack, client: Client, subject: str, body: str, files: list[tu
         answer = client.api.post(url, json={"subject": subject, "body": body})
     assert answer.status_code == 201, (answer.status_code, answer.text)
     return answer.json()
+
+
+# --- Messages and the bell, as both headers show them (test_portal_messages, test_console_messages) -----------------
+# Counts window.print() calls (an init script runs before the page's own, whatever its Content-Security-Policy).
+COUNT_PRINTS = "window.__prints = 0; window.print = function () { window.__prints += 1; };"
+
+
+def number(text: str) -> int:
+    """A badge's number ("2 unread" to screen readers)."""
+    return int(re.match(r"\s*(\d+)", text).group(1))
+
+
+class MessagesHeader:
+    """The header's Messages link and bell, with their counts; `nav` names the menu (Main in the portal)."""
+
+    nav = "Main"
+
+    def __init__(self, page):
+        self.page = page
+
+    def messages_link(self):
+        return self.page.get_by_role("navigation", name=self.nav).get_by_role("link", name=re.compile(r"^Messages"))
+
+    def messages_count(self) -> int:
+        badge = self.messages_link().locator(".badge")
+        return number(badge.inner_text()) if badge.count() else 0
+
+    def bell(self):
+        return self.page.get_by_role("link", name=re.compile(r"^Notifications"))
+
+    def bell_count(self) -> int:
+        badge = self.bell().locator(".bell-count")
+        return number(badge.inner_text()) if badge.count() else 0

@@ -12,44 +12,28 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.browser.conftest import (
+    COUNT_PRINTS,
     PDF,
     PNG,
+    MessagesHeader,
     a_file,
     client_thread,
     messaging_knows,
+    number,
     registered_client,
     staff_sign_in,
 )
 from tests.support.processes import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-COUNT_PRINTS = "window.__prints = 0; window.print = function () { window.__prints += 1; };"
 ADMIN_NAME = "Practice Administrator"
 DELAY_LABEL = "E-mail the client about an unread message after (minutes)"
 
 
-def number(text: str) -> int:
-    return int(re.match(r"\s*(\d+)", text).group(1))
-
 
 # --- the pages, as staff use them ----------------------------------------------------------------------------------
-class Header:
-    def __init__(self, page):
-        self.page = page
-
-    def messages_link(self):
-        return self.page.get_by_role("navigation", name="Console").get_by_role("link", name=re.compile(r"^Messages"))
-
-    def messages_count(self) -> int:
-        badge = self.messages_link().locator(".badge")
-        return number(badge.inner_text()) if badge.count() else 0
-
-    def bell(self):
-        return self.page.get_by_role("link", name=re.compile(r"^Notifications"))
-
-    def bell_count(self) -> int:
-        badge = self.bell().locator(".bell-count")
-        return number(badge.inner_text()) if badge.count() else 0
+class Header(MessagesHeader):
+    nav = "Console"
 
 
 class InboxPage:

@@ -15,12 +15,15 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.browser.conftest import (
+    COUNT_PRINTS,
     PDF,
     PNG,
+    MessagesHeader,
     a_file,
     client_thread,
     invoice_for,
     messaging_knows,
+    number,
     registered_client,
     session_record,
     sign_in,
@@ -28,33 +31,11 @@ from tests.e2e.browser.conftest import (
 from tests.support.processes import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-# Counts window.print() calls (an init script runs before the page's own, whatever its Content-Security-Policy).
-COUNT_PRINTS = "window.__prints = 0; window.print = function () { window.__prints += 1; };"
 
-
-def number(text: str) -> int:
-    """A badge's number ("2 unread" to screen readers)."""
-    return int(re.match(r"\s*(\d+)", text).group(1))
 
 
 # --- the pages, as a client uses them ----------------------------------------------------------------------------
-class Header:
-    def __init__(self, page):
-        self.page = page
-
-    def messages_link(self):
-        return self.page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(r"^Messages"))
-
-    def messages_count(self) -> int:
-        badge = self.messages_link().locator(".badge")
-        return number(badge.inner_text()) if badge.count() else 0
-
-    def bell(self):
-        return self.page.get_by_role("link", name=re.compile(r"^Notifications"))
-
-    def bell_count(self) -> int:
-        badge = self.bell().locator(".bell-count")
-        return number(badge.inner_text()) if badge.count() else 0
+Header = MessagesHeader
 
 
 class DashboardPage:
